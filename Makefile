@@ -1,0 +1,42 @@
+# make demo: build a model from the bundled sample and query it.  make test: the test suite.
+PYTHON ?= python3
+VENV   := .venv
+STAMP  := $(VENV)/.installed
+NGRAM  := $(VENV)/bin/ngram
+DEMO   := demo-out/model
+
+.PHONY: venv install demo test bench kenlm-venv clean
+
+venv install: $(STAMP)
+
+# Re-installs only when pyproject.toml changes (the stamp is older than it).
+$(STAMP): pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(NGRAM) build samples/en-sample.txt.zst --out $(DEMO) --order 5 --shards 4
+	$(NGRAM) info $(DEMO)
+	$(NGRAM) count $(DEMO) "of the" "in the same way" "the King James" "colorless green ideas"
+	head -n 20 samples/en-heldout-sample.txt | $(NGRAM) score $(DEMO) -
+	# the same model served by a local cluster: a decoder round and scoring over gRPC
+	$(VENV)/bin/python -m client.demo $(DEMO)
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest -q -x --timeout=600
+
+# The kenlm module, the peer the arpa suite measures against, in a venv of its own
+# (it compiles from source; the project itself never needs it).
+KENLM_VENV := .kenlm-venv
+kenlm-venv: $(KENLM_VENV)/.installed
+$(KENLM_VENV)/.installed:
+	test -x $(KENLM_VENV)/bin/python || $(PYTHON) -m venv $(KENLM_VENV)
+	$(KENLM_VENV)/bin/pip install -q numpy kenlm
+	touch $@
+
+bench: $(STAMP) kenlm-venv
+	KENLM_PYTHON=$(KENLM_VENV)/bin/python $(VENV)/bin/python bench/run_all.py
+
+clean:
+	rm -rf demo-out

@@ -1,0 +1,166 @@
+"""Serve suite: the en-train 5-gram model in 8 shards on a local cluster, rounds of 150,000
+held-out 5-gram lookups through the remote client.
+
+Measures one client's round latency (p50/p95/p99) and lookups/s, then the throughput of
+4 concurrent client processes, and draws a latency histogram next to the JSON result.
+Run: .venv/bin/python bench/bench_serve.py [--rounds 60] [--servers-per-replica 8]
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (EN_TRAIN_MODEL, RESULTS_DIR, TRAIN, WORK, ensure_en_train_model,  # noqa: E402
+                          heldout_windows, write_result)
+
+MODEL = EN_TRAIN_MODEL
+ROUND = 150_000
+
+
+def ensure_model() -> Path:
+    return ensure_en_train_model(MODEL)
+
+
+def heldout_queries(model_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """For every held-out token after <s>: the n-gram ending there (bench.common)."""
+    from ngram.model import Model
+    m = Model.open(model_dir, shards=[])
+    try:
+        return heldout_windows(m.vocab, m.order)
+    finally:
+        m.close()
+
+
+def run_rounds(cluster_path: str, rounds: int, warmup: int, seed: int, queries=None) -> list[float]:
+    """One client: `rounds` timed rounds of ROUND lookups (sampled held-out n-grams)."""
+    from client.policy import CallPolicy
+    from client.remote import open_remote_backend
+    if queries is None:
+        queries = heldout_queries(MODEL)
+    grid, lengths = queries
+    rng = np.random.default_rng(seed)
+    times = []
+    with open_remote_backend(cluster_path, policy=CallPolicy(timeout=30.0, hedge_delay=None)) as be:
+        for r in range(warmup + rounds):
+            pick = rng.integers(0, len(lengths), ROUND)
+            ids, lens = grid[pick], lengths[pick]
+            t0 = time.perf_counter()
+            be.lookup(ids, lens)
+            dt = time.perf_counter() - t0
+            if r >= warmup:
+                times.append(dt)
+    return times
+
+
+def _worker(args):
+    return run_rounds(*args)
+
+
+def summarize(times: list[float]) -> dict:
+    a = np.asarray(times) * 1000
+    return {"rounds": len(a), "p50_ms": round(float(np.percentile(a, 50)), 2),
+            "p95_ms": round(float(np.percentile(a, 95)), 2),
+            "p99_ms": round(float(np.percentile(a, 99)), 2),
+            "mean_ms": round(float(a.mean()), 2), "max_ms": round(float(a.max()), 2),
+            "lookups_per_s": round(ROUND / float(np.asarray(times).mean()))}
+
+
+def plot(single: list[float], multi: list[float], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4))
+    bins = np.linspace(0, max(max(single), max(multi)) * 1000 * 1.05, 50)
+    ax.hist(np.asarray(single) * 1000, bins=bins, alpha=0.7, label="1 client")
+    ax.hist(np.asarray(multi) * 1000, bins=bins, alpha=0.5, label="4 concurrent clients")
+    for q, style in ((50, "-"), (99, "--")):
+        ax.axvline(np.percentile(np.asarray(single) * 1000, q), color="k", ls=style, lw=1,
+                   label=f"1 client p{q}")
+    ax.set_xlabel(f"round latency, ms ({ROUND:,} lookups per round)")
+    ax.set_ylabel("rounds")
+    ax.set_title("ngram serve: en-train 5-gram, 8 shards, local cluster")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=60)
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--servers-per-replica", type=int, default=8)
+    args = ap.parse_args()
+
+    from ngram.model import Model
+    from shard_server.cluster import start_cluster, stop_cluster
+
+    model_dir = ensure_model()
+    queries = heldout_queries(model_dir)
+    WORK.mkdir(parents=True, exist_ok=True)
+    cluster_path = WORK / "serve-cluster.json"
+    t0 = time.perf_counter()
+    spec = start_cluster(model_dir, cluster_path, replicas=1,
+                         servers_per_replica=args.servers_per_replica, metrics=False, timeout=300)
+    startup = time.perf_counter() - t0
+    try:
+        single = run_rounds(str(cluster_path), args.rounds, args.warmup, 1, queries)
+        ctx = mp.get_context("spawn")  # gRPC and fork do not mix
+        with ctx.Pool(args.clients) as pool:
+            t0 = time.perf_counter()
+            per_client = pool.map(_worker, [(str(cluster_path), args.rounds, args.warmup, 10 + i)
+                                            for i in range(args.clients)])
+            wall = time.perf_counter() - t0
+        multi = [t for ts in per_client for t in ts]
+        # Timed span of the 4-client run: rounds only (warmup excluded) by summing the
+        # slowest client's rounds; wall includes process start and warmup.
+        busiest = max(sum(ts) for ts in per_client)
+    finally:
+        stop_cluster(cluster_path, grace=10)
+
+    # In-process reference: the same rounds through the local backend, one thread.
+    m = Model.open(model_dir)
+    rng = np.random.default_rng(1)
+    local_times = []
+    for r in range(args.warmup + 20):
+        pick = rng.integers(0, len(queries[1]), ROUND)
+        t0 = time.perf_counter()
+        m.lookup(queries[0][pick], queries[1][pick])
+        if r >= args.warmup:
+            local_times.append(time.perf_counter() - t0)
+    m.close()
+
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    # The issue's layout (one server per shard) is the "serve" suite; others get a suffix.
+    suite = "serve" if args.servers_per_replica == 8 else f"serve-{args.servers_per_replica}servers"
+    png = RESULTS_DIR / f"{suite}_latency.png"
+    plot(single, multi, png)
+    one = summarize(single)
+    data = {
+        "model": str(model_dir), "model_id": spec.model_id, "order": spec.order,
+        "num_shards": spec.num_shards, "servers": len(spec.servers),
+        "round_lookups": ROUND, "queries": f"held-out n-grams ending at each token "
+        f"(up to 5 words; {len(queries[1]):,} distinct positions, sampled with replacement)",
+        "cluster_startup_s": round(startup, 2),
+        "one_client": one,
+        "concurrent_clients": {
+            "clients": args.clients, **summarize(multi),
+            "throughput_lookups_per_s": round(args.clients * args.rounds * ROUND / busiest),
+            "wall_s_including_startup": round(wall, 2)},
+        "local_in_process_one_thread": summarize(local_times),
+        "target": {"p50_ms": 30, "p99_ms": 100},
+        "meets_target": one["p50_ms"] <= 30 and one["p99_ms"] <= 100,
+        "histogram_png": str(png.relative_to(RESULTS_DIR.parent.parent)),
+    }
+    write_result(suite, data)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""`ngram build`: a thin click layer over builder.pipeline.build."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .config import BuildConfig, parse_cutoffs, parse_size, text_options
+from .errors import BuildError
+from .inputs import BAD_BYTES_POLICIES, DEFAULT_MAX_LINE_BYTES
+
+
+@click.command("build")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--out", "out_dir", required=True, type=click.Path(), help="Model directory to publish.")
+@click.option("--order", default=5, show_default=True, help="N: the longest n-gram (2..8).")
+@click.option("--shards", "num_shards", default=8, show_default=True, help="Number of shard files.")
+@click.option("--shard-seed", default=0, show_default=True, help="Seed of the sharding hash.")
+@click.option("--min-count", default=None, help="Cutoffs per order 1..N, e.g. 1,1,2,2,2 (last repeats).")
+@click.option("--min-word-count", default=1, show_default=True, help="Rarer words become <unk>.")
+@click.option("--max-vocab", default=None, type=int, help="Keep at most this many words (with specials).")
+@click.option("--lowercase", is_flag=True, help="Lowercase the text (Unicode) before tokenizing.")
+@click.option("--jsonl-field", default=None, help="Input is JSON lines; take the sentence from this field.")
+@click.option("--on-bad-bytes", type=click.Choice(BAD_BYTES_POLICIES), default="error", show_default=True,
+              help="Invalid UTF-8: stop (naming file:line), replace with U+FFFD, or skip the line.")
+@click.option("--max-line-bytes", default=DEFAULT_MAX_LINE_BYTES, show_default=True,
+              help="Longest line accepted; a longer one is an error naming file:line.")
+@click.option("--memory", default=None, help="Memory budget of the whole build, e.g. 2G or 25% (default 25%).")
+@click.option("--workers", default=0, help="Worker processes (default: all cores).")
+@click.option("--dask", default=None, help="Run on Dask: 'local' for a LocalCluster, or tcp://HOST:PORT.")
+@click.option("--work-dir", default=None, type=click.Path(), help="Spill and resume directory (default OUT.work).")
+@click.option("--resume", is_flag=True, help="Reuse finished tasks of an interrupted build.")
+@click.option("--keep-work", is_flag=True, help="Keep the work directory after publishing.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--json-summary", is_flag=True, help="Print the summary as JSON.")
+def build(inputs, out_dir, order, num_shards, shard_seed, min_count, min_word_count, max_vocab, lowercase,
+          jsonl_field, on_bad_bytes, max_line_bytes, memory, workers, dask, work_dir, resume, keep_work, quiet,
+          json_summary):
+    """Build a counts model from INPUTS (files, globs, directories, - for stdin;
+    plain, .gz, .zst or .xz)."""
+    from . import pipeline, progress
+    try:
+        cfg = BuildConfig(
+            inputs=list(inputs), out_dir=out_dir, order=order, num_shards=num_shards, shard_seed=shard_seed,
+            cutoffs=parse_cutoffs(min_count, order) if 2 <= order else [], min_word_count=min_word_count,
+            max_vocab=max_vocab,
+            text=text_options(lowercase, jsonl_field, on_bad_bytes, max_line_bytes),
+            memory=parse_size(memory) if memory else 0, workers=workers, dask=dask, work_dir=work_dir,
+            resume=resume, keep_work=keep_work, progress=not quiet)
+        summary = pipeline.build(cfg)
+    except BuildError as e:
+        raise click.ClickException(str(e)) from None
+    except KeyboardInterrupt:
+        click.echo("interrupted; rerun with --resume to continue", err=True)
+        sys.exit(130)
+    if json_summary:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        click.echo(progress.format_summary(summary), err=True)
+
+
+main = build
+
+if __name__ == "__main__":
+    build()

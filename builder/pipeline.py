@@ -1,0 +1,230 @@
+"""The build pipeline, as a table of contents. Input: corpus files; output: a model
+directory published atomically.
+
+  0. check the options and the work directory (before any work)
+  1/3 vocabulary: clean and chunk the corpus, count words in parallel, merge, assign ids
+  2/3 counting:   per chunk, n-grams of orders 2..N -> sorted runs per shard (map)
+  3/3 reducing:   per shard, merge runs, sum counts, cutoffs, encode (reduce)
+  4. publish:     manifest, checksums, rename into place; then drop the work directory
+
+Every task leaves a marker in the work directory when it finishes (see
+``builder.workdir``); `--resume` skips the tasks whose markers exist.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+from dataclasses import asdict
+
+from ngram.manifest import shard_file_name
+from ngram.vocab import Vocabulary
+from ngram.writer import ModelWriter, ShardSpec
+
+from . import progress
+from .config import FRAME_ROWS, BuildConfig
+from .errors import BuildError
+from .executors import make_executor, run_tasks
+from .inputs import expand_inputs, iter_chunks
+from .keys import KeyLayout
+from .map_stage import MapPlan, finished_map_task, map_task
+from .reduce_stage import ReducePlan, finished_reduce_task, reduce_task
+from .vocab_pass import VocabMerger, finished_vocab_task, vocab_task
+from .workdir import WorkDir, read_json, write_json
+
+
+def build(cfg: BuildConfig, executor=None) -> dict:
+    """Build the model `cfg` describes; returns the summary. Raises BuildError."""
+    cfg.check()
+    paths = expand_inputs(cfg.inputs)
+    work = prepare_work_dir(cfg, paths)
+    t0 = time.perf_counter()
+    own_executor = executor is None
+    with progress.MemorySampler() as memory:
+        timer = progress.PhaseTimer(memory)
+        executor = executor or make_executor(cfg.dask, cfg.workers)
+        try:
+            with timer.phase("vocabulary"):
+                vocab, stats = vocabulary_pass(cfg, paths, work, executor)
+            with timer.phase("counting"):
+                map_markers = counting_pass(cfg, vocab, stats, work, executor)
+            with timer.phase("reducing"):
+                writer, reduce_markers = reduce_pass(cfg, vocab, map_markers, work, executor)
+            with timer.phase("publishing"):
+                manifest = publish(cfg, paths, writer, stats, timer, executor)
+        except OSError as e:  # the driver's own writes: markers, vocabulary, manifest
+            raise BuildError(f"{e.strerror or e} (disk full?); the work directory is kept: rerun with "
+                             "--resume to finish", e.filename) from e
+        finally:
+            if own_executor:
+                executor.close()
+    if not cfg.keep_work:
+        shutil.rmtree(work.root, ignore_errors=True)
+    seconds = time.perf_counter() - t0
+    ngrams = {k: sum(m["ngrams"][k - 2] for m in reduce_markers) for k in range(2, cfg.order + 1)}
+    ngrams = {1: len(vocab), **ngrams}
+    return {
+        "out_dir": str(cfg.out_dir), "model_id": manifest["model_id"],
+        "tokens": stats["tokens"], "sentences": stats["sentences"], "files": len(paths),
+        "vocab_size": len(vocab), "ngrams": ngrams, "total_ngrams": sum(ngrams.values()),
+        "model_bytes": sum(f.stat().st_size for f in os.scandir(cfg.out_dir) if f.is_file()),
+        "seconds": {**timer.seconds, "total": round(seconds, 3)},
+        "tokens_per_second": stats["tokens"] / max(seconds, 1e-9),
+        "peak_rss_bytes": memory.peak, "peak_rss_bytes_by_phase": dict(memory.peaks), "memory_budget": cfg.memory,
+        "workers": getattr(executor, "workers", cfg.workers), "executor": executor.name,
+    }
+
+
+def prepare_work_dir(cfg: BuildConfig, paths: list[str]) -> WorkDir:
+    """A fresh work directory, or with --resume the earlier one if it is of this build."""
+    work = WorkDir(cfg.work_dir)
+    if cfg.resume and work.build_json.exists():
+        saved = read_json(work.build_json)
+        cfg.chunk_bytes = saved["chunk_bytes"]  # chunking must not change between attempts
+        if saved["hash"] != cfg.fingerprint(paths)["hash"]:
+            raise BuildError("the work directory belongs to a build with other options or inputs; "
+                             "rerun without --resume to start over", str(work.root))
+        return work.make()
+    if work.root.exists() and any(work.root.iterdir()):
+        if not work.build_json.exists():
+            raise BuildError("work directory exists and is not a build's; refusing to empty it", str(work.root))
+        shutil.rmtree(work.root)
+    work.make()
+    write_json(work.build_json, cfg.fingerprint(paths))
+    return work
+
+
+def vocabulary_pass(cfg: BuildConfig, paths: list[str], work: WorkDir, executor):
+    """=== 1/3 Vocabulary === -> (Vocabulary, corpus statistics)."""
+    if work.vocab_json.exists() and work.vocab_bin.exists():
+        return Vocabulary.open(work.vocab_bin), read_json(work.vocab_json)
+    merger = VocabMerger()
+    bar = progress.bar("1/3 vocabulary", None, "tok", cfg.progress)
+
+    def add(result):
+        merger.add(result)
+        bar.update(result.tokens)
+
+    def tasks():
+        for chunk in iter_chunks(paths, cfg.planned_chunk_bytes, cfg.text.max_line_bytes):
+            done = finished_vocab_task(work, chunk.index) if cfg.resume else None
+            if done is not None:
+                add(done)
+            else:
+                yield vocab_task, (chunk, cfg.text, str(work.root))
+
+    try:
+        run_tasks(executor, tasks(), add, window=executor.workers + 1)
+    finally:
+        bar.close()
+    if merger.sentences == 0:
+        raise BuildError("the input holds no sentences (every line is blank)")
+    vocab = merger.vocabulary(cfg.min_word_count, cfg.max_vocab)
+    stats = {"chunks": merger.chunks, "tokens": merger.tokens, "sentences": merger.sentences}
+    vocab.save(work.vocab_bin)
+    write_json(work.vocab_json, stats)
+    return Vocabulary.open(work.vocab_bin), stats
+
+
+def counting_pass(cfg: BuildConfig, vocab: Vocabulary, stats: dict, work: WorkDir, executor) -> list[dict]:
+    """=== 2/3 Counting n-grams (map) === -> the markers of all chunks."""
+    plan = MapPlan.make(str(work.root), cfg.order, cfg.num_shards, cfg.shard_seed, len(vocab),
+                        cfg.task_memory, FRAME_ROWS)
+    markers: list[dict] = []
+    bar = progress.bar("2/3 counting", stats["tokens"] + 2 * stats["sentences"], "tok", cfg.progress)
+
+    def add(marker):
+        markers.append(marker)
+        bar.update(marker["tokens"])
+
+    def tasks():
+        for i in range(stats["chunks"]):
+            done = finished_map_task(work, i) if cfg.resume else None
+            if done is not None:
+                add(done)
+            else:
+                yield map_task, (i, plan)
+
+    try:
+        run_tasks(executor, tasks(), add, window=executor.workers)
+    finally:
+        bar.close()
+    return sorted(markers, key=lambda m: m["chunk"])
+
+
+def reduce_pass(cfg: BuildConfig, vocab: Vocabulary, map_markers: list[dict], work: WorkDir, executor):
+    """=== 3/3 Merging, pruning, encoding shards (reduce) === -> (ModelWriter, markers)."""
+    spec = ShardSpec(order=cfg.order, num_shards=cfg.num_shards, shard_seed=cfg.shard_seed)
+    plan = ReducePlan.make(str(work.root), spec, KeyLayout.for_vocab(len(vocab)), tuple(cfg.cutoffs),
+                           cfg.task_memory)
+    same_fs = _same_filesystem(work.root, cfg.out_dir)
+    try:
+        writer = ModelWriter(cfg.out_dir, spec, vocab, tmp_dir=work.model_dir if same_fs else None)
+    except FileExistsError as e:
+        raise BuildError(str(e), str(cfg.out_dir)) from None
+    work.model_dir.mkdir(exist_ok=True)
+    markers: list[dict] = []
+    bar = progress.bar("3/3 reducing", cfg.num_shards, "shard", cfg.progress)
+
+    def add(marker):
+        markers.append(marker)
+        writer.add_summary(marker["summary"])
+        bar.update(1)
+
+    def tasks():
+        for s in range(cfg.num_shards):
+            done = finished_reduce_task(work, s, cfg.num_shards) if cfg.resume else None
+            if done is not None:
+                add(done)
+            else:
+                yield reduce_task, (s, plan, runs_of_shard(map_markers, s, cfg.order))
+
+    try:
+        run_tasks(executor, tasks(), add, window=executor.workers)
+    finally:
+        bar.close()
+    if not same_fs:  # the model is assembled beside the output, so the final rename is atomic
+        for s in range(cfg.num_shards):
+            name = shard_file_name(s, cfg.num_shards)
+            shutil.copyfile(work.model_dir / name, writer.tmp_dir / name)
+    return writer, sorted(markers, key=lambda m: m["shard"])
+
+
+def runs_of_shard(map_markers: list[dict], shard: int, order: int) -> list[dict]:
+    """The frame index of every run, cut down to one shard's sections."""
+    names = [f"{shard},{k}" for k in range(2, order + 1)]
+    out = []
+    for m in map_markers:
+        for r in m["runs"]:
+            sections = {n: r["sections"][n] for n in names if n in r["sections"]}
+            if sections:
+                out.append({"file": r["file"], "sections": sections})
+    return out
+
+
+def publish(cfg: BuildConfig, paths: list[str], writer: ModelWriter, stats: dict, timer, executor) -> dict:
+    """Manifest, checksums and the atomic rename into place."""
+    tokenizer = {"kind": "whitespace", "lowercase": cfg.text.lowercase, "min_word_count": cfg.min_word_count,
+                 "max_vocab": cfg.max_vocab}
+    if cfg.text.jsonl_field is not None:
+        tokenizer["jsonl_field"] = cfg.text.jsonl_field
+    if cfg.text.on_bad_bytes != "error":
+        tokenizer["on_bad_bytes"] = cfg.text.on_bad_bytes
+    return writer.commit({
+        "corpus": {"tokens": stats["tokens"], "sentences": stats["sentences"]},
+        "cutoffs": list(cfg.cutoffs),
+        "tokenizer": tokenizer,
+        "provenance": {
+            "builder": "mapreduce", "sources": paths, "host": socket.gethostname(),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "executor": executor.name,
+            "workers": getattr(executor, "workers", cfg.workers), "memory_budget": cfg.memory,
+            "chunks": stats["chunks"], "text": asdict(cfg.text), "seconds": dict(timer.seconds),
+        },
+    })
+
+
+def _same_filesystem(work_root, out_dir) -> bool:
+    parent = os.path.dirname(os.path.abspath(out_dir)) or "."
+    os.makedirs(parent, exist_ok=True)
+    return os.stat(work_root).st_dev == os.stat(parent).st_dev

@@ -1,0 +1,80 @@
+"""Client errors. Retryable (another replica or a later attempt may succeed) and fatal
+(the request itself is wrong, or the cluster file is stale) are different types, and
+every error names the shard and the replicas that failed."""
+from __future__ import annotations
+
+import grpc
+
+from ngram.errors import NgramError
+
+# Codes worth another attempt on another replica: the server is down, draining or full.
+RETRYABLE_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED,
+                             grpc.StatusCode.ABORTED})
+
+
+class ClientError(NgramError):
+    """Base class of remote-lookup failures."""
+
+
+def _describe(failures: dict[str, str]) -> str:
+    return "; ".join(f"{addr}: {why}" for addr, why in failures.items()) or "no replica tried"
+
+
+class RetryableError(ClientError):
+    """One attempt failed in a way another replica or a retry may fix."""
+
+    def __init__(self, shard: int, address: str, code: grpc.StatusCode, details: str):
+        super().__init__(f"shard {shard} replica {address}: {code.name}: {details}")
+        self.shard, self.address, self.code, self.details = shard, address, code, details
+
+
+class FatalError(ClientError):
+    """A replica rejected the request (INVALID_ARGUMENT, FAILED_PRECONDITION, ...): retrying
+    elsewhere would give the same answer, so the call fails at once."""
+
+    def __init__(self, shard: int, address: str, code: grpc.StatusCode, details: str):
+        super().__init__(f"shard {shard} replica {address} rejected the request: "
+                         f"{code.name}: {details}")
+        self.shard, self.address, self.code, self.details = shard, address, code, details
+
+
+class ShardUnavailableError(ClientError):
+    """No replica of a shard answered within the call's deadline and retry budget."""
+
+    def __init__(self, shard: int, failures: dict[str, str], reason: str = "no replica answered"):
+        super().__init__(f"shard {shard}: {reason} ({_describe(failures)})")
+        self.shard, self.failures = shard, dict(failures)
+
+    @property
+    def replicas(self) -> list[str]:
+        return list(self.failures)
+
+
+class ShardDeadlineError(ShardUnavailableError):
+    """The call's deadline passed before any replica of the shard answered."""
+
+    def __init__(self, shard: int, failures: dict[str, str], timeout: float):
+        super().__init__(shard, failures, reason=f"deadline of {timeout:g} s exceeded")
+        self.timeout = timeout
+
+
+class LookupFailedError(ClientError):
+    """A fan-out where some shards failed; `errors` maps shard -> its error."""
+
+    def __init__(self, errors: dict[int, ClientError]):
+        first = errors[min(errors)]
+        more = f" (and {len(errors) - 1} more shard(s): {sorted(errors)})" if len(errors) > 1 else ""
+        super().__init__(f"{first}{more}")
+        self.errors = errors
+
+    @property
+    def shards(self) -> list[int]:
+        return sorted(self.errors)
+
+
+class StreamClosedError(ClientError):
+    """A round was submitted to (or was still in flight on) a closed RoundStream."""
+
+
+class StreamBusyError(ClientError):
+    """No round slot freed before the round's deadline: `max_inflight` rounds unanswered."""

@@ -1,0 +1,301 @@
+"""A drop-in for the ``kenlm`` Python module, over local or sharded remote models.
+
+    import client.kenlm_compat as kenlm      # instead of: import kenlm
+    model = kenlm.Model("model_dir")         # or a cluster file, or an ARPA file
+    model.score("this is a sentence .", bos=True, eos=True)
+    for prob, ngram_length, oov in model.full_scores("this is a sentence ."):
+        ...
+    state, out = kenlm.State(), kenlm.State()
+    model.BeginSentenceWrite(state)
+    model.BaseScore(state, "this", out)
+
+Scores are log10 with KenLM's exact backoff semantics (ngram.backoff_scoring). A
+sentence costs one batched lookup (the chain of word i-1 is the context chain of word
+i); ``score_batch``/``full_scores_batch`` score many sentences in one lookup.
+
+Differences from kenlm: ``State`` keeps the last N-1 words (KenLM minimizes the state
+to the words that can still extend; the scores are the same, and two states that
+KenLM would call equal may compare unequal here). Where an ARPA file lacks the suffix of
+one of its n-grams, the reported n-gram length can be shorter than KenLM's (the
+probability is the same); see ngram/backoff_scoring.py.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import weakref
+from pathlib import Path
+from typing import Iterator, NamedTuple
+
+import numba as nb
+import numpy as np
+
+from ngram.backoff_scoring import stream_log10
+from ngram.vocab import BOS_ID, EOS_ID, UNK_ID
+
+__all__ = ["Model", "LanguageModel", "State", "Config", "FullScoreReturn", "LoadMethod"]
+
+
+class LoadMethod:
+    LAZY, POPULATE_OR_LAZY, POPULATE_OR_READ, READ, PARALLEL_READ = range(5)
+
+
+class Config:
+    """Accepted for compatibility; loading is always by mmap."""
+
+    def __init__(self):
+        self.load_method = LoadMethod.LAZY
+        self.arpa_complain = 0
+        self.show_progress = False
+
+
+class FullScoreReturn(NamedTuple):
+    log_prob: float
+    ngram_length: int
+    oov: bool
+
+
+class State:
+    """The context of the next word: the ids of the last (at most N-1) words."""
+
+    __slots__ = ("words",)
+
+    def __init__(self):
+        self.words: tuple[int, ...] = ()
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, State) and self.words == other.words
+
+    def __lt__(self, other: "State") -> bool:
+        return self.words < other.words
+
+    def __hash__(self) -> int:
+        return hash(self.words)
+
+    def __copy__(self) -> "State":
+        s = State()
+        s.words = self.words
+        return s
+
+    def __repr__(self) -> str:
+        return f"State({list(self.words)})"
+
+
+@nb.njit(cache=True, nogil=True)
+def _rows(tokens, pos, order):
+    """Left-aligned rows of the n-grams ending at each token (within its stream)."""
+    T = tokens.shape[0]
+    ids = np.zeros((T, order), np.int32)
+    lengths = np.empty(T, np.int32)
+    for p in range(T):
+        n = min(pos[p] + 1, order)
+        lengths[p] = n
+        for i in range(n):
+            ids[p, i] = tokens[p - n + 1 + i]
+    return ids, lengths
+
+
+_FAST = None
+
+
+def _fast_kernel():
+    """A single-shard in-process model: rows, the shard's lookup kernel and the scoring
+    fused in one numba call per sentence (the same shard code as the local backend,
+    without its per-call array set-up)."""
+    global _FAST
+    if _FAST is None:
+        from ngram.backoff_scoring import _stream_kernel
+        from ngram.kernels.layout import NAN_BITS
+        from ngram.kernels.lookup import lookup_kernel
+
+        @nb.njit(nogil=True)
+        def fast(buf, lay, tokens, order):
+            T = tokens.shape[0]
+            pos = np.arange(T)
+            ids, lengths = _rows(tokens, pos, order)
+            raw = np.zeros((T, order, 2), np.uint64)
+            raw[:, :, 0] = NAN_BITS
+            match = np.zeros(T, np.int32)
+            lookup_kernel(buf, lay, ids, lengths, match, raw)
+            prob = raw[:, :, 0].astype(np.uint32).view(np.float32)
+            back = raw[:, :, 1].astype(np.uint32).view(np.float32)
+            out = np.empty(T, np.float64)
+            out_len = np.empty(T, np.int32)
+            _stream_kernel(match, prob, back, pos, order - 1, out, out_len)
+            return out, out_len
+
+        _FAST = fast
+    return _FAST
+
+
+def _single_local_shard(backend):
+    """(data, layout) of a local model with one shard, else None."""
+    model = getattr(backend, "model", backend)
+    shards = getattr(model, "shards", None)
+    if getattr(model, "num_shards", None) != 1 or not isinstance(shards, dict) or 0 not in shards:
+        return None
+    t = shards[0]
+    try:
+        return np.asarray(t.data), np.ascontiguousarray(t.layout, dtype=np.int64)
+    except AttributeError:
+        return None
+
+
+def _is_arpa(path: Path) -> bool:
+    from ngram.arpa import open_compressed
+
+    try:
+        with open_compressed(path) as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    return head.lstrip().startswith(b"\\data\\")
+
+
+def _open_backend(target: str):
+    try:
+        from ngram.backend import open_backend
+    except ImportError:  # the core's backend layer is optional here; a model dir still works
+        from ngram.model import Model as _M
+
+        return _M.open(target)
+    return open_backend(target)
+
+
+class Model:
+    """``Model(path)``: a model directory, a cluster file, or an ARPA file (plain, .gz,
+    .zst, .xz; imported into a temporary directory, exact float32 values)."""
+
+    def __init__(self, path: str | os.PathLike, config: Config | None = None, *, backend=None):
+        self.path = str(path)
+        self._tmp = None
+        if backend is None:
+            p = Path(path)
+            if p.is_file() and _is_arpa(p):
+                from ngram.arpa import import_arpa
+
+                self._tmp = tempfile.TemporaryDirectory(prefix="ngram-arpa-")
+                weakref.finalize(self, self._tmp.cleanup)
+                target = os.path.join(self._tmp.name, "model")
+                import_arpa(p, target, num_shards=1, quantization="none")
+                backend = _open_backend(target)
+            else:
+                backend = _open_backend(str(path))
+        self.backend = backend
+        if getattr(backend, "value_kind", "backoff") != "backoff":
+            raise ValueError(f"{path}: a {backend.value_kind} model has no backoff probabilities; "
+                             "use the Stupid Backoff scorer instead")
+        self.order = int(backend.order)
+        self.vocab = backend.vocab
+        words = [self.vocab.word_bytes(i) for i in range(len(self.vocab))]
+        self._index = {w.decode("utf-8", "surrogateescape"): i for i, w in enumerate(words)}
+        self._shard0 = _single_local_shard(backend)
+        if self._shard0 is not None:
+            try:  # compile now, and fall back to the generic path if the kernels differ
+                _fast_kernel()(*self._shard0, np.array([BOS_ID, EOS_ID], np.int32), self.order)
+            except Exception:  # pragma: no cover - a core kernel with another signature
+                self._shard0 = None
+
+    # -- vocabulary
+    def __contains__(self, word: str | bytes) -> bool:
+        return self.index(word) != UNK_ID
+
+    def index(self, word: str | bytes) -> int:
+        """Id of a word; 0 (``<unk>``) when it is not in the vocabulary."""
+        if isinstance(word, bytes):
+            word = word.decode("utf-8", "surrogateescape")
+        return self._index.get(word, UNK_ID)
+
+    def word(self, i: int) -> str:
+        return self.vocab.word(i)
+
+    def words(self) -> Iterator[str]:
+        """Every word of the vocabulary, by id (0-2: <unk>, <s>, </s>)."""
+        return iter(self._index)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    # -- states
+    def BeginSentenceWrite(self, state: State) -> None:
+        state.words = (BOS_ID,)
+
+    def NullContextWrite(self, state: State) -> None:
+        state.words = ()
+
+    def BaseFullScore(self, in_state: State, word: str, out_state: State) -> FullScoreReturn:
+        wid = self.index(word)
+        ctx = in_state.words[max(0, len(in_state.words) - (self.order - 1)):] if self.order > 1 else ()
+        tokens = np.asarray(ctx + (wid,), np.int32)
+        prob, length = self._stream(tokens, np.arange(len(tokens), dtype=np.int64))
+        out_state.words = (ctx + (wid,))[max(0, len(ctx) + 1 - (self.order - 1)):] if self.order > 1 else ()
+        return FullScoreReturn(float(prob[-1]), int(length[-1]), wid == UNK_ID)
+
+    def BaseScore(self, in_state: State, word: str, out_state: State) -> float:
+        return self.BaseFullScore(in_state, word, out_state).log_prob
+
+    # -- sentences
+    def _tokens(self, sentence: str | bytes, bos: bool, eos: bool) -> np.ndarray:
+        if isinstance(sentence, bytes):
+            sentence = sentence.decode("utf-8", "surrogateescape")
+        get = self._index.get
+        ids = [BOS_ID] if bos else []
+        ids += [get(w, UNK_ID) for w in sentence.split()]
+        if eos:
+            ids.append(EOS_ID)
+        return np.asarray(ids, np.int32)
+
+    def _stream(self, tokens: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not len(tokens):
+            return np.zeros(0), np.zeros(0, np.int32)
+        if self._shard0 is not None and pos[-1] == len(pos) - 1:  # one stream
+            return _FAST(self._shard0[0], self._shard0[1], tokens, self.order)
+        ids, lengths = _rows(tokens, pos, self.order)
+        ch = self.backend.lookup(ids, lengths)
+        return stream_log10(ch.match_len, ch.prob, ch.backoff, pos, self.order)
+
+    def full_scores(self, sentence: str, bos: bool = True, eos: bool = True) -> Iterator[tuple[float, int, bool]]:
+        """(log10 prob, n-gram length, oov) of each word, then of ``</s>`` if eos."""
+        tokens = self._tokens(sentence, bos, eos)
+        if self._shard0 is not None and len(tokens):
+            prob, length = _FAST(self._shard0[0], self._shard0[1], tokens, self.order)
+        else:
+            prob, length = self._stream(tokens, np.arange(len(tokens), dtype=np.int64))
+        s = 1 if bos else 0
+        return zip(prob[s:].tolist(), length[s:].tolist(), (tokens[s:] == UNK_ID).tolist())
+
+    def score(self, sentence: str, bos: bool = True, eos: bool = True) -> float:
+        tokens = self._tokens(sentence, bos, eos)
+        prob, _ = self._stream(tokens, np.arange(len(tokens), dtype=np.int64))
+        return float(prob[1 if bos else 0:].sum())
+
+    def perplexity(self, sentence: str) -> float:
+        words = len(sentence.split()) + 1  # </s>
+        return 10.0 ** (-self.score(sentence) / words)
+
+    # -- batches (not in kenlm): many sentences, one lookup
+    def full_scores_batch(self, sentences: list[str], bos: bool = True, eos: bool = True
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(prob float64[W], ngram_length int32[W], oov bool[W], offsets int64[S+1]):
+        the words of sentence i are [offsets[i], offsets[i+1])."""
+        toks = [self._tokens(s, bos, eos) for s in sentences]
+        lens = np.fromiter((len(t) for t in toks), np.int64, len(toks))
+        tokens = np.concatenate(toks) if toks else np.zeros(0, np.int32)
+        starts = np.concatenate([[0], np.cumsum(lens)])
+        pos = np.arange(len(tokens), dtype=np.int64) - np.repeat(starts[:-1], lens)
+        prob, length = self._stream(tokens, pos)
+        keep = pos >= (1 if bos else 0)
+        offsets = np.concatenate([[0], np.cumsum(lens - (1 if bos else 0))])
+        return prob[keep], length[keep], tokens[keep] == UNK_ID, offsets
+
+    def score_batch(self, sentences: list[str], bos: bool = True, eos: bool = True) -> np.ndarray:
+        prob, _, _, offsets = self.full_scores_batch(sentences, bos, eos)
+        sums = np.concatenate([[0.0], np.cumsum(prob)])
+        return sums[offsets[1:]] - sums[offsets[:-1]]
+
+    def __repr__(self) -> str:
+        return f"<Model from {self.path!r}, order {self.order}>"
+
+
+LanguageModel = Model

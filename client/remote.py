@@ -1,0 +1,137 @@
+"""The remote backend: the `Backend` interface answered by shard servers over gRPC.
+
+lookup = validate -> router.split (by shard) -> parallel fan-out (one ShardTransport call
+per shard, each with replicas, retry, hedging, under one deadline) -> router.merge.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from client import router
+from client.errors import ClientError, FatalError, LookupFailedError
+from client.policy import CallPolicy
+from client.transport import ChannelPool, ShardTransport
+from ngram import cluster_file
+from ngram.chains import Chains
+from ngram.cluster_file import ClusterFileError, ClusterSpec
+from ngram.query import check_batch
+from ngram.wire import WireFormatError, encode_array, pb
+from ngram.wire.chains import decode_chains
+
+
+_serial = itertools.count()
+
+
+class RemoteBackend:
+    """Backend over a cluster: `lookup(ids, lengths) -> Chains`, like LocalBackend."""
+
+    def __init__(self, spec: ClusterSpec, vocab, policy: CallPolicy | None = None, owner=None):
+        self.spec = spec
+        self.vocab = vocab
+        self.policy = policy or CallPolicy()
+        self.order = spec.order
+        self.model_id = spec.model_id
+        self.value_kind = spec.value_kind
+        self.num_shards = spec.num_shards
+        self.shard_seed = spec.shard_seed
+        self._owner = owner  # the vocabulary's model, closed with us
+        # the manifest carries the tokenizer settings (lowercase) the scorer must apply
+        self.manifest = getattr(owner, "manifest", None) or {}
+        self.channels = ChannelPool(spec.tls, self.policy.max_message_bytes)
+        self.transports = {s: ShardTransport(s, spec.replicas[s], self.channels, self.policy)
+                           for s in range(spec.num_shards)}
+        self.thread_prefix = f"ngram-fanout-c{next(_serial)}-"  # lets tests check for leaks
+        self._pool = ThreadPoolExecutor(self.policy.fanout_threads, thread_name_prefix=self.thread_prefix)
+        self._request_ids = itertools.count(1)
+
+    # -- Backend interface ----------------------------------------------------------------
+    def lookup(self, ids, lengths, timeout: float | None = None) -> Chains:
+        """All-or-nothing: raises the failed shard's error (or LookupFailedError for several)."""
+        chains, _mask, errors = self.lookup_partial(ids, lengths, timeout)
+        if errors:
+            raise next(iter(errors.values())) if len(errors) == 1 else LookupFailedError(errors)
+        return chains
+
+    def lookup_partial(self, ids, lengths, timeout: float | None = None
+                       ) -> tuple[Chains, np.ndarray, dict[int, ClientError]]:
+        """(chains, mask, errors): mask[b] is True where n-gram b was answered; rows of
+        failed shards hold empty values; errors maps each failed shard to its error."""
+        ids, lengths = self._validate(ids, lengths)
+        timeout = self.policy.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        batch, width = len(lengths), self.order  # results are [B, order], as locally
+        parts = router.split(ids, lengths, self.num_shards, self.shard_seed)
+        futures = [(shard, rows, self._pool.submit(self._call_shard, shard, ids[rows],
+                                                    lengths[rows], deadline, timeout))
+                   for shard, rows in parts]
+        answered, errors = [], {}
+        mask = np.ones(batch, dtype=bool)
+        for shard, rows, fut in futures:
+            try:
+                answered.append((rows, fut.result()))
+            except ClientError as e:
+                errors[shard] = e
+                mask[rows] = False
+        return router.merge(batch, width, self.value_kind, answered), mask, errors
+
+    def _call_shard(self, shard: int, ids: np.ndarray, lengths: np.ndarray, deadline: float,
+                    timeout: float) -> Chains:
+        request = pb.LookupRequest(request_id=next(self._request_ids), model_id=self.model_id,
+                                   shard=shard, ids=encode_array(ids), lengths=encode_array(lengths))
+        transport = self.transports[shard]
+        resp = transport.lookup(request, deadline, timeout)
+        try:
+            return decode_chains(resp, len(lengths), self.order, self.value_kind)
+        except WireFormatError as e:
+            raise FatalError(shard, "?", _internal(), f"malformed response: {e}") from e
+
+    def open_stream(self, max_inflight: int | None = None, timeout: float | None = None):
+        """A RoundStream: rounds pipelined over one LookupStream per shard (client/stream.py);
+        `max_inflight` rounds unanswered at most, each with `timeout` seconds."""
+        from client.stream import RoundStream
+        return RoundStream(self, max_inflight=max_inflight, timeout=timeout)
+
+    def _validate(self, ids, lengths) -> tuple[np.ndarray, np.ndarray]:
+        # The local backend's checks, so a bad batch fails before any RPC, naming the problem.
+        return check_batch(ids, lengths, self.order, len(self.vocab))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        self.channels.close()
+        if self._owner is not None:
+            self._owner.close()
+            self._owner = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _internal():
+    import grpc
+    return grpc.StatusCode.INTERNAL
+
+
+def open_remote_backend(path: str | os.PathLike, policy: CallPolicy | None = None,
+                        model_path: str | os.PathLike | None = None) -> RemoteBackend:
+    """Open a cluster file. The vocabulary comes from the model directory it names (or
+    `model_path`), whose id must match the cluster's."""
+    from ngram.model import Model
+
+    spec = cluster_file.read(path)
+    where = model_path or spec.model_path
+    if not where:
+        raise ClusterFileError(f"{path}: no model_path; pass model_path= for the vocabulary")
+    model = Model.open(where, shards=[])
+    if model.model_id != spec.model_id:
+        model.close()
+        raise ClusterFileError(f"{path} names model {spec.model_id}, but {where} holds "
+                               f"{model.model_id}")
+    return RemoteBackend(spec, model.vocab, policy, owner=model)

@@ -1,0 +1,31 @@
+"""Exception hierarchy. Library code raises these; only the CLI turns them into messages."""
+from __future__ import annotations
+
+
+class NgramError(Exception):
+    """Base class of every error this project raises on purpose."""
+
+
+class ModelFormatError(NgramError):
+    """A model directory or file is missing, truncated, corrupt or of another version.
+
+    ``path`` names the offending file.
+    """
+
+    def __init__(self, message: str, path: str | None = None):
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+
+
+class InvalidQueryError(NgramError, ValueError):
+    """A lookup request is malformed: wrong shapes, ids out of range, orders above N."""
+
+
+class ArpaFormatError(NgramError):
+    """An ARPA file is malformed; ``line`` is 1-based."""
+
+    def __init__(self, message: str, path: str | None = None, line: int | None = None):
+        where = f"{path or '<arpa>'}" + (f":{line}" if line is not None else "")
+        super().__init__(f"{where}: {message}")
+        self.path = path
+        self.line = line

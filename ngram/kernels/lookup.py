@@ -1,0 +1,161 @@
+"""The batched lookup kernel: walk each n-gram's suffixes right to left down the
+reversed trie of one shard, recording the value at every order along the chain.
+
+Queries are processed in chunks, one trie level at a time across the chunk, so the
+memory accesses of independent walks overlap instead of waiting on each other.
+Corrupt streams make a walk stop (never read outside the shard's data array); checksums
+(`ngram verify`) catch corruption itself.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .bits import load, read_bits
+from .codecs import EF_SAMPLE, ef_pair, fixed_get, gamma_get, nib_decode_at, nib_mant_pos
+from .layout import (C_CODEC, C_DIR, C_MANT, C_TABLE, C_TKIND, C_UNITS, C_UNITS_WORDS, C_WIDTH, CODEC_FIXED,
+                     COL_BASE, COL_FIELDS, EF_DIR, EF_RANK, EF_HI, EF_HI_WORDS, EF_L, EF_LO, G_ABSENT, G_NCOLS, G_WORDS,
+                     K_DIR, K_MANT, K_NIB, K_SIDE, K_SIDE_W, K_W, L_N, RESTART, TABLE_F32, TABLE_IDENTITY, TABLE_U64)
+
+JIT = dict(nogil=True, cache=True)
+
+
+@njit(**JIT)
+def column_raw(buf, lay, row, c, j):
+    """Raw stored value (uint64) of element j of value column c at layout row `row`."""
+    base = COL_BASE + c * COL_FIELDS
+    if lay[row, base + C_CODEC] == CODEC_FIXED:
+        code = fixed_get(buf, lay[row, base + C_UNITS], lay[row, base + C_WIDTH], j)
+    else:
+        code = gamma_get(buf, lay[row, base + C_UNITS], lay[row, base + C_MANT], lay[row, base + C_DIR],
+                         lay[row, base + C_UNITS_WORDS], j)
+    tk = lay[row, base + C_TKIND]
+    if tk == TABLE_IDENTITY:
+        return np.uint64(code)
+    t = lay[row, base + C_TABLE]
+    if code < 0:
+        return np.uint64(lay[0, G_ABSENT])
+    if tk == TABLE_U64:
+        if t + code >= lay[0, G_WORDS]:
+            return np.uint64(lay[0, G_ABSENT])
+        return load(buf, t + code)
+    if t + code // 2 >= lay[0, G_WORDS]:
+        return np.uint64(lay[0, G_ABSENT])
+    return read_bits(buf, t * 64 + code * 32, 32)
+
+
+@njit(**JIT)
+def find_key(buf, lay, row, lo, hi, target):
+    """Position of key `target` among keys [lo, hi) of level `row` (a sibling range), or -1."""
+    if lo >= hi:
+        return -1
+    nib = lay[row, K_NIB]
+    mant = lay[row, K_MANT]
+    W = lay[row, K_W]
+    side = lay[row, K_SIDE]
+    side_w = lay[row, K_SIDE_W]
+    start = lo
+    key = np.int64(-1)
+    # Restart points m * RESTART inside (lo, hi): binary search their keys in the side array.
+    m0 = lo // RESTART + 1
+    m1 = (hi - 1) // RESTART
+    if m0 <= m1 and fixed_get(buf, side, side_w, m0) <= target:
+        a = m0
+        b = m1
+        while a < b:  # last m with key <= target
+            mid = (a + b + 1) // 2
+            if fixed_get(buf, side, side_w, mid) <= target:
+                a = mid
+            else:
+                b = mid - 1
+        start = a * RESTART
+        key = fixed_get(buf, side, side_w, a)
+    end = min(hi, (start // RESTART + 1) * RESTART)
+    mpos = nib_mant_pos(buf, nib, lay[row, K_DIR], W, start)
+    if mpos < 0 or mpos >= lay[0, G_WORDS] * 64:
+        return -1
+    v, mpos = nib_decode_at(buf, nib, mant, W, start, mpos)
+    if key < 0:
+        key = v  # range start: stored absolute
+    j = start
+    while True:
+        if key == target:
+            return j
+        if key > target:
+            return -1
+        j += 1
+        if j >= end:
+            return -1
+        gap, mpos = nib_decode_at(buf, nib, mant, W, j, mpos)
+        key = key + gap + 1
+
+
+@njit(**JIT)
+def lookup_kernel(buf, lay, ids, lengths, out_match, out_raw):
+    """For each query b (ids[b, :lengths[b]], oldest word first) write the raw values of
+    its suffixes into out_raw[b, k-1, c] and the longest non-absent length into
+    out_match[b]. out_raw must be pre-filled with the absent values.
+
+    When the batch is sorted by last words (see ngram.sharding.routing_order),
+    consecutive queries share the start of their walk, which is then copied instead of
+    searched again: a decoder's batch shares most of its contexts.
+    """
+    ncols = lay[0, G_NCOLS]
+    absent = np.uint64(lay[0, G_ABSENT])
+    vocab = lay[1, L_N]
+    path = np.full(lay[0, 0] + 1, -1, np.int64)  # node index per level of the last walk
+    pdepth = 0
+    pfail = False
+    prev = -1
+    for b in range(ids.shape[0]):
+        n = lengths[b]
+        shared = 0
+        if prev >= 0:
+            pn = lengths[prev]
+            lim = min(n, pn)
+            while shared < lim and ids[b, n - 1 - shared] == ids[prev, pn - 1 - shared]:
+                shared += 1
+        reuse = min(shared, pdepth)
+        for k in range(reuse):
+            for c in range(ncols):
+                out_raw[b, k, c] = out_raw[prev, k, c]
+        depth = reuse
+        # the previous walk failed right after its last level on the same words: so does this one
+        fail = shared > pdepth and pfail
+        if not fail and depth < n:
+            if depth == 0:
+                w = np.int64(ids[b, n - 1])
+                if w < 0 or w >= vocab:
+                    fail = True
+                else:
+                    path[1] = w
+                    for c in range(ncols):
+                        out_raw[b, 0, c] = column_raw(buf, lay, 1, c, w)
+                    depth = 1
+            while not fail and depth < n:
+                k = depth + 1
+                p = path[depth]
+                if p >= lay[depth, L_N]:
+                    fail = True
+                    break
+                lo, hi = ef_pair(buf, lay[k, EF_L], lay[k, EF_LO], lay[k, EF_HI], lay[k, EF_HI_WORDS],
+                                 lay[k, EF_DIR], (lay[depth, L_N] + EF_SAMPLE) // EF_SAMPLE, lay[k, EF_RANK], p)
+                if lo < 0 or hi > lay[k, L_N] or lo > hi:
+                    fail = True
+                    break
+                j = find_key(buf, lay, k, lo, hi, np.int64(ids[b, n - k]))
+                if j < 0:
+                    fail = True
+                    break
+                path[k] = j
+                for c in range(ncols):
+                    out_raw[b, k - 1, c] = column_raw(buf, lay, k, c, j)
+                depth = k
+        m = 0
+        for k in range(depth):
+            if out_raw[b, k, 0] != absent:
+                m = k + 1
+        out_match[b] = m
+        pdepth = depth
+        pfail = fail
+        prev = b

@@ -1,0 +1,117 @@
+"""Vocabulary kernels: tokenize a byte block and map every token to its id in one pass.
+
+Tokens are separated by ASCII whitespace (as ``bytes.split()``), sentences by ``\\n``.
+The index is an open-addressing table of uint32 (id + 1, 0 = empty) keyed by FNV-1a.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+JIT = dict(nogil=True, cache=True)
+FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+FNV_PRIME = np.uint64(0x100000001B3)
+
+
+@njit(**JIT)
+def fnv1a(data, start, end):
+    h = FNV_OFFSET
+    for i in range(start, end):
+        h = (h ^ np.uint64(data[i])) * FNV_PRIME
+    return h
+
+
+@njit(**JIT)
+def build_index(strings, offsets, table_size):
+    """Hash table over the words; table_size is a power of two > number of words."""
+    table = np.zeros(table_size, np.uint32)
+    mask = np.uint64(table_size - 1)
+    n = offsets.shape[0] - 1
+    for i in range(n):
+        slot = fnv1a(strings, np.int64(offsets[i]), np.int64(offsets[i + 1])) & mask
+        while table[slot] != 0:
+            slot = (slot + np.uint64(1)) & mask
+        table[slot] = np.uint32(i + 1)
+    return table
+
+
+@njit(**JIT)
+def find_word(data, start, end, strings, offsets, table):
+    """Id of data[start:end], or -1 if absent."""
+    mask = np.uint64(table.shape[0] - 1)
+    slot = fnv1a(data, start, end) & mask
+    length = end - start
+    while True:
+        e = table[slot]
+        if e == 0:
+            return -1
+        i = np.int64(e) - 1
+        a = np.int64(offsets[i])
+        if np.int64(offsets[i + 1]) - a == length:
+            same = True
+            for k in range(length):
+                if strings[a + k] != data[start + k]:
+                    same = False
+                    break
+            if same:
+                return i
+        slot = (slot + np.uint64(1)) & mask
+
+
+@njit(**JIT)
+def _is_space(c):
+    return c == 32 or c == 9 or c == 10 or c == 13 or c == 11 or c == 12
+
+
+@njit(**JIT)
+def encode_block(data, strings, offsets, table, unk_id, bos_id, eos_id, boundaries):
+    """Tokenize newline-separated sentences and map tokens to ids (unknown -> unk_id).
+
+    Blank lines are skipped. Returns (ids int32[T], sentence offsets int64[S+1]); with
+    `boundaries` every sentence is wrapped in bos/eos.
+    """
+    n = data.shape[0]
+    # Both arrays grow on demand; these sizes fit typical text without regrowth.
+    ids = np.empty(n // 2 + 16, np.int32)
+    sents = np.empty(n // 8 + 16, np.int64)
+    nt = 0
+    ns = 0
+    sents[0] = 0
+    i = 0
+    while i < n:
+        # one line
+        line_start_tokens = nt
+        if boundaries:
+            ids[nt] = bos_id
+            nt += 1
+        words = 0
+        while i < n and data[i] != 10:
+            while i < n and data[i] != 10 and _is_space(data[i]):
+                i += 1
+            if i >= n or data[i] == 10:
+                break
+            s = i
+            while i < n and not _is_space(data[i]):
+                i += 1
+            w = find_word(data, s, i, strings, offsets, table)
+            if nt + 2 >= ids.shape[0]:
+                grown = np.empty(ids.shape[0] * 2, np.int32)
+                grown[:nt] = ids[:nt]
+                ids = grown
+            ids[nt] = unk_id if w < 0 else w
+            nt += 1
+            words += 1
+        i += 1  # skip the newline
+        if words == 0:
+            nt = line_start_tokens  # blank line: no sentence
+            continue
+        if boundaries:
+            ids[nt] = eos_id
+            nt += 1
+        ns += 1
+        if ns + 1 >= sents.shape[0]:
+            grown2 = np.empty(sents.shape[0] * 2, np.int64)
+            grown2[:ns] = sents[:ns]
+            sents = grown2
+        sents[ns] = nt
+    return ids[:nt].copy(), sents[:ns + 1].copy()

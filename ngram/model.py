@@ -1,0 +1,137 @@
+"""A model directory opened for queries: manifest, vocabulary and shard tables."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .chains import Chains
+from .errors import ModelFormatError
+from .manifest import file_digest, read_manifest, shard_file_name
+from .query import check_batch
+from .shard import ShardTable, chains_from_raw, new_outputs
+from .sharding import routing_order
+from .vocab import Vocabulary
+from .writer import VOCAB_FILE
+
+
+SMALL_BATCH = 256
+
+
+class Model:
+    """`Model.open(dir)` maps every shard (or the listed ones) and checks versions, sizes
+    and headers; `verify()` also checks every checksum."""
+
+    def __init__(self, path: Path, manifest: dict, vocab: Vocabulary, shards: dict[int, ShardTable]):
+        self.path = path
+        self.manifest = manifest
+        self.vocab = vocab
+        self.shards = shards
+        self.order = int(manifest["order"])
+        self.num_shards = int(manifest["num_shards"])
+        self.shard_seed = int(manifest["sharding"]["seed"])
+        self.model_id = manifest["model_id"]
+        self.value_kind = manifest["value_kind"]
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, shards: list[int] | None = None, verify: bool = False) -> "Model":
+        path = Path(path)
+        manifest = read_manifest(path)
+        num_shards = int(manifest["num_shards"])
+        wanted = list(range(num_shards)) if shards is None else sorted(set(int(s) for s in shards))
+        bad = [s for s in wanted if not 0 <= s < num_shards]
+        if bad:
+            raise ValueError(f"shards {bad} do not exist: the model has shards 0..{num_shards - 1}")
+        files = manifest["files"]
+        names = [VOCAB_FILE] + [shard_file_name(s, num_shards) for s in wanted]
+        for name in names:
+            if name not in files:
+                raise ModelFormatError(f"manifest does not list {name}", str(path))
+            try:
+                size = (path / name).stat().st_size
+            except FileNotFoundError:
+                raise ModelFormatError("file listed in the manifest is missing", str(path / name)) from None
+            if size != files[name]["bytes"]:
+                raise ModelFormatError(f"size {size} differs from the manifest's {files[name]['bytes']}",
+                                       str(path / name))
+        vocab = Vocabulary.open(path / VOCAB_FILE)
+        if len(vocab) != manifest["vocab_size"]:
+            raise ModelFormatError("vocabulary size differs from the manifest", str(path / VOCAB_FILE))
+        tables = {}
+        for s in wanted:
+            t = ShardTable.open(path / shard_file_name(s, num_shards))
+            if (t.shard_index, t.num_shards, t.order, t.value_kind, t.vocab_size, t.shard_seed) != (
+                    s, num_shards, manifest["order"], manifest["value_kind"], manifest["vocab_size"],
+                    manifest["sharding"]["seed"]):
+                raise ModelFormatError("shard header disagrees with the manifest", str(t.path))
+            tables[s] = t
+        model = cls(path, manifest, vocab, tables)
+        if verify:
+            model.verify()
+        return model
+
+    def verify(self) -> None:
+        """Check every file's size and SHA-256 against the manifest and every array's CRC."""
+        for name in [VOCAB_FILE] + [t.path.name for t in self.shards.values()]:
+            want = self.manifest["files"][name]
+            got = file_digest(self.path / name)
+            if got != want:
+                raise ModelFormatError("checksum differs from the manifest: the file is corrupt or was replaced; "
+                                       "rebuild the model", str(self.path / name))
+        self.vocab.verify()
+        for t in self.shards.values():
+            t.verify()
+
+    def lookup(self, ids, lengths, *, check: bool = True) -> Chains:
+        """Chains of any batch: routed to the shards in-process. `check=False` skips the
+        validation of shapes and ids, for callers that built the batch themselves."""
+        if check:
+            ids, lengths = check_batch(ids, lengths, self.order, len(self.vocab))
+        if len(lengths) <= SMALL_BATCH and self.num_shards == 1:
+            # a sentence or a spelling request: sorting would cost more than it saves
+            match, raw = new_outputs(len(lengths), self.order, self.value_kind)
+            if len(lengths):
+                self._shard(0).run_kernel(ids, lengths, match, raw)
+            return chains_from_raw(match, raw, self.value_kind)
+        _, order, bounds = routing_order(ids, lengths, self.num_shards, self.shard_seed)
+        # Kernels walk contiguous, sorted rows (random row access costs a cache miss each).
+        sorted_ids, sorted_lengths = ids[order], lengths[order]
+        sorted_match, sorted_raw = new_outputs(len(lengths), self.order, self.value_kind)
+        for s in range(self.num_shards):
+            a, b = bounds[s], bounds[s + 1]
+            if b > a:
+                self._shard(s).run_kernel(sorted_ids[a:b], sorted_lengths[a:b], sorted_match[a:b], sorted_raw[a:b])
+        match, raw = new_outputs(len(lengths), self.order, self.value_kind)
+        match[order] = sorted_match
+        raw[order] = sorted_raw
+        return chains_from_raw(match, raw, self.value_kind)
+
+    def _shard(self, s: int) -> ShardTable:
+        try:
+            return self.shards[s]
+        except KeyError:
+            raise ValueError(f"shard {s} is not open in this process (opened: {sorted(self.shards)})") from None
+
+    @property
+    def shard_bytes(self) -> int:
+        return sum(f["bytes"] for name, f in self.manifest["files"].items() if name.startswith("shard-"))
+
+    def info(self) -> dict:
+        m = self.manifest
+        totals = m["ngrams"]["total"]
+        total_ngrams = int(sum(totals))
+        shard_bytes = self.shard_bytes
+        all_bytes = sum(f["bytes"] for f in m["files"].values())
+        return {
+            "model_id": self.model_id, "path": str(self.path), "order": self.order, "vocab_size": len(self.vocab),
+            "value_kind": self.value_kind, "quantization": m.get("quantization"), "num_shards": self.num_shards,
+            "ngrams": totals, "ngrams_total": total_ngrams, "ngrams_per_shard": m["ngrams"]["per_shard"],
+            "bytes": shard_bytes, "bytes_per_ngram": shard_bytes / max(total_ngrams, 1),
+            "bytes_all_files": all_bytes, "bytes_per_ngram_all_files": all_bytes / max(total_ngrams, 1),
+            "corpus": m.get("corpus", {}), "cutoffs": m.get("cutoffs"),
+        }
+
+    def close(self) -> None:
+        for t in self.shards.values():
+            t.close()

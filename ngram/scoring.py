@@ -1,0 +1,238 @@
+"""Scoring over any backend: Stupid Backoff for counts models, exact backoff for ARPA ones.
+
+A backend is anything with `order`, `vocab`, `value_kind` and `lookup(ids, lengths) ->
+Chains` (`ngram.backend`). Scoring a batch of sentences costs one lookup for all of it:
+row p of the batch is the n-gram ending at token p, and its chain holds the counts of
+every suffix, which for the n-gram ending at p-1 are exactly the counts of token p's
+context suffixes. Sentences start with <s> as context and end by scoring </s>, as
+KenLM's `query` does.
+
+Stupid Backoff (Brants et al. 2007), for n-gram w_1..w_n whose longest stored suffix
+has length m (see ngram/kernels/stupid_backoff.py):
+
+    m >= 2:  alpha^(n-m) * c(w_{n-m+1}..w_n) / c(w_{n-m+1}..w_{n-1})
+    m == 1:  alpha^(n-1) * c(w_n) / total      total = vocab.total_tokens
+    m == 0:  alpha^(n-1) * 1 / total           (an add-one floor for words never seen)
+
+Words scored with m == 0, and every <unk>, are OOVs. Scores are log10; none is -inf.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .chains import BACKOFF, COUNTS, Chains
+from .errors import InvalidQueryError
+from .kernels.stupid_backoff import stupid_backoff_kernel
+from .vocab import BOS_ID, EOS_ID, UNK_ID
+
+
+@dataclass(frozen=True)
+class SentenceScore:
+    """Per scored word (</s> included): log10 score, OOV flag, n-gram length used."""
+
+    log10: np.ndarray
+    oov: np.ndarray
+    ngram_length: np.ndarray
+
+    @property
+    def total(self) -> float:
+        return float(self.log10.sum())
+
+    @property
+    def num_oov(self) -> int:
+        return int(self.oov.sum())
+
+    def __len__(self) -> int:
+        return len(self.log10)
+
+    def __array__(self, dtype=None, copy=None):
+        # np.asarray(score) is the per-word log10 array
+        return self.log10 if dtype is None else self.log10.astype(dtype)
+
+
+@dataclass
+class PerplexityStats:
+    """Sums that give KenLM's query summary; add the stats of several batches with +."""
+
+    log10_total: float = 0.0
+    log10_in_vocab: float = 0.0
+    tokens: int = 0
+    oov: int = 0
+
+    def __add__(self, other: "PerplexityStats") -> "PerplexityStats":
+        return PerplexityStats(self.log10_total + other.log10_total, self.log10_in_vocab + other.log10_in_vocab,
+                               self.tokens + other.tokens, self.oov + other.oov)
+
+    def as_dict(self) -> dict:
+        iv = self.tokens - self.oov
+        return {
+            "perplexity": 10.0 ** (-self.log10_total / self.tokens) if self.tokens else math.nan,
+            "perplexity_excluding_oov": 10.0 ** (-self.log10_in_vocab / iv) if iv else math.nan,
+            "oov": self.oov, "tokens": self.tokens,
+            "log10_total": self.log10_total, "log10_in_vocab": self.log10_in_vocab,
+        }
+
+
+@dataclass
+class _Stream:
+    """Scored tokens of a batch of sentences, flat; sentence i owns [bounds[i], bounds[i+1])."""
+
+    log10: np.ndarray
+    oov: np.ndarray
+    ngram_length: np.ndarray
+    bounds: np.ndarray
+
+    def stats(self) -> PerplexityStats:
+        return PerplexityStats(float(self.log10.sum()), float(self.log10[~self.oov].sum()),
+                               len(self.log10), int(self.oov.sum()))
+
+
+class Scorer:
+    """Scores (context, word) pairs and sentences over a backend."""
+
+    def __init__(self, backend, alpha: float = 0.4):
+        if not 0.0 < alpha <= 1.0:
+            raise ValueError(f"alpha must be in (0, 1], not {alpha}")
+        self.backend = backend
+        self.alpha = float(alpha)
+        self.order = int(backend.order)
+        self.vocab = backend.vocab
+        self.value_kind = backend.value_kind
+        if self.value_kind not in (COUNTS, BACKOFF):
+            raise ValueError(f"unknown value kind {self.value_kind!r}")
+        manifest = getattr(backend, "manifest", None) or {}
+        self.lowercase = bool(manifest.get("tokenizer", {}).get("lowercase", False))
+
+    # -- pairs -------------------------------------------------------------------------
+    def score_pairs(self, context_ids, context_lengths, word_ids) -> tuple[np.ndarray, np.ndarray]:
+        """log10 p(word | context) of each pair and the n-gram length used.
+
+        context_ids[b, :context_lengths[b]] is the context, oldest word first; only its
+        last order-1 words matter. Returns (log10 float64[B], ngram_length int32[B])."""
+        ctx, clen, words = _check_pairs(context_ids, context_lengths, word_ids)
+        B, N = len(words), self.order
+        k = np.minimum(clen, N - 1)  # context words kept
+        n = k + 1
+        cols = np.arange(N)
+        # full n-gram b: the last k context words, then the word
+        src = (clen - k)[:, None] + cols[None, :]
+        full = np.zeros((B, N), np.int32)
+        in_ctx = cols[None, :] < k[:, None]
+        if ctx.shape[1]:
+            full[in_ctx] = ctx[np.arange(B)[:, None], np.minimum(src, ctx.shape[1] - 1)][in_ctx]
+        full[np.arange(B), k] = words
+        has_ctx = np.flatnonzero(k > 0)
+        ids = np.concatenate([full, np.where(in_ctx[has_ctx], full[has_ctx], 0)])
+        lengths = np.concatenate([n, k[has_ctx]]).astype(np.int32)
+        chains = self._lookup(ids, lengths)
+        ctx_rows = np.full(B, -1, np.int64)
+        ctx_rows[has_ctx] = B + np.arange(len(has_ctx))
+        return self._score(chains, B, n, ctx_rows, k)
+
+    # -- sentences ---------------------------------------------------------------------
+    def score_sentences(self, sentences: list[str | bytes], bos: bool = True, eos: bool = True
+                        ) -> list[SentenceScore]:
+        s = self._score_stream(sentences, bos, eos)
+        b = s.bounds
+        return [SentenceScore(s.log10[b[i]:b[i + 1]], s.oov[b[i]:b[i + 1]], s.ngram_length[b[i]:b[i + 1]])
+                for i in range(len(b) - 1)]
+
+    def stats(self, sentences: list[str | bytes], bos: bool = True, eos: bool = True) -> PerplexityStats:
+        return self._score_stream(sentences, bos, eos).stats()
+
+    def perplexity(self, sentences: list[str | bytes], bos: bool = True, eos: bool = True) -> dict:
+        """KenLM's summary: perplexity including and excluding OOVs, OOVs, tokens (words
+        and </s>), plus the log10 sums."""
+        return self.stats(sentences, bos, eos).as_dict()
+
+    def _score_stream(self, sentences, bos: bool, eos: bool) -> _Stream:
+        tokens, pos, starts = self._tokens(sentences, bos, eos)
+        T, N = len(tokens), self.order
+        # row p: the n-gram ending at token p, at most N tokens of its sentence
+        n = np.minimum(pos + 1, N).astype(np.int32)
+        cols = np.arange(N)
+        src = (np.arange(T) - n + 1)[:, None] + cols[None, :]
+        ids = np.where(cols[None, :] < n[:, None], tokens[np.clip(src, 0, max(T - 1, 0))], 0).astype(np.int32)
+        k = np.minimum(pos, N - 1).astype(np.int32)  # context length of token p
+        ctx_rows = np.where(k > 0, np.arange(T) - 1, -1)
+        scored = pos >= 1 if bos else np.ones(T, bool)
+        if T:
+            log10, length = self._score(self._lookup(ids, n), T, n, ctx_rows, k)
+        else:
+            log10, length = np.zeros(0), np.zeros(0, np.int32)
+        oov = (tokens == UNK_ID) | (length == 0)
+        before = np.concatenate([[0], np.cumsum(scored)])
+        return _Stream(log10[scored], oov[scored], length[scored], before[starts])
+
+    def _tokens(self, sentences, bos: bool, eos: bool):
+        """(tokens int32[T], position in sentence int64[T], sentence starts int64[S+1]) of
+        the sentences with <s>/</s> added; blank sentences keep their boundaries."""
+        raw = [_to_bytes(s, self.lowercase) for s in sentences]
+        nonblank = np.fromiter((bool(r.strip()) for r in raw), bool, len(raw))
+        ids, offs = self.vocab.encode_lines(b"\n".join(raw), boundaries=False)
+        if len(offs) - 1 != int(nonblank.sum()):
+            raise AssertionError("tokenizer and sentence split disagree")
+        nw = np.zeros(len(raw), np.int64)
+        nw[nonblank] = np.diff(offs)
+        L = nw + int(bos) + int(eos)
+        starts = np.concatenate([[0], np.cumsum(L)])
+        T = int(starts[-1])
+        tokens = np.empty(T, np.int32)
+        sid = np.repeat(np.arange(len(raw)), nw)
+        word_pos = np.arange(len(ids)) - np.repeat(offs[:-1], np.diff(offs))
+        tokens[starts[sid] + int(bos) + word_pos] = ids
+        if bos:
+            tokens[starts[:-1][L > 0]] = BOS_ID
+        if eos:
+            tokens[starts[1:][L > 0] - 1] = EOS_ID
+        pos = np.arange(T) - np.repeat(starts[:-1], L)
+        return tokens, pos, starts
+
+    # -- shared ------------------------------------------------------------------------
+    def _lookup(self, ids: np.ndarray, lengths: np.ndarray) -> Chains:
+        return self.backend.lookup(ids, lengths)
+
+    def _score(self, chains: Chains, B: int, n: np.ndarray, ctx_rows: np.ndarray, k: np.ndarray):
+        """Scores of rows 0..B-1 of `chains` (lengths n), whose context chains are rows
+        ctx_rows (-1: none) of the same chains, with context lengths k."""
+        n = np.ascontiguousarray(n, np.int32)
+        k = np.ascontiguousarray(k, np.int32)
+        if self.value_kind == COUNTS:
+            out = np.empty(B, np.float64)
+            out_len = np.empty(B, np.int32)
+            total = max(int(self.vocab.total_tokens), 1)
+            counts = np.ascontiguousarray(chains.counts)
+            stupid_backoff_kernel(counts[:B], np.ascontiguousarray(chains.match_len[:B], np.int32), n, counts,
+                                  np.ascontiguousarray(ctx_rows, np.int64), k, math.log10(total),
+                                  math.log10(self.alpha), out, out_len)
+            return out, out_len
+        from .backoff_scoring import backoff_log10  # the ARPA side; loaded only for backoff models
+        return backoff_log10(chains.take(np.arange(B)), n, chains.take(np.maximum(ctx_rows, 0)), k)
+
+
+def _to_bytes(s: str | bytes, lowercase: bool) -> bytes:
+    if isinstance(s, str):
+        b = (s.lower() if lowercase else s).encode("utf-8")
+    else:
+        b = s.decode("utf-8").lower().encode("utf-8") if lowercase else bytes(s)
+    # a newline inside a sentence is whitespace, not a sentence break
+    return b.replace(b"\n", b" ") if b"\n" in b else b
+
+
+def _check_pairs(context_ids, context_lengths, word_ids):
+    ctx = np.asarray(context_ids)
+    clen = np.asarray(context_lengths)
+    words = np.asarray(word_ids)
+    if ctx.ndim != 2 or clen.ndim != 1 or words.ndim != 1 or not (len(ctx) == len(clen) == len(words)):
+        raise InvalidQueryError(f"need context_ids[B, W], context_lengths[B], word_ids[B]; got shapes "
+                                f"{ctx.shape}, {clen.shape}, {words.shape}")
+    if any(a.dtype.kind not in "iu" for a in (ctx, clen, words)):
+        raise InvalidQueryError("context_ids, context_lengths and word_ids must be integer arrays")
+    bad = np.flatnonzero((clen < 0) | (clen > ctx.shape[1]))
+    if len(bad):
+        b = int(bad[0])
+        raise InvalidQueryError(f"context_lengths[{b}] = {int(clen[b])} is outside 0..{ctx.shape[1]}")
+    return ctx.astype(np.int32, copy=False), clen.astype(np.int64), words.astype(np.int32)

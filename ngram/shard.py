@@ -1,0 +1,152 @@
+"""One shard of a model: a reversed succinct trie over a single mmap-ed file."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .chains import BACKOFF, COUNTS, Chains
+from .errors import InvalidQueryError, ModelFormatError
+from .format import Container, open_container, verify_container
+from .kernels import layout as LY
+from .kernels.lookup import lookup_kernel
+from .kernels.route import route_batch
+from .kernels.trie_decode import decode_level, decode_values
+from .query import check_batch
+from .sharding import shard_of
+
+SHARD_KIND = b"SHD1"
+
+
+class ShardTable:
+    """Opened with mmap in about a millisecond whatever its size; `lookup` runs the numba
+    kernel (which releases the GIL) over a whole batch."""
+
+    def __init__(self, container: Container):
+        self._container = container
+        h = container.header
+        path = str(container.path)
+        try:
+            self.data = container.arrays["data"]
+            self.layout = np.ascontiguousarray(container.arrays["layout"], dtype=np.int64)
+            self.shard_index = int(h["shard"])
+            self.num_shards = int(h["num_shards"])
+            self.order = int(h["order"])
+            self.value_kind = h["value_kind"]
+            self.vocab_size = int(h["vocab_size"])
+            self.shard_seed = int(h["sharding"]["seed"])
+            self.ngrams = list(h["ngrams"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise ModelFormatError(f"shard header is incomplete ({e})", path) from None
+        self._check_layout(path)
+
+    def _check_layout(self, path: str) -> None:
+        lay = self.layout
+        words = len(self.data)
+        if lay.shape != (self.order + 1, LY.FIELDS) or self.value_kind not in (COUNTS, BACKOFF):
+            raise ModelFormatError("shard layout does not match its order or value kind", path)
+        offsets = [LY.EF_LO, LY.EF_HI, LY.EF_DIR, LY.EF_RANK, LY.K_NIB, LY.K_MANT, LY.K_DIR, LY.K_SIDE]
+        for c in range(LY.MAX_COLS):
+            base = LY.COL_BASE + c * LY.COL_FIELDS
+            offsets += [base + LY.C_UNITS, base + LY.C_MANT, base + LY.C_DIR, base + LY.C_TABLE]
+        if (lay[0, LY.G_WORDS] != words or lay[0, LY.G_ORDER] != self.order or lay[1, LY.L_N] != self.vocab_size
+                or (lay[1:, offsets] < 0).any() or (lay[1:, offsets] >= words).any()
+                or (lay[2:, LY.EF_HI_WORDS] > words).any() or (lay[2:, LY.K_W] > 63).any() or (lay[2:, LY.K_SIDE_W] > 32).any()
+                or list(lay[1:, LY.L_N]) != self.ngrams):
+            raise ModelFormatError("shard layout points outside the file or disagrees with its header", path)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> "ShardTable":
+        return cls(open_container(path, SHARD_KIND))
+
+    @property
+    def path(self) -> Path:
+        return self._container.path
+
+    @property
+    def nbytes(self) -> int:
+        return self._container.size
+
+    def verify(self) -> None:
+        verify_container(self._container)
+
+    def lookup(self, ids, lengths, *, check: bool = True) -> Chains:
+        """Chains of a batch whose n-grams of length >= 2 all belong to this shard."""
+        if check:
+            ids, lengths = check_batch(ids, lengths, self.order, self.vocab_size)
+            if self.num_shards > 1 and len(lengths):
+                owner = shard_of(ids, lengths, self.num_shards, self.shard_seed)
+                wrong = np.flatnonzero((owner != self.shard_index) & (lengths >= 2))
+                if len(wrong):
+                    b = int(wrong[0])
+                    raise InvalidQueryError(f"n-gram {b} belongs to shard {int(owner[b])}, "
+                                            f"not to shard {self.shard_index}")
+        return self.lookup_unchecked(ids, lengths)
+
+    def lookup_unchecked(self, ids: np.ndarray, lengths: np.ndarray) -> Chains:
+        """Kernel call without validation (ids int32[B, W], lengths int32[B])."""
+        match, raw = new_outputs(len(lengths), self.order, self.value_kind)
+        if len(lengths):
+            _, keys = route_batch(ids, lengths, 1, 0)
+            order = np.argsort(keys)
+            sorted_match, sorted_raw = new_outputs(len(lengths), self.order, self.value_kind)
+            self.run_kernel(ids[order], lengths[order], sorted_match, sorted_raw)
+            match[order] = sorted_match
+            raw[order] = sorted_raw
+        return chains_from_raw(match, raw, self.value_kind)
+
+    def run_kernel(self, ids, lengths, match, raw) -> None:
+        """Walk a contiguous batch (best sorted by last words), writing match and raw."""
+        lookup_kernel(self.data, self.layout, ids, lengths, match, raw)
+
+    def decode(self) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+        """The whole shard as arrays: (unigram raw values [V, C], [(grams [n, k], raw values
+        [n, C]) for k = 2..N]) with rows in stored order (sorted by (w_k, ..., w_1)). Raw
+        values are counts, or float32 bits of log10 prob/backoff (see `raw_to_columns`)."""
+        ncols = 1 if self.value_kind == COUNTS else 2
+        uni = np.zeros((self.vocab_size, ncols), np.uint64)
+        decode_values(self.data, self.layout, 1, uni)
+        prev = np.arange(self.vocab_size, dtype=np.uint32)[:, None]
+        levels = []
+        for k in range(2, self.order + 1):
+            n = int(self.layout[k, LY.L_N])
+            keys = np.zeros(n, np.int64)
+            parent = np.zeros(n, np.int64)
+            raw = np.zeros((n, ncols), np.uint64)
+            if n:
+                decode_level(self.data, self.layout, k, len(prev), keys, parent)
+                decode_values(self.data, self.layout, k, raw)
+            grams = np.empty((n, k), np.uint32)
+            grams[:, 0] = keys
+            grams[:, 1:] = prev[parent]
+            levels.append((grams, raw))
+            prev = grams
+        return uni, levels
+
+    def close(self) -> None:
+        self._container.close()
+
+
+def new_outputs(batch: int, order: int, value_kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """(match_len, raw values) arrays pre-filled with the absent values."""
+    ncols = 1 if value_kind == COUNTS else 2
+    raw = np.zeros((batch, order, ncols), np.uint64)
+    if value_kind == BACKOFF:
+        raw[:, :, 0] = LY.NAN_BITS
+    return np.zeros(batch, np.int32), raw
+
+
+def raw_to_columns(raw: np.ndarray, value_kind: str) -> dict[str, np.ndarray]:
+    """Raw stored values [n, C] as named columns: counts, or prob and backoff (float32)."""
+    if value_kind == COUNTS:
+        return {"counts": raw[:, 0].copy()}
+    return {"prob": raw[:, 0].astype(np.uint32).view(np.float32),
+            "backoff": raw[:, 1].astype(np.uint32).view(np.float32)}
+
+
+def chains_from_raw(match: np.ndarray, raw: np.ndarray, value_kind: str) -> Chains:
+    if value_kind == COUNTS:
+        return Chains(match, counts=np.ascontiguousarray(raw[:, :, 0]))
+    return Chains(match, prob=raw[:, :, 0].astype(np.uint32).view(np.float32),
+                  backoff=raw[:, :, 1].astype(np.uint32).view(np.float32))

@@ -1,0 +1,177 @@
+"""The vocabulary: ids by descending frequency, mmap-able, with a batch string-to-id index.
+
+Ids 0, 1, 2 are ``<unk>``, ``<s>``, ``</s>``; the other words follow by descending count,
+ties broken by byte order, so equal corpora give equal ids whatever the build's
+parallelism. Words are UTF-8 bytes. ``encode_lines`` tokenizes a whole block of text and
+maps it to ids in one numba pass (no per-word Python).
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelFormatError
+from .format import open_container, verify_container, write_container
+from .kernels.vocab_kernels import build_index, encode_block
+
+UNK_ID, BOS_ID, EOS_ID = 0, 1, 2
+UNK, BOS, EOS = b"<unk>", b"<s>", b"</s>"
+SPECIAL_TOKENS = (UNK, BOS, EOS)
+VOCAB_KIND = b"VOC1"
+
+
+def _as_bytes(word: str | bytes) -> bytes:
+    return word.encode("utf-8") if isinstance(word, str) else bytes(word)
+
+
+class Vocabulary:
+    """Words <-> ids, unigram counts, and a hash index, all numpy arrays (mmap-able)."""
+
+    def __init__(self, strings: np.ndarray, offsets: np.ndarray, counts: np.ndarray,
+                 table: np.ndarray | None = None, container=None):
+        self.strings = strings
+        self.offsets = offsets
+        self.counts = counts
+        self.table = table if table is not None else build_index(strings, offsets, _table_size(len(offsets) - 1))
+        self._container = container
+
+    # -- construction
+    @classmethod
+    def from_words(cls, words: Sequence[str | bytes], counts: Iterable[int] | None = None) -> "Vocabulary":
+        """A vocabulary with the given id order. The specials take ids 0-2: where the list
+        holds them they are moved there with their counts, otherwise added with count 0."""
+        words = [_as_bytes(w) for w in words]
+        counts = list(counts) if counts is not None else [0] * len(words)
+        if len(counts) != len(words):
+            raise ValueError(f"{len(words)} words but {len(counts)} counts")
+        special_counts = {s: 0 for s in SPECIAL_TOKENS}
+        rest_w, rest_c = [], []
+        seen = set()
+        for w, c in zip(words, counts):
+            if w in seen:
+                raise ValueError(f"duplicate word {w!r} in vocabulary")
+            seen.add(w)
+            if w in special_counts:
+                special_counts[w] = c
+            else:
+                if not w or any(ch in b" \t\n\r\x0b\x0c" for ch in w):
+                    raise ValueError(f"invalid word {w!r}: empty or contains whitespace")
+                rest_w.append(w)
+                rest_c.append(c)
+        all_words = list(SPECIAL_TOKENS) + rest_w
+        all_counts = [special_counts[s] for s in SPECIAL_TOKENS] + rest_c
+        lengths = np.fromiter((len(w) for w in all_words), np.uint64, len(all_words))
+        offsets = np.zeros(len(all_words) + 1, np.uint64)
+        np.cumsum(lengths, out=offsets[1:])
+        strings = np.frombuffer(b"".join(all_words), np.uint8).copy()
+        return cls(strings, offsets, np.asarray(all_counts, dtype=np.uint64))
+
+    # -- persistence
+    def save(self, path: str | os.PathLike) -> int:
+        """Write the vocabulary file (atomically: temp file, then rename); returns bytes."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        size = write_container(tmp, VOCAB_KIND, {
+            "offsets": self.offsets, "strings": self.strings, "counts": self.counts, "index": self.table,
+        }, {"size": len(self)})
+        os.replace(tmp, path)
+        return size
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> "Vocabulary":
+        c = open_container(path, VOCAB_KIND)
+        a = c.arrays
+        try:
+            offsets, strings, counts, table = a["offsets"], a["strings"], a["counts"], a["index"]
+        except KeyError as e:
+            raise ModelFormatError(f"vocabulary lacks array {e}", str(path)) from None
+        n = c.header.get("size")
+        if (n != len(offsets) - 1 or len(counts) != n or n < 3 or int(offsets[-1]) != len(strings)
+                or len(table) & (len(table) - 1) or len(table) <= n):
+            raise ModelFormatError("vocabulary arrays are inconsistent", str(path))
+        return cls(strings, offsets, counts, table, container=c)
+
+    def verify(self) -> None:
+        if self._container is not None:
+            verify_container(self._container)
+
+    # -- queries
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def word_bytes(self, i: int) -> bytes:
+        return self.strings[int(self.offsets[i]):int(self.offsets[i + 1])].tobytes()
+
+    def word(self, i: int) -> str:
+        if not 0 <= i < len(self):
+            raise IndexError(f"id {i} outside the vocabulary of {len(self)} words")
+        return self.word_bytes(i).decode("utf-8", errors="replace")
+
+    def words(self, ids: Iterable[int]) -> list[str]:
+        return [self.word(int(i)) for i in ids]
+
+    def __iter__(self):
+        return (self.word(i) for i in range(len(self)))
+
+    def __contains__(self, word: str | bytes) -> bool:
+        return self.id(word) != UNK_ID or _as_bytes(word) == UNK
+
+    def id(self, word: str | bytes) -> int:
+        return self._id_one(_as_bytes(word))
+
+    def ids(self, words: Sequence[str | bytes]) -> np.ndarray:
+        """Ids of a batch of words (unknown -> 0), one numba pass over the words joined by
+        newlines. An empty word or one holding whitespace is no vocabulary word: <unk>."""
+        if not words:
+            return np.zeros(0, np.int32)
+        raw = [_as_bytes(w) for w in words]
+        ids, offsets = self.encode_lines(b"\n".join(raw), boundaries=False)
+        if len(offsets) - 1 == len(raw) and len(ids) == len(raw):
+            return ids  # every line held exactly one token
+        return np.array([self._id_one(w) for w in raw], np.int32)
+
+    def _id_one(self, word: bytes) -> int:
+        if not word or word.split() != [word]:
+            return UNK_ID
+        ids, _ = self.encode_lines(word, boundaries=False)
+        return int(ids[0])
+
+    def encode_lines(self, data: bytes, boundaries: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Tokenize newline-separated sentences (blank lines skipped) and map to ids.
+
+        Returns (ids int32[T], offsets int64[S+1]); with `boundaries` each sentence is
+        wrapped in <s> ... </s>.
+        """
+        buf = np.frombuffer(data, np.uint8) if data else np.zeros(0, np.uint8)
+        return encode_block(buf, self.strings, self.offsets, self.table, UNK_ID, BOS_ID, EOS_ID, boundaries)
+
+    @property
+    def total_tokens(self) -> int:
+        """Tokens a model predicts: every unigram count but <s>'s (the Stupid Backoff base)."""
+        return int(self.counts.sum()) - int(self.counts[BOS_ID])
+
+
+def _table_size(n: int) -> int:
+    size = 8
+    while size < 2 * n:
+        size *= 2
+    return size
+
+
+def build_vocabulary(word_counts: Mapping[bytes, int], *, num_sentences: int, min_count: int = 1,
+                     max_size: int | None = None) -> Vocabulary:
+    """Ids by descending count (ties by bytes); words under `min_count` or beyond
+    `max_size` (counting the specials) become <unk>, their counts added to its count."""
+    items = [(w, c) for w, c in word_counts.items() if w not in SPECIAL_TOKENS]
+    unk = int(word_counts.get(UNK, 0))
+    items.sort(key=lambda wc: (-wc[1], wc[0]))
+    keep = [(w, c) for w, c in items if c >= min_count]
+    if max_size is not None:
+        keep = keep[:max(0, max_size - 3)]
+    unk += sum(c for _, c in items) - sum(c for _, c in keep)
+    words = [UNK, BOS, EOS] + [w for w, _ in keep]
+    counts = [unk, num_sentences, num_sentences] + [c for _, c in keep]
+    return Vocabulary.from_words(words, counts)

@@ -1,0 +1,338 @@
+"""Encoding shards and publishing a model directory.
+
+`encode_shard` turns the sorted n-gram arrays of one shard into one shard file; any
+process may call it (the builder's reduce tasks do). `ModelWriter` owns the temporary
+directory, the vocabulary file and the manifest, and publishes the model with one
+rename, so a reader never sees half a model.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .chains import BACKOFF, COUNTS, VALUE_KINDS
+from .format import write_container
+from .kernels import codecs
+from .kernels import layout as LY
+from .kernels.trie_build import first_unsorted, parent_indices
+from .manifest import MANIFEST_NAME, build_manifest, file_digest, shard_file_name, write_manifest
+from .sharding import SHARDING_NAME, shard_of_pair
+from .vocab import Vocabulary
+
+SHARD_KIND = b"SHD1"
+VOCAB_FILE = "vocab.bin"
+QUANTIZATIONS = ("none", "8", "16")
+
+
+@dataclass(frozen=True)
+class ShardSpec:
+    """What every shard of a model shares. Picklable, so build tasks can carry it."""
+
+    order: int
+    num_shards: int
+    shard_seed: int = 0
+    value_kind: str = COUNTS
+    quantization: str = "none"
+
+    def __post_init__(self):
+        if not 1 <= self.order <= 16:
+            raise ValueError(f"order must be 1..16, not {self.order}")
+        if self.num_shards < 1:
+            raise ValueError(f"num_shards must be >= 1, not {self.num_shards}")
+        if self.value_kind not in VALUE_KINDS:
+            raise ValueError(f"value_kind must be one of {VALUE_KINDS}")
+        if str(self.quantization) not in QUANTIZATIONS:
+            raise ValueError(f"quantization must be one of {QUANTIZATIONS}")
+        if self.value_kind == COUNTS and str(self.quantization) != "none":
+            raise ValueError("counts are stored exactly; quantization applies to backoff models")
+
+
+@dataclass
+class Level:
+    """One order k >= 2 of one shard: rows unique, sorted by (w_k, ..., w_1)."""
+
+    grams: np.ndarray
+    counts: np.ndarray | None = None
+    prob: np.ndarray | None = None
+    backoff: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.grams)
+
+
+# ----------------------------------------------------------------------------- values
+
+def _ranks_by_frequency(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(table, ranks): distinct raw values ordered by how often they occur (then by value),
+    and each element's rank into that table. Frequent values get small ranks."""
+    if len(raw) == 0:
+        return np.zeros(0, raw.dtype), np.zeros(0, np.uint64)
+    uniq, inv, freq = np.unique(raw, return_inverse=True, return_counts=True)
+    order = np.lexsort((uniq, -freq.astype(np.int64)))
+    rank_of = np.empty(len(uniq), np.uint64)
+    rank_of[order] = np.arange(len(uniq), dtype=np.uint64)
+    return uniq[order], rank_of[inv.reshape(-1)]
+
+
+def _gamma_bits(codes: np.ndarray) -> int:
+    if len(codes) == 0:
+        return 0
+    b = np.floor(np.log2(codes.astype(np.float64) + 1.0)).astype(np.int64)
+    return int((2 * b + 1).sum()) + 64 * (len(codes) // codecs.GAMMA_BLOCK + 1)
+
+
+def _encode_codes(codes: np.ndarray, parts: list, field: dict) -> None:
+    """Store a column of codes with whichever of fixed width and split gamma is smaller."""
+    codes = np.ascontiguousarray(codes, dtype=np.uint64)
+    width = max(1, int(codes.max()).bit_length()) if len(codes) else 1
+    if _gamma_bits(codes) < len(codes) * width:
+        un, mant, d = codecs.gamma_encode(codes)
+        field.update(codec=LY.CODEC_GAMMA, units=parts_add(parts, un), mant=parts_add(parts, mant),
+                     dir=parts_add(parts, d), units_words=len(un), width=0)
+    else:
+        field.update(codec=LY.CODEC_FIXED, units=parts_add(parts, codecs.fixed_encode(codes, width)),
+                     mant=0, dir=0, units_words=0, width=width)
+
+
+def _count_column(counts: np.ndarray, parts: list) -> dict:
+    table, ranks = _ranks_by_frequency(np.asarray(counts, dtype=np.uint64))
+    field = {"table": parts_add(parts, table.astype(np.uint64)), "tkind": LY.TABLE_U64, "table_len": len(table)}
+    _encode_codes(ranks, parts, field)
+    return field
+
+
+def _float_column(values: np.ndarray, bits: str, parts: list) -> dict:
+    """log10 values: quantized to a codebook, or exact (a table of distinct float32 when
+    that is smaller, else raw bits). NaN (blank nodes) keeps its own code."""
+    values = np.asarray(values, dtype=np.float32)
+    blank = np.isnan(values)
+    raw = values.view(np.uint32).astype(np.uint64)
+    raw[blank] = LY.NAN_BITS
+    if bits != "none" and (~blank).any():
+        from .quantize import quantize
+        codes, centers = quantize(values[~blank], int(bits))
+        centers = np.asarray(centers, dtype=np.float32)
+        raw = np.full(len(values), LY.NAN_BITS, np.uint64)
+        raw[~blank] = centers.view(np.uint32).astype(np.uint64)[codes]
+    table, ranks = _ranks_by_frequency(raw)
+    n = len(values)
+    width = max(1, int(len(table) - 1).bit_length())
+    table_cost = 32 * len(table) + min(n * width, _gamma_bits(ranks))
+    if table_cost < 32 * n:
+        t32 = table.astype(np.uint32)
+        field = {"table": parts_add(parts, _pack_u32(t32)), "tkind": LY.TABLE_F32, "table_len": len(table)}
+        _encode_codes(ranks, parts, field)
+    else:
+        field = {"table": 0, "tkind": LY.TABLE_IDENTITY, "table_len": 0, "codec": LY.CODEC_FIXED,
+                 "units": parts_add(parts, codecs.fixed_encode(raw, 32)), "mant": 0, "dir": 0,
+                 "units_words": 0, "width": 32}
+    return field
+
+
+def _pack_u32(x: np.ndarray) -> np.ndarray:
+    if len(x) % 2:
+        x = np.concatenate([x, np.zeros(1, np.uint32)])
+    return x.view(np.uint64) if len(x) else np.zeros(0, np.uint64)
+
+
+def parts_add(parts: list, words: np.ndarray) -> int:
+    """Append a word array to the shard's data; returns its word offset."""
+    offset = sum(len(p) for p in parts)
+    parts.append(np.ascontiguousarray(words, dtype=np.uint64))
+    return offset
+
+
+def _value_columns(spec: ShardSpec, parts: list, counts=None, prob=None, backoff=None) -> list[dict]:
+    if spec.value_kind == COUNTS:
+        return [_count_column(counts, parts)]
+    return [_float_column(prob, str(spec.quantization), parts),
+            _float_column(backoff, str(spec.quantization), parts)]
+
+
+# ----------------------------------------------------------------------------- shard
+
+def _check_level(k: int, level: Level, spec: ShardSpec, shard: int, vocab_size: int) -> np.ndarray:
+    grams = np.ascontiguousarray(level.grams, dtype=np.uint32)
+    if grams.ndim != 2 or grams.shape[1] != k:
+        raise ValueError(f"level {k}: grams must have shape (n, {k}), not {grams.shape}")
+    n = len(grams)
+    if spec.value_kind == COUNTS:
+        if level.counts is None or len(level.counts) != n:
+            raise ValueError(f"level {k}: need one count per n-gram")
+        if n and int(np.min(level.counts)) < 1:
+            raise ValueError(f"level {k}: stored counts must be >= 1")
+    elif level.prob is None or level.backoff is None or len(level.prob) != n or len(level.backoff) != n:
+        raise ValueError(f"level {k}: need prob and backoff per n-gram")
+    if n:
+        if int(grams.max()) >= vocab_size:
+            raise ValueError(f"level {k}: word id {int(grams.max())} outside the vocabulary of {vocab_size}")
+        bad = first_unsorted(grams)
+        if bad >= 0:
+            raise ValueError(f"level {k}: row {bad} is out of order or duplicated (rows must be unique and "
+                             f"sorted by (w_k, ..., w_1))")
+        owner = shard_of_pair(grams[:, -2], grams[:, -1], spec.num_shards, spec.shard_seed)
+        wrong = np.flatnonzero(owner != shard)
+        if len(wrong):
+            raise ValueError(f"level {k}: row {wrong[0]} belongs to shard {owner[wrong[0]]}, not {shard}")
+    return grams
+
+
+def encode_shard(path: str | os.PathLike, spec: ShardSpec, shard: int, levels: list[Level], *,
+                 unigram_counts: np.ndarray | None = None, unigram_prob: np.ndarray | None = None,
+                 unigram_backoff: np.ndarray | None = None) -> dict:
+    """Encode one shard (levels = orders 2..N) into `path`; returns its summary."""
+    if len(levels) != spec.order - 1:
+        raise ValueError(f"need {spec.order - 1} levels (orders 2..{spec.order}), got {len(levels)}")
+    if spec.value_kind == COUNTS:
+        if unigram_counts is None:
+            raise ValueError("a counts model needs unigram_counts")
+        vocab_size = len(unigram_counts)
+    else:
+        if unigram_prob is None or unigram_backoff is None:
+            raise ValueError("a backoff model needs unigram_prob and unigram_backoff")
+        vocab_size = len(unigram_prob)
+    parts: list[np.ndarray] = [np.zeros(1, np.uint64)]  # word 0 unused: offset 0 means "none"
+    rows = [dict(n=0), dict(n=vocab_size, cols=_value_columns(
+        spec, parts, counts=unigram_counts, prob=unigram_prob, backoff=unigram_backoff))]
+    prev_grams = None
+    n_prev = vocab_size
+    for k, level in enumerate(levels, start=2):
+        grams = _check_level(k, level, spec, shard, vocab_size)
+        n = len(grams)
+        if k == 2:
+            pidx = grams[:, 1].astype(np.int64) if n else np.zeros(0, np.int64)
+        else:
+            pidx, orphan = parent_indices(grams, prev_grams) if n else (np.zeros(0, np.int64), -1)
+            if orphan >= 0:
+                raise ValueError(f"level {k}: n-gram {grams[orphan].tolist()} has no suffix at level {k - 1}")
+        row = {"n": n}
+        # child ranges of every level-(k-1) node: a monotone sequence of n_prev + 1 values
+        ptr = np.searchsorted(pidx, np.arange(n_prev + 1), side="left").astype(np.uint64)
+        L = codecs.ef_low_bits(len(ptr), int(n) + 1)
+        lo, hi, d = codecs.ef_encode(ptr, L)
+        rank = codecs.fixed_encode(codecs.ef_rank_directory(hi), 32)
+        row.update(ef_l=L, ef_lo=parts_add(parts, lo), ef_hi=parts_add(parts, hi), ef_hi_words=len(hi),
+                   ef_dir=parts_add(parts, d), ef_rank=parts_add(parts, rank))
+        # keys: absolute at range starts, else the gap to the previous key minus one;
+        # every RESTART-th key also goes to a fixed-width side array for binary search
+        key = grams[:, 0].astype(np.int64)
+        first = np.ones(n, bool)
+        if n > 1:
+            first[1:] = pidx[1:] != pidx[:-1]
+        stored = key.copy()
+        if n > 1:
+            stored[1:] = np.where(first[1:], key[1:], key[1:] - key[:-1] - 1)
+        W = max(16, int(stored.max()).bit_length()) if n else 16
+        nib, mant, kd = codecs.nib_encode(stored.astype(np.uint64), W)
+        side_w = max(1, int(vocab_size - 1).bit_length())
+        side = codecs.fixed_encode(key[::LY.RESTART].astype(np.uint64), side_w)
+        row.update(k_nib=parts_add(parts, nib), k_mant=parts_add(parts, mant), k_dir=parts_add(parts, kd), k_w=W,
+                   k_side=parts_add(parts, side), k_side_w=side_w)
+        row["cols"] = _value_columns(spec, parts, counts=level.counts, prob=level.prob, backoff=level.backoff)
+        rows.append(row)
+        prev_grams, n_prev = grams, n
+    parts.append(np.zeros(2, np.uint64))  # padding: decoders always read one word ahead
+    data = np.concatenate(parts)
+    lay = _layout_table(spec, rows, vocab_size, len(data))
+    ngrams = [vocab_size] + [len(lv) for lv in levels]
+    size = write_container(path, SHARD_KIND, {"data": data, "layout": lay}, {
+        "shard": shard, "num_shards": spec.num_shards, "order": spec.order, "value_kind": spec.value_kind,
+        "quantization": str(spec.quantization), "sharding": {"name": SHARDING_NAME, "seed": spec.shard_seed},
+        "vocab_size": vocab_size, "ngrams": ngrams,
+    })
+    return {"shard": shard, "file": Path(path).name, "bytes": size, "ngrams": ngrams}
+
+
+def _layout_table(spec: ShardSpec, rows: list[dict], vocab_size: int, words: int) -> np.ndarray:
+    lay = np.zeros((spec.order + 1, LY.FIELDS), np.int64)
+    ncols = 1 if spec.value_kind == COUNTS else 2
+    lay[0, LY.G_ORDER] = spec.order
+    lay[0, LY.G_VOCAB] = vocab_size
+    lay[0, LY.G_NCOLS] = ncols
+    lay[0, LY.G_ABSENT] = 0 if spec.value_kind == COUNTS else LY.NAN_BITS
+    lay[0, LY.G_WORDS] = words
+    for k, row in enumerate(rows[1:], start=1):
+        lay[k, LY.L_N] = row["n"]
+        if k >= 2:
+            lay[k, [LY.EF_L, LY.EF_LO, LY.EF_HI, LY.EF_HI_WORDS, LY.EF_DIR, LY.EF_RANK]] = (
+                row["ef_l"], row["ef_lo"], row["ef_hi"], row["ef_hi_words"], row["ef_dir"], row["ef_rank"])
+            lay[k, [LY.K_NIB, LY.K_MANT, LY.K_DIR, LY.K_W, LY.K_SIDE, LY.K_SIDE_W]] = (
+                row["k_nib"], row["k_mant"], row["k_dir"], row["k_w"], row["k_side"], row["k_side_w"])
+        for c, col in enumerate(row["cols"]):
+            base = LY.COL_BASE + c * LY.COL_FIELDS
+            lay[k, base + LY.C_CODEC] = col["codec"]
+            lay[k, base + LY.C_UNITS] = col["units"]
+            lay[k, base + LY.C_MANT] = col["mant"]
+            lay[k, base + LY.C_DIR] = col["dir"]
+            lay[k, base + LY.C_UNITS_WORDS] = col["units_words"]
+            lay[k, base + LY.C_WIDTH] = col["width"]
+            lay[k, base + LY.C_TABLE] = col["table"]
+            lay[k, base + LY.C_TKIND] = col["tkind"]
+    return lay
+
+
+# ----------------------------------------------------------------------------- model
+
+class ModelWriter:
+    """Collects a model in a temporary directory beside `out_dir`, then publishes it."""
+
+    def __init__(self, out_dir: str | os.PathLike, spec: ShardSpec, vocab: Vocabulary, *,
+                 tmp_dir: str | os.PathLike | None = None):
+        self.out_dir = Path(out_dir)
+        self.spec = spec
+        self.vocab = vocab
+        if self.out_dir.exists() and not (self.out_dir / MANIFEST_NAME).exists() and any(self.out_dir.iterdir()):
+            raise FileExistsError(f"{self.out_dir} exists and is not a model directory; refusing to replace it")
+        self.tmp_dir = Path(tmp_dir) if tmp_dir else self.out_dir.with_name(
+            f".{self.out_dir.name}.tmp-{os.getpid()}-{time.time_ns()}")
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        self.summaries: dict[int, dict] = {}
+
+    def shard_path(self, shard: int) -> Path:
+        return self.tmp_dir / shard_file_name(shard, self.spec.num_shards)
+
+    def write_shard(self, shard: int, levels: list[Level], **unigram) -> dict:
+        if not unigram:
+            unigram = {"unigram_counts": self.vocab.counts}
+        summary = encode_shard(self.shard_path(shard), self.spec, shard, levels, **unigram)
+        self.add_summary(summary)
+        return summary
+
+    def add_summary(self, summary: dict) -> None:
+        self.summaries[int(summary["shard"])] = summary
+
+    def commit(self, metadata: dict | None = None) -> dict:
+        """Write vocabulary and manifest, then rename the directory into place."""
+        missing = sorted(set(range(self.spec.num_shards)) - set(self.summaries))
+        if missing:
+            raise ValueError(f"shards {missing} were never written")
+        self.vocab.save(self.tmp_dir / VOCAB_FILE)
+        files = {VOCAB_FILE: file_digest(self.tmp_dir / VOCAB_FILE)}
+        for i in range(self.spec.num_shards):
+            name = shard_file_name(i, self.spec.num_shards)
+            files[name] = file_digest(self.tmp_dir / name)
+        manifest = build_manifest(self.spec, len(self.vocab), [self.summaries[i] for i in range(self.spec.num_shards)],
+                                  files, metadata or {})
+        write_manifest(self.tmp_dir / MANIFEST_NAME, manifest)
+        _publish(self.tmp_dir, self.out_dir)
+        return manifest
+
+    def abort(self) -> None:
+        shutil.rmtree(self.tmp_dir, ignore_errors=True)
+
+
+def _publish(tmp_dir: Path, out_dir: Path) -> None:
+    """Swap the finished directory into place; an old model there is replaced whole."""
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}.old-{time.time_ns()}")
+        os.rename(out_dir, old)
+        os.rename(tmp_dir, out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(tmp_dir, out_dir)

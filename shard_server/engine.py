@@ -1,0 +1,67 @@
+"""The shard engine: check a lookup against the served model, then run the kernel.
+
+No gRPC here: the servicer decodes requests into arrays, calls `ShardEngine.lookup`, and
+maps the domain errors below to status codes. Shape, id-range and routing checks are the
+core's (`ShardTable.lookup` raises InvalidQueryError saying which). Kernels are numba
+`nogil`, so calling `lookup` from several threads uses several cores.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ngram.errors import InvalidQueryError, NgramError
+
+
+class WrongModelError(NgramError):
+    """The request names another model id than the one this server holds."""
+
+
+class ShardNotServedError(NgramError):
+    """The request targets a shard this server does not hold (a stale cluster file)."""
+
+
+class ShardEngine:
+    """Answers lookups for the shards of `model` that were opened (`model.shards`)."""
+
+    def __init__(self, model, *, max_batch: int = 1_000_000, inject_delay_s: float = 0.0):
+        self.model = model
+        self.tables = dict(model.shards)
+        if not self.tables:
+            raise ValueError("ShardEngine needs at least one open shard")
+        self.order = int(model.order)
+        self.vocab_size = len(model.vocab)
+        self.max_batch = max_batch
+        self.inject_delay_s = inject_delay_s  # test hook: a slow replica, for hedging tests
+
+    @property
+    def model_id(self) -> str:
+        return self.model.model_id
+
+    @property
+    def shard_indices(self) -> list[int]:
+        return sorted(self.tables)
+
+    def check_target(self, model_id: str, shard: int):
+        """The table for `shard` of model `model_id`, or WrongModel/ShardNotServed."""
+        if model_id != self.model_id:
+            raise WrongModelError(f"request is for model {model_id!r}, this server holds "
+                                  f"{self.model_id!r}")
+        table = self.tables.get(shard)
+        if table is None:
+            raise ShardNotServedError(f"shard {shard} is not served here (serving "
+                                      f"{self.shard_indices})")
+        return table
+
+    def lookup(self, model_id: str, shard: int, ids: np.ndarray, lengths: np.ndarray):
+        """Chains of the batch from shard `shard`, or a domain error saying what is wrong."""
+        table = self.check_target(model_id, shard)
+        if ids.ndim >= 1 and ids.shape[0] > self.max_batch:
+            raise InvalidQueryError(f"batch of {ids.shape[0]} n-grams is above the limit of "
+                                    f"{self.max_batch}")
+        if self.inject_delay_s:
+            time.sleep(self.inject_delay_s)
+        # check=True: shapes, lengths, ids in the vocabulary, and that every n-gram of
+        # length >= 2 belongs to this shard (a misrouted one would silently read "absent").
+        return table.lookup(ids, lengths, check=True)

@@ -1,0 +1,33 @@
+"""Real English text for tests: the samples bundled in samples/ (always in the repo),
+and the shared corpus beside the repository when it is there (NGRAM_SHARED or ../shared)."""
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "samples"
+HELDOUT_SAMPLE = SAMPLES / "en-heldout-sample.txt"
+TRAIN_SAMPLE = SAMPLES / "en-sample.txt.zst"
+SHARED = Path(os.environ.get("NGRAM_SHARED", ROOT.parent / "shared"))
+
+
+def sample_lines(n: int, source: Path = TRAIN_SAMPLE) -> list[bytes]:
+    """The first n sentences of a bundled sample (zstd or plain)."""
+    if source.suffix == ".zst":
+        import zstandard
+        with open(source, "rb") as f:
+            lines = []
+            reader = zstandard.ZstdDecompressor().stream_reader(f)
+            buf = b""
+            while len(lines) < n:
+                chunk = reader.read(1 << 16)
+                if not chunk:
+                    break
+                buf += chunk
+                *done, buf = buf.split(b"\n")
+                lines += done
+            return lines[:n]
+    return source.read_bytes().split(b"\n")[:n]
+
+
+def sample_text(n: int) -> bytes:
+    return b"\n".join(sample_lines(n))

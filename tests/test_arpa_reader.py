@@ -1,0 +1,176 @@
+"""The streaming ARPA reader: formats, conventions, and every malformed-file case."""
+from __future__ import annotations
+
+import gzip
+import lzma
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zstandard
+
+from ngram.arpa import ArpaModel, read_arpa, write_arpa
+from ngram.errors import ArpaFormatError, NgramError
+
+ARPA = Path(__file__).resolve().parents[2] / "shared" / "arpa"
+TEST_ARPA = ARPA / "kenlm-test.arpa"
+
+
+def test_reads_kenlm_test_with_its_edge_cases():
+    m = read_arpa(TEST_ARPA)
+    assert m.order == 5 and m.counts == [37, 47, 11, 6, 4]
+    assert m.words[:3] == [b"<unk>", b"<s>", b"</s>"] and not m.added_unk
+    ids = {w: i for i, w in enumerate(m.words)}
+    assert m.unigram_prob[ids[b"<s>"]] == np.float32(-99)
+    assert m.unigram_backoff[ids[b"<unk>"]] == np.float32(-20)
+    assert m.unigram_backoff[ids[b"bar"]] == np.float32(3.0)  # positive backoff
+    assert m.unigram_backoff[ids[b"baz"]] == 0.0  # -0.0
+    assert m.unigram_backoff[ids[b"foo"]] == 0.0  # absent
+    # ids after the specials by descending probability
+    probs = m.unigram_prob[3:]
+    assert (np.diff(probs) <= 0).all()
+    # missing suffixes became blanks: 'would consider', 'higher looking', ...
+    assert m.blanks == [5, 2, 1, 0]
+    lev2 = {tuple(g): p for g, p in zip(m.levels[0].grams.tolist(), m.levels[0].prob.tolist())}
+    assert math.isnan(lev2[(ids[b"would"], ids[b"consider"])])
+    assert math.isnan(lev2[(ids[b"higher"], ids[b"looking"])])
+    assert lev2[(ids[b"also"], ids[b"would"])] == pytest.approx(-2)
+    for lev in m.levels:  # sorted, unique, suffix-closed
+        g = lev.grams
+        assert np.array_equal(np.lexsort(g.T), np.arange(len(g)))
+    for lo, hi in zip(m.levels, m.levels[1:]):
+        have = {tuple(r) for r in lo.grams.tolist()}
+        assert all(tuple(r[1:]) in have for r in hi.grams.tolist())
+        assert (lo.backoff[np.isnan(lo.prob)] == 0).all()
+
+
+def test_missing_unk_gets_minus_100():
+    m = read_arpa(ARPA / "kenlm-test_nounk.arpa")
+    assert m.added_unk and m.words[0] == b"<unk>"
+    assert m.unigram_prob[0] == np.float32(-100) and len(m.words) == 37
+
+
+def test_lmplz_toys_with_zero_bos():
+    m = read_arpa(ARPA / "kenlm-toy0.arpa")
+    assert m.order == 3 and m.counts == [5, 7, 7] and m.blanks == [0, 0]
+    assert m.unigram_prob[1] == 0.0
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".zst", ".xz"])
+def test_compressed_files_read_the_same(tmp_path, suffix):
+    data = TEST_ARPA.read_bytes()
+    path = tmp_path / ("m.arpa" + suffix)
+    if suffix == ".gz":
+        path.write_bytes(gzip.compress(data))
+    elif suffix == ".xz":
+        path.write_bytes(lzma.compress(data))
+    else:
+        path.write_bytes(zstandard.ZstdCompressor().compress(data))
+    a, b = read_arpa(TEST_ARPA), read_arpa(path)
+    _same(a, b)
+
+
+def _same(a: ArpaModel, b: ArpaModel):
+    assert a.words == b.words and a.counts == b.counts
+    assert np.array_equal(a.unigram_prob, b.unigram_prob) and np.array_equal(a.unigram_backoff, b.unigram_backoff)
+    for x, y in zip(a.levels, b.levels):
+        assert np.array_equal(x.grams, y.grams)
+        assert np.array_equal(x.prob, y.prob, equal_nan=True) and np.array_equal(x.backoff, y.backoff)
+
+
+def test_order_8_and_crlf(tmp_path):
+    words = [f"w{i}" for i in range(9)]
+    lines = ["\\data\\"] + [f"ngram {k}=1" if k > 1 else "ngram 1=11" for k in range(1, 9)] + [""]
+    lines += ["\\1-grams:", "-1\t<s>\t-0.5", "-1\t</s>", "-1\t<unk>"] + [f"-1\t{w}\t-0.1" for w in words[:8]] + [""]
+    for k in range(2, 9):
+        lines += [f"\\{k}-grams:", f"-0.5\t{' '.join(words[:k])}" + ("\t-0.2" if k < 8 else ""), ""]
+    lines += ["\\end\\"]
+    p = tmp_path / "o8.arpa"
+    p.write_bytes("\r\n".join(lines).encode())
+    m = read_arpa(p)
+    assert m.order == 8 and m.counts == [11] + [1] * 7
+    # the suffixes w1..wk of w0..wk are missing: blanks fill every level
+    assert m.blanks == [6, 5, 4, 3, 2, 1, 0]
+
+
+def _write(tmp_path, text: str, name="bad.arpa") -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+GOOD = """
+\\data\\
+ngram 1=4
+ngram 2=2
+
+\\1-grams:
+-1.0\t<s>\t-0.3
+-1.2\t</s>
+-1.5\ta\t-0.2
+-2.0\t<unk>
+
+\\2-grams:
+-0.5\t<s> a
+-0.4\ta </s>
+
+\\end\\
+"""
+
+
+def test_good_small_file(tmp_path):
+    m = read_arpa(_write(tmp_path, GOOD))
+    assert m.counts == [4, 2] and m.blanks == [0]
+
+
+MALFORMED = {
+    # name: (text transformation, expected line, message fragment)
+    "count_too_high": (lambda t: t.replace("ngram 2=2", "ngram 2=3"), 15, "announces 3 2-grams"),
+    "count_too_low": (lambda t: t.replace("ngram 2=2", "ngram 2=1"), 14, "has more"),
+    "unigram_count_too_high": (lambda t: t.replace("ngram 1=4", "ngram 1=5"), 11, "announces 5 1-grams"),
+    "bad_probability": (lambda t: t.replace("-0.4\ta </s>", "x0.4\ta </s>"), 14, "bad probability"),
+    "nan_probability": (lambda t: t.replace("-0.4\ta </s>", "nan\ta </s>"), 14, "not finite"),
+    "bad_backoff": (lambda t: t.replace("-1.5\ta\t-0.2", "-1.5\ta\tfoo"), 9, "bad backoff"),
+    "too_many_fields": (lambda t: t.replace("-0.5\t<s> a", "-0.5\t<s> a a\t-1\t-2"), 13, "expected"),
+    "backoff_at_highest_order": (lambda t: t.replace("-0.5\t<s> a", "-0.5\t<s> a\t-0.1"), 13, "expected"),
+    "unknown_word": (lambda t: t.replace("-0.5\t<s> a", "-0.5\t<s> b"), 13, "not among the unigrams"),
+    "section_out_of_order": (lambda t: t.replace("\\2-grams:", "\\3-grams:"), 12, "expected \\2-grams:"),
+    "header_order_gap": (lambda t: t.replace("ngram 2=2", "ngram 3=2"), 4, "order 3"),
+    "no_data_line": (lambda t: t.replace("\\data\\", "data"), 2, "expected \\data\\"),
+    "missing_end": (lambda t: t.replace("\\end\\", ""), 16, "expected \\end\\"),
+    "duplicate_unigram": (lambda t: t.replace("-2.0\t<unk>", "-2.0\ta"), 10, "duplicate unigram"),
+    "duplicate_bigram": (lambda t: t.replace("-0.4\ta </s>", "-0.4\t<s> a"), 14, "duplicate 2-gram"),
+    "missing_eos": (lambda t: t.replace("-1.2\t</s>", "-1.2\tb").replace("a </s>", "a b"), 7, "lack </s>"),
+    "truncated": (lambda t: t[: t.index("-0.4")], 14, "announces 2 2-grams"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_files_name_the_line(tmp_path, case):
+    edit, line, fragment = MALFORMED[case]
+    p = _write(tmp_path, edit(GOOD))
+    with pytest.raises(ArpaFormatError) as e:
+        read_arpa(p)
+    assert isinstance(e.value, NgramError)
+    assert e.value.line == line, str(e.value)
+    assert fragment in str(e.value)
+    assert str(p) in str(e.value) and f":{line}:" in str(e.value)
+
+
+def test_missing_context_is_an_error(tmp_path):
+    text = GOOD.replace("ngram 2=2", "ngram 2=2\nngram 3=1").replace(
+        "\\end\\", "\\3-grams:\n-0.1\t</s> a </s>\n\n\\end\\")
+    with pytest.raises(ArpaFormatError, match="context") as e:
+        read_arpa(_write(tmp_path, text))
+    assert e.value.line == 18
+
+
+def test_write_then_read_is_identical(tmp_path):
+    a = read_arpa(TEST_ARPA)
+    out = tmp_path / "back.arpa"
+    with open(out, "wb") as f:
+        counts = write_arpa(f, a.order, a.words, a.unigram_prob, a.unigram_backoff,
+                            [(l.grams, l.prob, l.backoff) for l in a.levels])
+    assert counts == a.counts  # blanks are not written
+    _same(a, read_arpa(out))

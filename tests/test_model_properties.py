@@ -1,0 +1,180 @@
+"""Models built from random small corpora against a plain-Python reference: every count,
+every chain, absent n-grams, Stupid Backoff scores (pairs and sentences) and perplexity.
+
+Corpora use few distinct words so that n-grams repeat; orders 1..6, 1..7 shards, with
+and without word and n-gram cutoffs.
+"""
+import math
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from hypothesis import given, settings, strategies as st
+
+from builder.inmemory import build_model_inmemory
+from ngram.backend import LocalBackend
+from ngram.model import Model
+from ngram.scoring import Scorer
+
+ALPHA = 0.4
+BOS, EOS, UNK = 1, 2, 0
+
+
+class NaiveModel:
+    """What the model should hold, counted the obvious way."""
+
+    def __init__(self, sentences: list[list[str]], order: int, min_count: int, cutoffs: list[int]):
+        self.order = order
+        sentences = [s for s in sentences if s]
+        words = Counter(w for s in sentences for w in s)
+        kept = sorted((w for w, c in words.items() if c >= min_count), key=lambda w: (-words[w], w.encode()))
+        self.ids = {w: i + 3 for i, w in enumerate(kept)}
+        self.vocab_size = 3 + len(kept)
+        unigram = Counter({UNK: sum(c for w, c in words.items() if w not in self.ids),
+                           BOS: len(sentences), EOS: len(sentences)})
+        unigram.update({self.ids[w]: c for w, c in words.items() if w in self.ids})
+        self.counts = {(i,): c for i, c in unigram.items() if c > 0}
+        self.total = sum(unigram.values()) - unigram[BOS]
+        self.sentences = [[BOS] + [self.ids.get(w, UNK) for w in s] + [EOS] for s in sentences]
+        for k in range(2, order + 1):
+            grams = Counter(tuple(s[i:i + k]) for s in self.sentences for i in range(len(s) - k + 1))
+            # cutoffs drop a k-gram, and every k-gram whose suffix was dropped
+            self.counts.update({g: c for g, c in grams.items() if c >= cutoffs[k - 1] and g[1:] in self.counts})
+
+    def count(self, gram) -> int:
+        return self.counts.get(tuple(gram), 0)
+
+    def chain(self, gram) -> list[int]:
+        return [self.count(gram[len(gram) - k:]) for k in range(1, len(gram) + 1)]
+
+    def match_len(self, gram) -> int:
+        return max([k for k in range(1, len(gram) + 1) if self.count(gram[len(gram) - k:])], default=0)
+
+    def sb(self, ctx, w) -> tuple[float, int]:
+        """Brants et al.'s recursion: relative frequency if seen, else alpha * shorter."""
+        ctx = tuple(ctx)[max(0, len(ctx) - (self.order - 1)):] if self.order > 1 else ()
+        if not ctx:
+            c = self.count((w,))
+            return (c / self.total, 1) if c else (1 / self.total, 0)
+        c, cc = self.count(ctx + (w,)), self.count(ctx)
+        if c and cc:
+            return c / cc, len(ctx) + 1
+        s, m = self.sb(ctx[1:], w)
+        return ALPHA * s, m
+
+    def score_sentence(self, ids, bos, eos):
+        toks = ([BOS] if bos else []) + list(ids) + ([EOS] if eos else [])
+        out = []
+        for p in range(1 if bos else 0, len(toks)):
+            s, m = self.sb(toks[max(0, p - self.order + 1):p], toks[p])
+            out.append((math.log10(s), m, toks[p] == UNK or m == 0))
+        return out
+
+
+ALPHABET = ["a", "b", "c", "d", "e", "f"]
+sentences_st = st.lists(st.lists(st.sampled_from(ALPHABET), min_size=0, max_size=10), min_size=1, max_size=25).filter(any)
+
+
+@st.composite
+def cases(draw):
+    order = draw(st.integers(1, 6))
+    cut = draw(st.booleans())
+    cutoffs = [1] + [draw(st.integers(1, 3)) if cut else 1 for _ in range(order - 1)]
+    return dict(sentences=draw(sentences_st), order=order, num_shards=draw(st.integers(1, 7)),
+                min_count=draw(st.sampled_from([1, 1, 2])), cutoffs=cutoffs, seed=draw(st.integers(0, 2**32 - 1)))
+
+
+def build(case, tmp: str) -> tuple[Model, NaiveModel]:
+    text = "\n".join(" ".join(s) for s in case["sentences"]).encode()
+    out = Path(tmp) / "model"
+    build_model_inmemory(text, out, order=case["order"], num_shards=case["num_shards"],
+                         min_word_count=case["min_count"], cutoffs=case["cutoffs"])
+    naive = NaiveModel(case["sentences"], case["order"], case["min_count"], case["cutoffs"])
+    return Model.open(out, verify=True), naive
+
+
+def as_batch(grams, width):
+    ids = np.zeros((len(grams), width), np.int32)
+    for b, g in enumerate(grams):
+        ids[b, :len(g)] = g
+    return ids, np.array([len(g) for g in grams], np.int32)
+
+
+SETTINGS = settings(max_examples=40, deadline=None)
+
+
+@SETTINGS
+@given(cases())
+def test_counts_chains_and_absent_ngrams(case):
+    rng = np.random.default_rng(case["seed"])
+    with tempfile.TemporaryDirectory() as tmp:
+        model, naive = build(case, tmp)
+        N = model.order
+        assert len(model.vocab) == naive.vocab_size
+        assert [model.vocab.id(w) for w in naive.ids] == list(naive.ids.values())
+        stored = list(naive.counts)
+        randoms = [tuple(rng.integers(0, naive.vocab_size, rng.integers(1, N + 1)).tolist()) for _ in range(200)]
+        grams = stored + randoms
+        ids, lengths = as_batch(grams, N)
+        chains = model.lookup(ids, lengths)
+        want_counts = np.zeros((len(grams), N), np.uint64)
+        for b, g in enumerate(grams):
+            want_counts[b, :len(g)] = naive.chain(g)
+        np.testing.assert_array_equal(chains.counts, want_counts)
+        assert chains.match_len.tolist() == [naive.match_len(g) for g in grams]
+        # every stored n-gram is found whole, with its exact count
+        assert (chains.match_len[:len(stored)] == lengths[:len(stored)]).all()
+        assert chains.counts[np.arange(len(stored)), lengths[:len(stored)] - 1].tolist() == \
+            [naive.count(g) for g in stored]
+        info = model.info()
+        assert sum(info["ngrams"][1:]) == len(stored) - sum(1 for g in stored if len(g) == 1)
+        model.close()
+
+
+@SETTINGS
+@given(cases(), st.booleans(), st.booleans())
+def test_stupid_backoff_pairs_sentences_and_perplexity(case, bos, eos):
+    rng = np.random.default_rng(case["seed"])
+    with tempfile.TemporaryDirectory() as tmp:
+        model, naive = build(case, tmp)
+        scorer = Scorer(LocalBackend(model), alpha=ALPHA)
+        N, V = model.order, naive.vocab_size
+        # pairs: corpus windows (long matches) and random ids; contexts longer than N-1 too
+        ctx = np.zeros((300, N + 1), np.int32)
+        clen = rng.integers(0, N + 2, 300).astype(np.int32)
+        words = rng.integers(0, V, 300).astype(np.int32)
+        for b in range(300):
+            s = naive.sentences[rng.integers(len(naive.sentences))]
+            if b % 2 and len(s) > clen[b]:
+                start = rng.integers(0, len(s) - clen[b])
+                ctx[b, :clen[b]] = s[start:start + clen[b]]
+                words[b] = s[start + clen[b]]
+            else:
+                ctx[b, :clen[b]] = rng.integers(0, V, clen[b])
+        log10, length = scorer.score_pairs(ctx, clen, words)
+        want = [naive.sb(ctx[b, :clen[b]].tolist(), int(words[b])) for b in range(300)]
+        np.testing.assert_allclose(log10, [math.log10(s) for s, _ in want], rtol=0, atol=1e-9)
+        assert length.tolist() == [m for _, m in want]
+
+        sentences = [" ".join(s) for s in case["sentences"]] + ["", "zz a  b", "a\tzz\r", "b b b b b b b b"]
+        got = scorer.score_sentences(sentences, bos=bos, eos=eos)
+        assert len(got) == len(sentences)
+        log_sum = iv_sum = 0.0
+        tokens = oovs = 0
+        for text, g in zip(sentences, got):
+            ref = naive.score_sentence([naive.ids.get(w, UNK) for w in text.split()], bos, eos)
+            np.testing.assert_allclose(g.log10, [r[0] for r in ref], rtol=0, atol=1e-9)
+            assert g.ngram_length.tolist() == [r[1] for r in ref]
+            assert g.oov.tolist() == [r[2] for r in ref]
+            log_sum += sum(r[0] for r in ref)
+            iv_sum += sum(r[0] for r in ref if not r[2])
+            tokens += len(ref)
+            oovs += sum(r[2] for r in ref)
+        ppl = scorer.perplexity(sentences, bos=bos, eos=eos)
+        assert ppl["tokens"] == tokens and ppl["oov"] == oovs
+        if tokens:
+            assert math.isclose(ppl["perplexity"], 10 ** (-log_sum / tokens), rel_tol=1e-9)
+        if tokens > oovs:
+            assert math.isclose(ppl["perplexity_excluding_oov"], 10 ** (-iv_sum / (tokens - oovs)), rel_tol=1e-9)
+        model.close()
