@@ -523,7 +523,7 @@ class _AtomicFile:
 # -- model directories --------------------------------------------------------------
 
 def import_arpa(path: str | os.PathLike, out_dir: str | os.PathLike, *, num_shards: int = 1,
-                quantization: str = "8", shard_seed: int = 0) -> dict:
+                quantization: str = "8", shard_seed: int = 0, value_context: str = "auto") -> dict:
     """Read an ARPA file and write it as a model directory (value kind ``backoff``);
     returns the manifest. Nothing is published if anything fails."""
     from .sharding import shard_of_pair
@@ -533,7 +533,7 @@ def import_arpa(path: str | os.PathLike, out_dir: str | os.PathLike, *, num_shar
     arpa = read_arpa(path)
     vocab = Vocabulary.from_words(arpa.words)
     spec = ShardSpec(order=arpa.order, num_shards=num_shards, shard_seed=shard_seed, value_kind="backoff",
-                     quantization=str(quantization))
+                     quantization=str(quantization), value_context=value_context)
     owners = [shard_of_pair(lv.grams[:, -2], lv.grams[:, -1], num_shards, shard_seed) if len(lv.grams)
               else np.zeros(0, np.int32) for lv in arpa.levels]
     writer = ModelWriter(out_dir, spec, vocab)

@@ -49,10 +49,14 @@ class ShardTable:
         offsets = [LY.EF_LO, LY.EF_HI, LY.EF_DIR, LY.EF_RANK, LY.K_NIB, LY.K_MANT, LY.K_DIR, LY.K_SIDE]
         for c in range(LY.MAX_COLS):
             base = LY.COL_BASE + c * LY.COL_FIELDS
-            offsets += [base + LY.C_UNITS, base + LY.C_MANT, base + LY.C_DIR, base + LY.C_TABLE]
+            offsets += [base + LY.C_UNITS, base + LY.C_MANT, base + LY.C_DIR, base + LY.C_TABLE, base + LY.C_CTX_OFF,
+                        base + LY.C_CTX_SYM]
+        widths = [LY.COL_BASE + c * LY.COL_FIELDS + f for c in range(LY.MAX_COLS)
+                  for f in (LY.C_WIDTH, LY.C_CTX_OFF_W, LY.C_CTX_SYM_W)]
         if (lay[0, LY.G_WORDS] != words or lay[0, LY.G_ORDER] != self.order or lay[1, LY.L_N] != self.vocab_size
                 or (lay[1:, offsets] < 0).any() or (lay[1:, offsets] >= words).any()
                 or (lay[2:, LY.EF_HI_WORDS] > words).any() or (lay[2:, LY.K_W] > 63).any() or (lay[2:, LY.K_SIDE_W] > 32).any()
+                or (lay[1:, widths] < 0).any() or (lay[1:, widths] > 63).any()
                 or list(lay[1:, LY.L_N]) != self.ngrams):
             raise ModelFormatError("shard layout points outside the file or disagrees with its header", path)
 
@@ -106,7 +110,8 @@ class ShardTable:
         values are counts, or float32 bits of log10 prob/backoff (see `raw_to_columns`)."""
         ncols = 1 if self.value_kind == COUNTS else 2
         uni = np.zeros((self.vocab_size, ncols), np.uint64)
-        decode_values(self.data, self.layout, 1, uni)
+        syms = np.zeros((self.vocab_size, ncols), np.int64)
+        decode_values(self.data, self.layout, 1, np.full(self.vocab_size, -1, np.int64), syms, syms, uni)
         prev = np.arange(self.vocab_size, dtype=np.uint32)[:, None]
         levels = []
         for k in range(2, self.order + 1):
@@ -114,14 +119,15 @@ class ShardTable:
             keys = np.zeros(n, np.int64)
             parent = np.zeros(n, np.int64)
             raw = np.zeros((n, ncols), np.uint64)
+            level_syms = np.zeros((n, ncols), np.int64)
             if n:
                 decode_level(self.data, self.layout, k, len(prev), keys, parent)
-                decode_values(self.data, self.layout, k, raw)
+                decode_values(self.data, self.layout, k, parent, syms, level_syms, raw)
             grams = np.empty((n, k), np.uint32)
             grams[:, 0] = keys
             grams[:, 1:] = prev[parent]
             levels.append((grams, raw))
-            prev = grams
+            prev, syms = grams, level_syms
         return uni, levels
 
     def close(self) -> None:

@@ -27,6 +27,7 @@ from .vocab import Vocabulary
 SHARD_KIND = b"SHD1"
 VOCAB_FILE = "vocab.bin"
 QUANTIZATIONS = ("none", "8", "16")
+VALUE_CONTEXT = ("auto", "always", "never")
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class ShardSpec:
     shard_seed: int = 0
     value_kind: str = COUNTS
     quantization: str = "none"
+    # value columns coded by their parent's value: "auto" where smaller, or always/never
+    # (tests force both paths; the choice is recorded in the layout, readers need no flag)
+    value_context: str = "auto"
 
     def __post_init__(self):
         if not 1 <= self.order <= 16:
@@ -48,6 +52,8 @@ class ShardSpec:
             raise ValueError(f"value_kind must be one of {VALUE_KINDS}")
         if str(self.quantization) not in QUANTIZATIONS:
             raise ValueError(f"quantization must be one of {QUANTIZATIONS}")
+        if self.value_context not in VALUE_CONTEXT:
+            raise ValueError(f"value_context must be one of {VALUE_CONTEXT}")
         if self.value_kind == COUNTS and str(self.quantization) != "none":
             raise ValueError("counts are stored exactly; quantization applies to backoff models")
 
@@ -86,10 +92,25 @@ def _gamma_bits(codes: np.ndarray) -> int:
     return int((2 * b + 1).sum()) + 64 * (len(codes) // codecs.GAMMA_BLOCK + 1)
 
 
+def _width(max_value: int) -> int:
+    return max(1, int(max_value).bit_length())
+
+
+def _codes_bits(codes: np.ndarray) -> int:
+    """Bits `_encode_codes` will spend on `codes`."""
+    if len(codes) == 0 or int(codes.max()) == 0:
+        return 0
+    return min(_gamma_bits(codes), len(codes) * _width(codes.max()))
+
+
 def _encode_codes(codes: np.ndarray, parts: list, field: dict) -> None:
-    """Store a column of codes with whichever of fixed width and split gamma is smaller."""
+    """Store a column of codes with whichever of fixed width and split gamma is smaller
+    (width 0 when every code is 0: the top order's backoffs, say)."""
     codes = np.ascontiguousarray(codes, dtype=np.uint64)
-    width = max(1, int(codes.max()).bit_length()) if len(codes) else 1
+    if len(codes) == 0 or int(codes.max()) == 0:
+        field.update(codec=LY.CODEC_FIXED, units=0, mant=0, dir=0, units_words=0, width=0)
+        return
+    width = _width(codes.max())
     if _gamma_bits(codes) < len(codes) * width:
         un, mant, d = codecs.gamma_encode(codes)
         field.update(codec=LY.CODEC_GAMMA, units=parts_add(parts, un), mant=parts_add(parts, mant),
@@ -99,16 +120,53 @@ def _encode_codes(codes: np.ndarray, parts: list, field: dict) -> None:
                      mant=0, dir=0, units_words=0, width=width)
 
 
-def _count_column(counts: np.ndarray, parts: list) -> dict:
+def _context_ranks(psym: np.ndarray, sym: np.ndarray, n_parent_syms: int
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(offsets int64[P + 1], symbols int64[pairs], ranks uint64[n]): for each parent
+    symbol p, the symbols seen under it, most frequent first, are
+    symbols[offsets[p]:offsets[p + 1]]; each node's rank is its symbol's position there."""
+    S = int(sym.max()) + 1
+    joint = psym.astype(np.int64) * S + sym.astype(np.int64)
+    pairs, inverse, freq = np.unique(joint, return_inverse=True, return_counts=True)
+    ctx, child = pairs // S, pairs % S
+    order = np.lexsort((child, -freq, ctx))
+    offsets = np.searchsorted(ctx[order], np.arange(n_parent_syms + 1)).astype(np.int64)
+    rank = np.empty(len(pairs), np.int64)
+    rank[order] = np.arange(len(pairs)) - offsets[ctx[order]]
+    return offsets, child[order], rank[inverse.reshape(-1)].astype(np.uint64)
+
+
+def _encode_symbols(sym: np.ndarray, parts: list, field: dict, parent, mode: str) -> None:
+    """Store each node's symbol directly, or as its rank under the parent's symbol
+    (`parent` = (parent symbol per node, number of parent symbols), or None), whichever
+    is smaller counting the context table; `mode` always/never forces the choice."""
+    field.update(ctx_off=0, ctx_off_w=0, ctx_sym=0, ctx_sym_w=0)
+    if parent is None or mode == "never" or len(sym) == 0:
+        _encode_codes(sym, parts, field)
+        return
+    psym, n_parent_syms = parent
+    offsets, symbols, ranks = _context_ranks(psym, sym, n_parent_syms)
+    off_w, sym_w = _width(offsets[-1]), _width(int(sym.max()))
+    table_bits = len(offsets) * off_w + len(symbols) * sym_w
+    if mode == "auto" and _codes_bits(ranks) + table_bits >= _codes_bits(sym):
+        _encode_codes(sym, parts, field)
+        return
+    _encode_codes(ranks, parts, field)
+    field.update(ctx_off=parts_add(parts, codecs.fixed_encode(offsets.astype(np.uint64), off_w)), ctx_off_w=off_w,
+                 ctx_sym=parts_add(parts, codecs.fixed_encode(symbols.astype(np.uint64), sym_w)), ctx_sym_w=sym_w)
+
+
+def _count_column(counts: np.ndarray, parts: list, parent, mode: str) -> tuple[dict, np.ndarray]:
     table, ranks = _ranks_by_frequency(np.asarray(counts, dtype=np.uint64))
     field = {"table": parts_add(parts, table.astype(np.uint64)), "tkind": LY.TABLE_U64, "table_len": len(table)}
-    _encode_codes(ranks, parts, field)
-    return field
+    _encode_symbols(ranks, parts, field, parent, mode)
+    return field, ranks
 
 
-def _float_column(values: np.ndarray, bits: str, parts: list) -> dict:
+def _float_column(values: np.ndarray, bits: str, parts: list, parent, mode: str) -> tuple[dict, np.ndarray | None]:
     """log10 values: quantized to a codebook, or exact (a table of distinct float32 when
-    that is smaller, else raw bits). NaN (blank nodes) keeps its own code."""
+    that is smaller, else raw bits). NaN (blank nodes) keeps its own code. Returns the
+    field and the symbols (None for raw bits: children then cannot use them as context)."""
     values = np.asarray(values, dtype=np.float32)
     blank = np.isnan(values)
     raw = values.view(np.uint32).astype(np.uint64)
@@ -121,17 +179,16 @@ def _float_column(values: np.ndarray, bits: str, parts: list) -> dict:
         raw[~blank] = centers.view(np.uint32).astype(np.uint64)[codes]
     table, ranks = _ranks_by_frequency(raw)
     n = len(values)
-    width = max(1, int(len(table) - 1).bit_length())
-    table_cost = 32 * len(table) + min(n * width, _gamma_bits(ranks))
+    table_cost = 32 * len(table) + _codes_bits(ranks)
     if table_cost < 32 * n:
         t32 = table.astype(np.uint32)
         field = {"table": parts_add(parts, _pack_u32(t32)), "tkind": LY.TABLE_F32, "table_len": len(table)}
-        _encode_codes(ranks, parts, field)
-    else:
-        field = {"table": 0, "tkind": LY.TABLE_IDENTITY, "table_len": 0, "codec": LY.CODEC_FIXED,
-                 "units": parts_add(parts, codecs.fixed_encode(raw, 32)), "mant": 0, "dir": 0,
-                 "units_words": 0, "width": 32}
-    return field
+        _encode_symbols(ranks, parts, field, parent, mode)
+        return field, ranks
+    field = {"table": 0, "tkind": LY.TABLE_IDENTITY, "table_len": 0, "codec": LY.CODEC_FIXED,
+             "units": parts_add(parts, codecs.fixed_encode(raw, 32)), "mant": 0, "dir": 0,
+             "units_words": 0, "width": 32, "ctx_off": 0, "ctx_off_w": 0, "ctx_sym": 0, "ctx_sym_w": 0}
+    return field, None
 
 
 def _pack_u32(x: np.ndarray) -> np.ndarray:
@@ -147,11 +204,18 @@ def parts_add(parts: list, words: np.ndarray) -> int:
     return offset
 
 
-def _value_columns(spec: ShardSpec, parts: list, counts=None, prob=None, backoff=None) -> list[dict]:
+def _value_columns(spec: ShardSpec, parts: list, parents: list, counts=None, prob=None, backoff=None
+                   ) -> tuple[list[dict], list]:
+    """The value columns of one level, and each column's symbols (context for the next
+    level). `parents[c]` = (parent symbol per node, number of parent symbols) or None."""
+    mode = spec.value_context
     if spec.value_kind == COUNTS:
-        return [_count_column(counts, parts)]
-    return [_float_column(prob, str(spec.quantization), parts),
-            _float_column(backoff, str(spec.quantization), parts)]
+        out = [_count_column(counts, parts, parents[0], mode)]
+    else:
+        bits = str(spec.quantization)
+        out = [_float_column(prob, bits, parts, parents[0], mode),
+               _float_column(backoff, bits, parts, parents[1], mode)]
+    return [f for f, _ in out], [s for _, s in out]
 
 
 # ----------------------------------------------------------------------------- shard
@@ -197,8 +261,10 @@ def encode_shard(path: str | os.PathLike, spec: ShardSpec, shard: int, levels: l
             raise ValueError("a backoff model needs unigram_prob and unigram_backoff")
         vocab_size = len(unigram_prob)
     parts: list[np.ndarray] = [np.zeros(1, np.uint64)]  # word 0 unused: offset 0 means "none"
-    rows = [dict(n=0), dict(n=vocab_size, cols=_value_columns(
-        spec, parts, counts=unigram_counts, prob=unigram_prob, backoff=unigram_backoff))]
+    ncols = 1 if spec.value_kind == COUNTS else 2
+    cols, syms = _value_columns(spec, parts, [None] * ncols, counts=unigram_counts, prob=unigram_prob,
+                                backoff=unigram_backoff)
+    rows = [dict(n=0), dict(n=vocab_size, cols=cols)]
     prev_grams = None
     n_prev = vocab_size
     for k, level in enumerate(levels, start=2):
@@ -233,7 +299,9 @@ def encode_shard(path: str | os.PathLike, spec: ShardSpec, shard: int, levels: l
         side = codecs.fixed_encode(key[::LY.RESTART].astype(np.uint64), side_w)
         row.update(k_nib=parts_add(parts, nib), k_mant=parts_add(parts, mant), k_dir=parts_add(parts, kd), k_w=W,
                    k_side=parts_add(parts, side), k_side_w=side_w)
-        row["cols"] = _value_columns(spec, parts, counts=level.counts, prob=level.prob, backoff=level.backoff)
+        parents = [None if ps is None else (ps[pidx], int(ps.max()) + 1 if len(ps) else 0) for ps in syms]
+        row["cols"], syms = _value_columns(spec, parts, parents, counts=level.counts, prob=level.prob,
+                                           backoff=level.backoff)
         rows.append(row)
         prev_grams, n_prev = grams, n
     parts.append(np.zeros(2, np.uint64))  # padding: decoders always read one word ahead
@@ -273,6 +341,10 @@ def _layout_table(spec: ShardSpec, rows: list[dict], vocab_size: int, words: int
             lay[k, base + LY.C_WIDTH] = col["width"]
             lay[k, base + LY.C_TABLE] = col["table"]
             lay[k, base + LY.C_TKIND] = col["tkind"]
+            lay[k, base + LY.C_CTX_OFF] = col["ctx_off"]
+            lay[k, base + LY.C_CTX_OFF_W] = col["ctx_off_w"]
+            lay[k, base + LY.C_CTX_SYM] = col["ctx_sym"]
+            lay[k, base + LY.C_CTX_SYM_W] = col["ctx_sym_w"]
     return lay
 
 

@@ -26,10 +26,11 @@ def _same(a, b):
 
 
 @pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("shards,quant", [(1, "none"), (3, "none"), (2, "8"), (1, "16")])
-def test_import_export_import(tmp_path, name, shards, quant):
+@pytest.mark.parametrize("shards,quant,context", [(1, "none", "auto"), (3, "none", "always"), (2, "8", "always"),
+                                                   (1, "16", "never")])
+def test_import_export_import(tmp_path, name, shards, quant, context):
     src = ARPA / f"{name}.arpa"
-    import_arpa(src, tmp_path / "m1", num_shards=shards, quantization=quant)
+    import_arpa(src, tmp_path / "m1", num_shards=shards, quantization=quant, value_context=context)
     export_arpa(tmp_path / "m1", tmp_path / "back.arpa.gz")
     a, b = read_arpa(src), read_arpa(tmp_path / "back.arpa.gz")
     if name.endswith("nounk"):  # export writes the <unk> that import added, at -100

@@ -49,7 +49,7 @@ def model_and_text(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fuzz")
     text = sample_text(2000)
     (tmp / "text.txt").write_bytes(text)
-    build_model_inmemory(text, tmp / "model", order=4, num_shards=1)
+    build_model_inmemory(text, tmp / "model", order=4, num_shards=1, value_context="always")
     return tmp
 
 

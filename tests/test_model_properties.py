@@ -82,14 +82,16 @@ def cases(draw):
     cut = draw(st.booleans())
     cutoffs = [1] + [draw(st.integers(1, 3)) if cut else 1 for _ in range(order - 1)]
     return dict(sentences=draw(sentences_st), order=order, num_shards=draw(st.integers(1, 7)),
-                min_count=draw(st.sampled_from([1, 1, 2])), cutoffs=cutoffs, seed=draw(st.integers(0, 2**32 - 1)))
+                min_count=draw(st.sampled_from([1, 1, 2])), cutoffs=cutoffs, seed=draw(st.integers(0, 2**32 - 1)),
+                value_context=draw(st.sampled_from(["auto", "always", "never"])))
 
 
 def build(case, tmp: str) -> tuple[Model, NaiveModel]:
     text = "\n".join(" ".join(s) for s in case["sentences"]).encode()
     out = Path(tmp) / "model"
     build_model_inmemory(text, out, order=case["order"], num_shards=case["num_shards"],
-                         min_word_count=case["min_count"], cutoffs=case["cutoffs"])
+                         min_word_count=case["min_count"], cutoffs=case["cutoffs"],
+                         value_context=case["value_context"])
     naive = NaiveModel(case["sentences"], case["order"], case["min_count"], case["cutoffs"])
     return Model.open(out, verify=True), naive
 

@@ -13,7 +13,7 @@ from numba import njit
 
 from .bits import load, read_bits
 from .codecs import EF_SAMPLE, ef_pair, fixed_get, gamma_get, nib_decode_at, nib_mant_pos
-from .layout import (C_CODEC, C_DIR, C_MANT, C_TABLE, C_TKIND, C_UNITS, C_UNITS_WORDS, C_WIDTH, CODEC_FIXED,
+from .layout import (C_CODEC, C_CTX_OFF, C_CTX_OFF_W, C_CTX_SYM, C_CTX_SYM_W, C_DIR, C_MANT, C_TABLE, C_TKIND, C_UNITS, C_UNITS_WORDS, C_WIDTH, CODEC_FIXED,
                      COL_BASE, COL_FIELDS, EF_DIR, EF_RANK, EF_HI, EF_HI_WORDS, EF_L, EF_LO, G_ABSENT, G_NCOLS, G_WORDS,
                      K_DIR, K_MANT, K_NIB, K_SIDE, K_SIDE_W, K_W, L_N, RESTART, TABLE_F32, TABLE_IDENTITY, TABLE_U64)
 
@@ -21,27 +21,52 @@ JIT = dict(nogil=True, cache=True)
 
 
 @njit(**JIT)
-def column_raw(buf, lay, row, c, j):
-    """Raw stored value (uint64) of element j of value column c at layout row `row`."""
+def column_sym(buf, lay, row, c, j, psym):
+    """Symbol of element j of value column c at layout row `row` (its index into the
+    column's table); `psym` is the parent node's symbol in the same column, used when the
+    column is context-coded. -1 when the stream is corrupt."""
     base = COL_BASE + c * COL_FIELDS
     if lay[row, base + C_CODEC] == CODEC_FIXED:
         code = fixed_get(buf, lay[row, base + C_UNITS], lay[row, base + C_WIDTH], j)
     else:
         code = gamma_get(buf, lay[row, base + C_UNITS], lay[row, base + C_MANT], lay[row, base + C_DIR],
                          lay[row, base + C_UNITS_WORDS], j)
+    off = lay[row, base + C_CTX_OFF]
+    if off == 0 or code < 0:
+        return code
+    if psym < 0:
+        return np.int64(-1)
+    w = lay[row, base + C_CTX_OFF_W]
+    first = fixed_get(buf, off, w, psym)
+    if first + code >= fixed_get(buf, off, w, psym + 1):
+        return np.int64(-1)
+    return fixed_get(buf, lay[row, base + C_CTX_SYM], lay[row, base + C_CTX_SYM_W], first + code)
+
+
+@njit(**JIT)
+def column_value(buf, lay, row, c, j, psym):
+    """(symbol, raw value) of element j of value column c at layout row `row`."""
+    sym = column_sym(buf, lay, row, c, j, psym)
+    return sym, symbol_raw(buf, lay, row, c, sym)
+
+
+@njit(**JIT)
+def symbol_raw(buf, lay, row, c, sym):
+    """Raw stored value (uint64) of symbol `sym` of value column c at layout row `row`."""
+    base = COL_BASE + c * COL_FIELDS
     tk = lay[row, base + C_TKIND]
     if tk == TABLE_IDENTITY:
-        return np.uint64(code)
+        return np.uint64(sym)
     t = lay[row, base + C_TABLE]
-    if code < 0:
+    if sym < 0:
         return np.uint64(lay[0, G_ABSENT])
     if tk == TABLE_U64:
-        if t + code >= lay[0, G_WORDS]:
+        if t + sym >= lay[0, G_WORDS]:
             return np.uint64(lay[0, G_ABSENT])
-        return load(buf, t + code)
-    if t + code // 2 >= lay[0, G_WORDS]:
+        return load(buf, t + sym)
+    if t + sym // 2 >= lay[0, G_WORDS]:
         return np.uint64(lay[0, G_ABSENT])
-    return read_bits(buf, t * 64 + code * 32, 32)
+    return read_bits(buf, t * 64 + sym * 32, 32)
 
 
 @njit(**JIT)
@@ -104,6 +129,7 @@ def lookup_kernel(buf, lay, ids, lengths, out_match, out_raw):
     absent = np.uint64(lay[0, G_ABSENT])
     vocab = lay[1, L_N]
     path = np.full(lay[0, 0] + 1, -1, np.int64)  # node index per level of the last walk
+    psym = np.full((lay[0, 0] + 1, max(ncols, 1)), -1, np.int64)  # and its value symbols
     pdepth = 0
     pfail = False
     prev = -1
@@ -130,7 +156,7 @@ def lookup_kernel(buf, lay, ids, lengths, out_match, out_raw):
                 else:
                     path[1] = w
                     for c in range(ncols):
-                        out_raw[b, 0, c] = column_raw(buf, lay, 1, c, w)
+                        psym[1, c], out_raw[b, 0, c] = column_value(buf, lay, 1, c, w, -1)
                     depth = 1
             while not fail and depth < n:
                 k = depth + 1
@@ -149,7 +175,7 @@ def lookup_kernel(buf, lay, ids, lengths, out_match, out_raw):
                     break
                 path[k] = j
                 for c in range(ncols):
-                    out_raw[b, k - 1, c] = column_raw(buf, lay, k, c, j)
+                    psym[k, c], out_raw[b, k - 1, c] = column_value(buf, lay, k, c, j, psym[depth, c])
                 depth = k
         m = 0
         for k in range(depth):

@@ -7,17 +7,21 @@ from numba import njit
 from .codecs import EF_SAMPLE, ef_pair, fixed_get, nib_decode_at, nib_mant_pos
 from .layout import (EF_DIR, EF_HI, EF_HI_WORDS, EF_L, EF_LO, EF_RANK, K_DIR, K_MANT, K_NIB, K_SIDE, K_SIDE_W,
                      K_W, RESTART)
-from .lookup import column_raw
+from .lookup import column_sym, symbol_raw
 
 JIT = dict(nogil=True, cache=True)
 
 
 @njit(**JIT)
-def decode_values(buf, lay, row, raw):
-    """raw[j, c] = stored raw value of node j, column c, of layout row `row`."""
+def decode_values(buf, lay, row, parent, parent_sym, sym, raw):
+    """raw[j, c] and sym[j, c]: stored raw value and symbol of node j, column c, of layout
+    row `row`; parent[j] indexes parent_sym (the previous level's symbols), -1 for none."""
     for j in range(raw.shape[0]):
+        p = parent[j]
         for c in range(raw.shape[1]):
-            raw[j, c] = column_raw(buf, lay, row, c, j)
+            s = column_sym(buf, lay, row, c, j, parent_sym[p, c] if p >= 0 else -1)
+            sym[j, c] = s
+            raw[j, c] = symbol_raw(buf, lay, row, c, s)
 
 
 @njit(**JIT)
