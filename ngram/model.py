@@ -9,6 +9,7 @@ import numpy as np
 from .chains import Chains
 from .errors import ModelFormatError
 from .manifest import file_digest, read_manifest, shard_file_name
+from .kernels.batch_ops import gather_rows, scatter_rows
 from .query import check_batch
 from .shard import ShardTable, chains_from_raw, new_outputs
 from .sharding import routing_order
@@ -96,15 +97,15 @@ class Model:
             return chains_from_raw(match, raw, self.value_kind)
         _, order, bounds = routing_order(ids, lengths, self.num_shards, self.shard_seed)
         # Kernels walk contiguous, sorted rows (random row access costs a cache miss each).
-        sorted_ids, sorted_lengths = ids[order], lengths[order]
+        sorted_ids, sorted_lengths = gather_rows(ids, lengths, order)
         sorted_match, sorted_raw = new_outputs(len(lengths), self.order, self.value_kind)
         for s in range(self.num_shards):
             a, b = bounds[s], bounds[s + 1]
             if b > a:
                 self._shard(s).run_kernel(sorted_ids[a:b], sorted_lengths[a:b], sorted_match[a:b], sorted_raw[a:b])
-        match, raw = new_outputs(len(lengths), self.order, self.value_kind)
-        match[order] = sorted_match
-        raw[order] = sorted_raw
+        match = np.empty_like(sorted_match)
+        raw = np.empty_like(sorted_raw)
+        scatter_rows(order, sorted_match, sorted_raw, match, raw)
         return chains_from_raw(match, raw, self.value_kind)
 
     def _shard(self, s: int) -> ShardTable:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import InvalidQueryError
+from .kernels.batch_ops import first_bad_query
 
 
 def check_batch(ids, lengths, order: int, vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -20,18 +21,14 @@ def check_batch(ids, lengths, order: int, vocab_size: int) -> tuple[np.ndarray, 
         raise InvalidQueryError(f"ids and lengths must be integer arrays, got {ids.dtype} and {lengths.dtype}")
     if len(lengths) == 0:
         return np.zeros((0, max(ids.shape[1], 1)), np.int32), np.zeros(0, np.int32)
-    bad = np.flatnonzero((lengths < 1) | (lengths > min(order, ids.shape[1])))
-    if len(bad):
-        b = int(bad[0])
-        limit = "the model order %d" % order if lengths[b] > order else "the width %d of ids" % ids.shape[1]
-        if lengths[b] < 1:
+    if ids.dtype not in (np.int32, np.int64) or not ids.flags.c_contiguous:
+        ids = np.ascontiguousarray(ids, dtype=np.int64)  # exact for any integer id, for the check
+    kind, b, c = first_bad_query(ids, np.ascontiguousarray(lengths, dtype=np.int64), order, vocab_size)
+    if kind in (1, 2, 3):
+        limit = "the model order %d" % order if kind == 2 else "the width %d of ids" % ids.shape[1]
+        if kind == 1:
             raise InvalidQueryError(f"lengths[{b}] = {int(lengths[b])}: every n-gram needs at least one word")
         raise InvalidQueryError(f"lengths[{b}] = {int(lengths[b])} exceeds {limit}")
-    width = ids.shape[1]
-    used = np.arange(width)[None, :] < lengths[:, None]
-    out = (ids < 0) | (ids >= vocab_size)
-    bad = np.argwhere(out & used)
-    if len(bad):
-        b, c = (int(x) for x in bad[0])
+    if kind == 4:
         raise InvalidQueryError(f"ids[{b}, {c}] = {int(ids[b, c])} is outside the vocabulary of {vocab_size} words")
     return np.ascontiguousarray(ids, dtype=np.int32), np.ascontiguousarray(lengths, dtype=np.int32)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .kernels.batch_ops import radix_argsort
 from .kernels.route import pair_shards, route_batch, word_shards
 
 SHARDING_NAME = "last2-fmix64-v1"
@@ -41,6 +42,6 @@ def routing_order(ids: np.ndarray, lengths: np.ndarray, num_shards: int, seed: i
     """(shards, order, bounds): the batch sorted by shard and then by last words;
     order[bounds[s]:bounds[s+1]] are the rows of shard s."""
     shards, keys = route_batch(ids, lengths, num_shards, seed)
-    order = np.argsort(keys)
+    order = radix_argsort(keys)
     bounds = np.searchsorted(shards[order], np.arange(num_shards + 1))
     return shards, order, bounds

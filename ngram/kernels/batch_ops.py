@@ -1,0 +1,89 @@
+"""Whole-batch array kernels around a lookup: validation, sorting by routing key, and the
+gather/scatter between the caller's row order and the sorted order the walks want.
+
+numpy's versions of these (boolean masks, argsort, fancy indexing) cost ~20 ms of a
+100,000-query batch, a fifth of the whole lookup; these single passes cost a few ms.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+JIT = dict(nogil=True, cache=True)
+RADIX_BITS = 16
+
+
+@njit(**JIT)
+def first_bad_query(ids, lengths, order, vocab_size):
+    """(kind, row, col) of the first invalid query, kind 0 if none: 1 = length < 1,
+    2 = length > order, 3 = length > width, 4 = id outside the vocabulary."""
+    width = ids.shape[1]
+    for b in range(ids.shape[0]):
+        n = lengths[b]
+        if n < 1:
+            return 1, b, 0
+        if n > order:
+            return 2, b, 0
+        if n > width:
+            return 3, b, 0
+        for c in range(n):
+            w = ids[b, c]
+            if w < 0 or w >= vocab_size:
+                return 4, b, c
+    return 0, -1, -1
+
+
+@njit(**JIT)
+def radix_argsort(keys):
+    """Stable argsort of uint64 keys: LSD radix, 16-bit digits, digits that are equal for
+    every key skipped (the top bits of a routing key often are)."""
+    n = keys.shape[0]
+    order = np.arange(n)
+    tmp = np.empty(n, np.int64)
+    counts = np.empty(1 << RADIX_BITS, np.int64)
+    mask = np.uint64((1 << RADIX_BITS) - 1)
+    for shift in range(0, 64, RADIX_BITS):
+        counts[:] = 0
+        sh = np.uint64(shift)
+        for i in range(n):
+            counts[np.int64((keys[i] >> sh) & mask)] += 1
+        if n == 0 or counts[np.int64((keys[0] >> sh) & mask)] == n:
+            continue  # one digit value: this pass would not move anything
+        total = 0
+        for d in range(1 << RADIX_BITS):
+            c = counts[d]
+            counts[d] = total
+            total += c
+        for i in range(n):
+            j = order[i]
+            d = np.int64((keys[j] >> sh) & mask)
+            tmp[counts[d]] = j
+            counts[d] += 1
+        order, tmp = tmp, order
+    return order
+
+
+@njit(**JIT)
+def gather_rows(ids, lengths, order):
+    """ids[order], lengths[order] as new contiguous arrays."""
+    B, W = order.shape[0], ids.shape[1]
+    out_ids = np.empty((B, W), ids.dtype)
+    out_len = np.empty(B, lengths.dtype)
+    for i in range(B):
+        r = order[i]
+        out_len[i] = lengths[r]
+        for c in range(W):
+            out_ids[i, c] = ids[r, c]
+    return out_ids, out_len
+
+
+@njit(**JIT)
+def scatter_rows(order, sorted_match, sorted_raw, match, raw):
+    """match[order] = sorted_match; raw[order] = sorted_raw."""
+    K, C = raw.shape[1], raw.shape[2]
+    for i in range(order.shape[0]):
+        r = order[i]
+        match[r] = sorted_match[i]
+        for k in range(K):
+            for c in range(C):
+                raw[r, k, c] = sorted_raw[i, k, c]

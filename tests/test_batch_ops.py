@@ -1,0 +1,54 @@
+"""The batch kernels around a lookup against numpy's own operations."""
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings, strategies as st
+
+from ngram.kernels.batch_ops import first_bad_query, gather_rows, radix_argsort, scatter_rows
+
+keys_st = st.lists(st.one_of(st.integers(0, 2**64 - 1), st.integers(0, 5), st.sampled_from([2**63, 2**48 - 1])),
+                   max_size=300)
+
+
+@settings(max_examples=200, deadline=None)
+@given(keys_st)
+def test_radix_argsort_is_a_stable_argsort(keys):
+    k = np.array(keys, dtype=np.uint64)
+    assert np.array_equal(radix_argsort(k), np.argsort(k, kind="stable"))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 50), st.integers(1, 6), st.integers(0, 2**32 - 1))
+def test_gather_then_scatter_restores_rows(b, w, seed):
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, 100, size=(b, w)).astype(np.int32)
+    lengths = rng.integers(1, w + 1, size=b).astype(np.int32)
+    order = rng.permutation(b)
+    gi, gl = gather_rows(ids, lengths, order)
+    assert np.array_equal(gi, ids[order]) and np.array_equal(gl, lengths[order])
+    raw = rng.integers(0, 2**63, size=(b, w, 2)).astype(np.uint64)
+    match = np.empty(b, np.int32)
+    out = np.empty_like(raw)
+    scatter_rows(order, lengths[order], raw[order], match, out)
+    assert np.array_equal(out, raw) and np.array_equal(match, lengths)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(-2, 7), st.lists(st.integers(-3, 12), min_size=4, max_size=4)), max_size=20))
+def test_first_bad_query_finds_the_first_problem(rows):
+    order, vocab, width = 3, 10, 4
+    ids = np.array([r[1] for r in rows], dtype=np.int64).reshape(-1, width)
+    lengths = np.array([r[0] for r in rows], dtype=np.int64)
+    expect = (0, -1, -1)
+    for b, (n, row) in enumerate(rows):
+        if n < 1:
+            expect = (1, b, 0)
+        elif n > order:
+            expect = (2, b, 0)
+        else:
+            bad = [c for c in range(n) if not 0 <= row[c] < vocab]
+            if not bad:
+                continue
+            expect = (4, b, bad[0])
+        break
+    assert tuple(first_bad_query(ids, lengths, order, vocab)) == expect
