@@ -1,8 +1,8 @@
 """The batched lookup kernel: walk each n-gram's suffixes right to left down the
 reversed trie of one shard, recording the value at every order along the chain.
 
-Queries are processed in chunks, one trie level at a time across the chunk, so the
-memory accesses of independent walks overlap instead of waiting on each other.
+Queries advance one trie level at a time across the whole batch, so the memory accesses
+of independent walks overlap instead of waiting on each other.
 Corrupt streams make a walk stop (never read outside the shard's data array); checksums
 (`ngram verify`) catch corruption itself.
 """
@@ -14,7 +14,7 @@ from numba import njit
 from .bits import load, read_bits
 from .codecs import EF_SAMPLE, ef_pair, fixed_get, gamma_get, nib_decode_at, nib_mant_pos
 from .layout import (C_CODEC, C_CTX_OFF, C_CTX_OFF_W, C_CTX_SYM, C_CTX_SYM_W, C_DIR, C_MANT, C_TABLE, C_TKIND, C_UNITS, C_UNITS_WORDS, C_WIDTH, CODEC_FIXED,
-                     COL_BASE, COL_FIELDS, EF_DIR, EF_RANK, EF_HI, EF_HI_WORDS, EF_L, EF_LO, G_ABSENT, G_NCOLS, G_WORDS,
+                     COL_BASE, COL_FIELDS, EF_DIR, G_ORDER, EF_RANK, EF_HI, EF_HI_WORDS, EF_L, EF_LO, G_ABSENT, G_NCOLS, G_WORDS,
                      K_DIR, K_MANT, K_NIB, K_SIDE, K_SIDE_W, K_W, L_N, RESTART, TABLE_F32, TABLE_IDENTITY, TABLE_U64)
 
 JIT = dict(nogil=True, cache=True)
@@ -121,67 +121,112 @@ def lookup_kernel(buf, lay, ids, lengths, out_match, out_raw):
     its suffixes into out_raw[b, k-1, c] and the longest non-absent length into
     out_match[b]. out_raw must be pre-filled with the absent values.
 
-    When the batch is sorted by last words (see ngram.sharding.routing_order),
-    consecutive queries share the start of their walk, which is then copied instead of
-    searched again: a decoder's batch shares most of its contexts.
+    The walks advance level by level across the whole batch, each level in three passes
+    (child ranges, key searches, values) over the queries still walking. Iterations of a
+    pass are independent, so the core overlaps their cache misses, which one walk at a
+    time cannot (each step of a walk waits on the previous one). When the batch is sorted
+    by last words (see ngram.sharding.routing_order) the parents of a level ascend, so
+    every pass sweeps its arrays forward, and a query whose step equals its predecessor's
+    (a decoder's batch shares most contexts) copies it instead of searching again.
     """
+    B = ids.shape[0]
     ncols = lay[0, G_NCOLS]
     absent = np.uint64(lay[0, G_ABSENT])
     vocab = lay[1, L_N]
-    path = np.full(lay[0, 0] + 1, -1, np.int64)  # node index per level of the last walk
-    psym = np.full((lay[0, 0] + 1, max(ncols, 1)), -1, np.int64)  # and its value symbols
-    pdepth = 0
-    pfail = False
-    prev = -1
-    for b in range(ids.shape[0]):
+    node = np.empty(B, np.int64)  # each query's node at the level just reached
+    sym = np.empty((B, max(ncols, 1)), np.int64)  # and that node's value symbols
+    depth = np.zeros(B, np.int32)
+    active = np.empty(B, np.int64)  # the queries still walking, in batch order
+    rlo = np.empty(B, np.int64)
+    rhi = np.empty(B, np.int64)
+    na = 0
+    pw = np.int64(-1)
+    for b in range(B):  # level 1: the last word
         n = lengths[b]
-        shared = 0
-        if prev >= 0:
-            pn = lengths[prev]
-            lim = min(n, pn)
-            while shared < lim and ids[b, n - 1 - shared] == ids[prev, pn - 1 - shared]:
-                shared += 1
-        reuse = min(shared, pdepth)
-        for k in range(reuse):
+        if n < 1:
+            continue
+        w = np.int64(ids[b, n - 1])
+        if w < 0 or w >= vocab:
+            continue
+        node[b] = w
+        if w == pw:
+            q = active[na - 1]
             for c in range(ncols):
-                out_raw[b, k, c] = out_raw[prev, k, c]
-        depth = reuse
-        # the previous walk failed right after its last level on the same words: so does this one
-        fail = shared > pdepth and pfail
-        if not fail and depth < n:
-            if depth == 0:
-                w = np.int64(ids[b, n - 1])
-                if w < 0 or w >= vocab:
-                    fail = True
-                else:
-                    path[1] = w
-                    for c in range(ncols):
-                        psym[1, c], out_raw[b, 0, c] = column_value(buf, lay, 1, c, w, -1)
-                    depth = 1
-            while not fail and depth < n:
-                k = depth + 1
-                p = path[depth]
-                if p >= lay[depth, L_N]:
-                    fail = True
-                    break
-                lo, hi = ef_pair(buf, lay[k, EF_L], lay[k, EF_LO], lay[k, EF_HI], lay[k, EF_HI_WORDS],
-                                 lay[k, EF_DIR], (lay[depth, L_N] + EF_SAMPLE) // EF_SAMPLE, lay[k, EF_RANK], p)
-                if lo < 0 or hi > lay[k, L_N] or lo > hi:
-                    fail = True
-                    break
-                j = find_key(buf, lay, k, lo, hi, np.int64(ids[b, n - k]))
-                if j < 0:
-                    fail = True
-                    break
-                path[k] = j
+                sym[b, c] = sym[q, c]
+                out_raw[b, 0, c] = out_raw[q, 0, c]
+        else:
+            for c in range(ncols):
+                sym[b, c], out_raw[b, 0, c] = column_value(buf, lay, 1, c, w, -1)
+        pw = w
+        depth[b] = 1
+        active[na] = b
+        na += 1
+    for k in range(2, lay[0, G_ORDER] + 1):
+        n_parent = lay[k - 1, L_N]
+        ndir = (n_parent + EF_SAMPLE) // EF_SAMPLE
+        nk = lay[k, L_N]
+        # pass 1: the child range of each query's node (-1: no children, or corrupt).
+        # Non-empty ranges are disjoint, so equal starts below mean the same parent.
+        pp = np.int64(-1)
+        plo = np.int64(-1)
+        phi = np.int64(-1)
+        for i in range(na):
+            b = active[i]
+            if lengths[b] < k:
+                rlo[i] = -1
+                continue
+            p = node[b]
+            if p != pp:
+                plo = -1
+                phi = -1
+                if p < n_parent:
+                    lo, hi = ef_pair(buf, lay[k, EF_L], lay[k, EF_LO], lay[k, EF_HI], lay[k, EF_HI_WORDS],
+                                     lay[k, EF_DIR], ndir, lay[k, EF_RANK], p)
+                    if lo >= 0 and lo < hi and hi <= nk:  # (an empty range ends the walk)
+                        plo, phi = lo, hi
+                pp = p
+            rlo[i] = plo
+            rhi[i] = phi
+        # pass 2: the next word among the children; the queries that find it walk on
+        kept = 0
+        pl = np.int64(-1)
+        pt = np.int64(-1)
+        pj = np.int64(-1)
+        for i in range(na):
+            lo = rlo[i]
+            if lo < 0:
+                continue
+            b = active[i]
+            t = np.int64(ids[b, lengths[b] - k])
+            if lo == pl and t == pt:
+                j = pj
+            else:
+                j = find_key(buf, lay, k, lo, rhi[i], t)
+                pl, pt, pj = lo, t, j
+            if j >= 0:
+                node[b] = j
+                depth[b] = k
+                active[kept] = b
+                kept += 1
+        na = kept
+        # pass 3: their values (a context-coded column reads the parent's symbol in sym)
+        pn = np.int64(-1)
+        pq = np.int64(-1)
+        for i in range(na):
+            b = active[i]
+            j = node[b]
+            if j == pn:
                 for c in range(ncols):
-                    psym[k, c], out_raw[b, k - 1, c] = column_value(buf, lay, k, c, j, psym[depth, c])
-                depth = k
+                    sym[b, c] = sym[pq, c]
+                    out_raw[b, k - 1, c] = out_raw[pq, k - 1, c]
+            else:
+                for c in range(ncols):
+                    sym[b, c], out_raw[b, k - 1, c] = column_value(buf, lay, k, c, j, sym[b, c])
+                pn = j
+            pq = b
+    for b in range(B):
         m = 0
-        for k in range(depth):
+        for k in range(depth[b]):
             if out_raw[b, k, 0] != absent:
                 m = k + 1
         out_match[b] = m
-        pdepth = depth
-        pfail = fail
-        prev = b
