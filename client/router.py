@@ -1,24 +1,25 @@
 """Split a batch by shard and merge the per-shard answers back in input order.
 
-All array work: one stable argsort groups the rows by shard; merging scatters each
-shard's rows back with fancy indexing. No per-row Python.
+All array work: one sort by routing key (ngram.sharding.routing_order) groups the rows
+by shard and, within a shard, by last words, which is the order the shard's kernel
+wants (a server then skips its own sort); merging scatters each shard's rows back with
+fancy indexing. No per-row Python.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ngram.chains import Chains
-from ngram.sharding import shard_of
+from ngram.sharding import routing_order
 
 
 def split(ids: np.ndarray, lengths: np.ndarray, num_shards: int,
           seed: int = 0) -> list[tuple[int, np.ndarray]]:
-    """[(shard, row indices)] for every shard that has rows, rows in input order."""
+    """[(shard, row indices)] for every shard that has rows, rows sorted by routing key."""
     if len(lengths) == 0:
         return []
-    owner = shard_of(ids, lengths, num_shards, seed)
-    order = np.argsort(owner, kind="stable")
-    bounds = np.searchsorted(owner[order], np.arange(num_shards + 1))
+    _, order, bounds = routing_order(np.ascontiguousarray(ids, dtype=np.int32),
+                                     np.ascontiguousarray(lengths, dtype=np.int32), num_shards, seed)
     return [(s, order[bounds[s]:bounds[s + 1]]) for s in range(num_shards)
             if bounds[s + 1] > bounds[s]]
 

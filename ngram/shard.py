@@ -13,7 +13,7 @@ from .kernels import layout as LY
 from .kernels.lookup import lookup_kernel
 from .kernels.route import route_batch
 from .kernels.trie_decode import decode_level, decode_values
-from .kernels.batch_ops import gather_rows, radix_argsort, scatter_rows
+from .kernels.batch_ops import gather_rows, is_sorted, radix_argsort, scatter_rows
 from .query import check_batch
 from .sharding import shard_of
 
@@ -94,6 +94,9 @@ class ShardTable:
         match, raw = new_outputs(len(lengths), self.order, self.value_kind)
         if len(lengths):
             _, keys = route_batch(ids, lengths, 1, 0)
+            if is_sorted(keys):  # a router already sorted it (client.router, Model.lookup)
+                self.run_kernel(ids, lengths, match, raw)
+                return chains_from_raw(match, raw, self.value_kind)
             order = radix_argsort(keys)
             sorted_match, sorted_raw = new_outputs(len(lengths), self.order, self.value_kind)
             self.run_kernel(*gather_rows(ids, lengths, order), sorted_match, sorted_raw)

@@ -64,6 +64,14 @@ def radix_argsort(keys):
 
 
 @njit(**JIT)
+def is_sorted(keys):
+    for i in range(1, keys.shape[0]):
+        if keys[i] < keys[i - 1]:
+            return False
+    return True
+
+
+@njit(**JIT)
 def gather_rows(ids, lengths, order):
     """ids[order], lengths[order] as new contiguous arrays."""
     B, W = order.shape[0], ids.shape[1]
