@@ -120,7 +120,9 @@ class ShardServer:
         from ngram.model import Model
         model = Model.open(model_dir, shards=shards, verify=verify)
         c = self.config
-        self.attach(ShardEngine(model, max_batch=c.max_batch, inject_delay_s=c.inject_delay_s))
+        engine = ShardEngine(model, max_batch=c.max_batch, inject_delay_s=c.inject_delay_s)
+        engine.warm_up()  # kernels compiled or loaded before SERVING
+        self.attach(engine)
         return model
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .bits import ctz, load, low_mask, popcount, read_bits, read_word, select_in_word, write_bits
+from .bits import INLINE, ctz, load, low_mask, popcount, read_bits, read_word, select_in_word, write_bits
 
 JIT = dict(nogil=True, cache=True)
 U0 = np.uint64(0)
@@ -179,7 +179,7 @@ def fixed_encode(values, width):
 
 # ----------------------------------------------------------------------------- decoders
 
-@njit(**JIT)
+@njit(**INLINE)
 def ef_select(buf, hi_off, hi_words, dir_off, ndir, rank_off, i):
     """Bit position (relative to the high stream) of the i-th one; -1 if corrupt."""
     d = i // EF_SAMPLE
@@ -218,7 +218,7 @@ def ef_select(buf, hi_off, hi_words, dir_off, ndir, rank_off, i):
     return w * 64 + select_in_word(x, r)
 
 
-@njit(**JIT)
+@njit(**INLINE)
 def ef_next_one(buf, hi_off, hi_words, pos):
     """Bit position of the first one after `pos`; -1 if none."""
     q = pos + 1
@@ -234,7 +234,7 @@ def ef_next_one(buf, hi_off, hi_words, pos):
     return w * 64 + ctz(x)
 
 
-@njit(**JIT)
+@njit(**INLINE)
 def ef_pair(buf, L, lo_off, hi_off, hi_words, dir_off, ndir, rank_off, i):
     """(v[i], v[i+1]) of an EF sequence; (-1, -1) if the stream is corrupt."""
     p = ef_select(buf, hi_off, hi_words, dir_off, ndir, rank_off, i)
@@ -248,7 +248,7 @@ def ef_pair(buf, L, lo_off, hi_off, hi_words, dir_off, ndir, rank_off, i):
     return a, b
 
 
-@njit(**JIT)
+@njit(**INLINE)
 def _nib_width_sum(x, W):
     """Sum of mantissa widths of the 16 nibbles of word x."""
     s = (x & NIB_LO) + ((x >> np.uint64(4)) & NIB_LO)
@@ -257,7 +257,7 @@ def _nib_width_sum(x, W):
     return total + raw * (W - NIB_RAW)
 
 
-@njit(**JIT)
+@njit(**INLINE)
 def nib_mant_pos(buf, nib_off, dir_off, W, j):
     """Mantissa bit offset of element j."""
     blk = j // NIB_BLOCK
@@ -273,7 +273,7 @@ def nib_mant_pos(buf, nib_off, dir_off, W, j):
     return pos
 
 
-@njit(**JIT)
+@njit(**INLINE)
 def nib_decode_at(buf, nib_off, mant_off, W, j, mpos):
     """Value of element j whose mantissa starts at bit mpos; returns (value, next mpos)."""
     b = np.int64((load(buf, nib_off + (j >> 4)) >> np.uint64(4 * (j & 15))) & np.uint64(15))
@@ -290,7 +290,7 @@ def nib_get(buf, nib_off, mant_off, dir_off, W, j):
     return v
 
 
-@njit(**JIT)
+@njit(**INLINE)
 def gamma_get(buf, un_off, mant_off, dir_off, un_words, j):
     """Element j of a split-gamma sequence; -1 if the stream is corrupt."""
     p = np.int64(load(buf, dir_off + j // GAMMA_BLOCK))
@@ -317,6 +317,6 @@ def gamma_get(buf, un_off, mant_off, dir_off, un_words, j):
     return (np.int64(1) << b) - 1 + m
 
 
-@njit(**JIT)
+@njit(**INLINE)
 def fixed_get(buf, off, width, j):
     return np.int64(read_bits(buf, off * 64 + j * width, width))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .bits import load, read_bits
+from .bits import INLINE, load, read_bits
 from .codecs import EF_SAMPLE, ef_pair, fixed_get, gamma_get, nib_decode_at, nib_mant_pos
 from .layout import (C_CODEC, C_CTX_OFF, C_CTX_OFF_W, C_CTX_SYM, C_CTX_SYM_W, C_DIR, C_MANT, C_TABLE, C_TKIND, C_UNITS, C_UNITS_WORDS, C_WIDTH, CODEC_FIXED,
                      COL_BASE, COL_FIELDS, EF_DIR, G_ORDER, EF_RANK, EF_HI, EF_HI_WORDS, EF_L, EF_LO, G_ABSENT, G_NCOLS, G_WORDS,
@@ -20,7 +20,7 @@ from .layout import (C_CODEC, C_CTX_OFF, C_CTX_OFF_W, C_CTX_SYM, C_CTX_SYM_W, C_
 JIT = dict(nogil=True, cache=True)
 
 
-@njit(**JIT)
+@njit(**INLINE)
 def column_sym(buf, lay, row, c, j, psym):
     """Symbol of element j of value column c at layout row `row` (its index into the
     column's table); `psym` is the parent node's symbol in the same column, used when the
@@ -43,14 +43,14 @@ def column_sym(buf, lay, row, c, j, psym):
     return fixed_get(buf, lay[row, base + C_CTX_SYM], lay[row, base + C_CTX_SYM_W], first + code)
 
 
-@njit(**JIT)
+@njit(**INLINE)
 def column_value(buf, lay, row, c, j, psym):
     """(symbol, raw value) of element j of value column c at layout row `row`."""
     sym = column_sym(buf, lay, row, c, j, psym)
     return sym, symbol_raw(buf, lay, row, c, sym)
 
 
-@njit(**JIT)
+@njit(**INLINE)
 def symbol_raw(buf, lay, row, c, sym):
     """Raw stored value (uint64) of symbol `sym` of value column c at layout row `row`."""
     base = COL_BASE + c * COL_FIELDS
@@ -69,7 +69,7 @@ def symbol_raw(buf, lay, row, c, sym):
     return read_bits(buf, t * 64 + sym * 32, 32)
 
 
-@njit(**JIT)
+@njit(**INLINE)
 def find_key(buf, lay, row, lo, hi, target):
     """Position of key `target` among keys [lo, hi) of level `row` (a sibling range), or -1."""
     if lo >= hi:
