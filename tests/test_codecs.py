@@ -125,8 +125,11 @@ def test_nib_round_trip(xs):
 def test_nib_bucket_edges_single_and_blocks():
     for x in EDGES:
         nib_roundtrip([x])
-    # several NIB_BLOCKs of raw (bucket 15) values, then small ones: directory offsets
+    # several directory blocks of raw (bucket 15) values, then small ones: directory offsets
     nib_roundtrip([2**15 - 1] * 300 + list(range(300)) + [2**15 - 2] * 5)
+    # several 1024-element superblocks, the widest (raw) values: the 16-bit relative
+    # directory offsets at their largest
+    nib_roundtrip([2**62 - 1] * 2100 + list(range(3000)) + [2**62 - 1] * 1030)
 
 
 @SETTINGS

@@ -9,8 +9,10 @@ Codecs
   About 2 + log2(universe / n) bits per element.
 - Nibble-bucket ("NIB"), for word-id keys: a 4-bit bucket b per element and a mantissa
   stream. Bucket b < 15 holds values in [2^b - 1, 2^(b+1) - 2] with b mantissa bits;
-  b = 15 stores the raw value in W bits. A directory holds the mantissa bit offset of
-  every NIB_BLOCK-th element; offsets inside a block come from a SWAR sum of nibbles.
+  b = 15 stores the raw value in W bits. A two-level directory gives the mantissa bit
+  offset of every NIB_SUB-th element: per NIB_SUPER elements one word holds the absolute
+  offset and the next words NIB_SUPER / NIB_SUB 16-bit offsets relative to it (one
+  cache line); the rest is a SWAR sum over at most one nibble word and a part.
   About log2(value) + 4.5 bits: far below EF for the heavy-tailed ids of n-gram keys.
 - Split gamma ("GAMMA"), for value ranks (mostly 0): bucket b in unary (b ones, one
   zero) in one stream, b mantissa bits in another. The mantissa offset of element j is
@@ -32,7 +34,9 @@ ALL = ~np.uint64(0)
 
 EF_SAMPLE = 256
 EF_RANK_WORDS = 8  # the rank directory counts ones before every 8-word (512-bit) block
-NIB_BLOCK = 128
+NIB_SUPER = 1024  # elements per absolute directory entry
+NIB_SUB = 32  # elements per relative (16-bit) entry: two nibble words
+NIB_DIR_WORDS = 1 + NIB_SUPER // NIB_SUB // 4  # words per superblock in the directory
 NIB_RAW = 15
 GAMMA_BLOCK = 256
 
@@ -116,11 +120,17 @@ def nib_encode(values, W):
             total += b
         nib[j >> 4] |= np.uint64(b) << np.uint64(4 * (j & 15))
     mant = np.zeros((total + 63) // 64 + 2, np.uint64)
-    d = np.zeros(max((n + NIB_BLOCK - 1) // NIB_BLOCK, 1), np.uint64)
+    nsuper = (n + NIB_SUPER - 1) // NIB_SUPER
+    d = np.zeros(max(nsuper, 1) * NIB_DIR_WORDS, np.uint64)
     pos = 0
+    base = 0
     for j in range(n):
-        if j % NIB_BLOCK == 0:
-            d[j // NIB_BLOCK] = np.uint64(pos)
+        if j % NIB_SUPER == 0:
+            base = pos
+            d[(j // NIB_SUPER) * NIB_DIR_WORDS] = np.uint64(pos)
+        if j % NIB_SUB == 0:
+            t = (j % NIB_SUPER) // NIB_SUB  # < 2^16 bits apart: 31 * 32 * 63 < 65536
+            d[(j // NIB_SUPER) * NIB_DIR_WORDS + 1 + t // 4] |= np.uint64(pos - base) << np.uint64(16 * (t % 4))
         b = np.int64((nib[j >> 4] >> np.uint64(4 * (j & 15))) & np.uint64(15))
         v = values[j]
         if b == NIB_RAW:
@@ -260,11 +270,12 @@ def _nib_width_sum(x, W):
 @njit(**INLINE)
 def nib_mant_pos(buf, nib_off, dir_off, W, j):
     """Mantissa bit offset of element j."""
-    blk = j // NIB_BLOCK
-    pos = np.int64(load(buf, dir_off + blk))
-    w = (blk * NIB_BLOCK) >> 4
-    wend = j >> 4
-    while w < wend:
+    sup = dir_off + (j // NIB_SUPER) * NIB_DIR_WORDS
+    t = (j % NIB_SUPER) // NIB_SUB
+    rel = (load(buf, sup + 1 + t // 4) >> np.uint64(16 * (t % 4))) & np.uint64(0xFFFF)
+    pos = np.int64(load(buf, sup)) + np.int64(rel)
+    w = (j // NIB_SUB) * (NIB_SUB // 16)
+    if (j & 16) != 0:
         pos += _nib_width_sum(load(buf, nib_off + w), W)
         w += 1
     part = j & 15
