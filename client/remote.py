@@ -19,6 +19,7 @@ from client.transport import ChannelPool, ShardTransport
 from ngram import cluster_file
 from ngram.chains import Chains
 from ngram.cluster_file import ClusterFileError, ClusterSpec
+from ngram.kernels.batch_ops import gather_rows
 from ngram.query import check_batch
 from ngram.wire import WireFormatError, encode_array, pb
 from ngram.wire.chains import decode_chains
@@ -66,8 +67,8 @@ class RemoteBackend:
         deadline = time.monotonic() + timeout
         batch, width = len(lengths), self.order  # results are [B, order], as locally
         parts = router.split(ids, lengths, self.num_shards, self.shard_seed)
-        futures = [(shard, rows, self._pool.submit(self._call_shard, shard, ids[rows],
-                                                    lengths[rows], deadline, timeout))
+        futures = [(shard, rows, self._pool.submit(self._call_shard, shard, *gather_rows(ids, lengths, rows),
+                                                    deadline, timeout))
                    for shard, rows in parts]
         answered, errors = [], {}
         mask = np.ones(batch, dtype=bool)

@@ -28,6 +28,7 @@ from client.errors import (ClientError, LookupFailedError, ShardDeadlineError,
 from client.rounds import pair_ngrams, unique_rows
 from client.shard_stream import Part, ShardStream
 from ngram.chains import Chains
+from ngram.kernels.batch_ops import gather_rows
 from ngram.wire import encode_array, pb
 
 _serial = itertools.count()
@@ -167,8 +168,9 @@ class RoundStream:
             self.peak_inflight = max(self.peak_inflight, len(self._inflight))
         b = self.backend
         for shard, rows in router.split(ids, lengths, b.num_shards, b.shard_seed):
+            gi, gl = gather_rows(ids, lengths, rows)
             req = pb.LookupRequest(request_id=next(self._ids), model_id=b.model_id, shard=shard,
-                                   ids=encode_array(ids[rows]), lengths=encode_array(lengths[rows]))
+                                   ids=encode_array(gi), lengths=encode_array(gl))
             rnd.waiting[shard] = Part(rnd, shard, rows, req)
         parts = list(rnd.waiting.values())  # all registered before the first send
         if not parts:  # an empty round: nothing to send

@@ -50,8 +50,10 @@ class Chains:
 
     def scatter(self, rows: np.ndarray, part: "Chains") -> None:
         """Write `part` into rows `rows` of self (used to merge per-shard answers)."""
+        from .kernels.batch_ops import scatter_into  # numba: 4x numpy's fancy assignment here
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
         for k, v in part.arrays().items():
-            getattr(self, k)[rows] = v
+            scatter_into(rows, np.ascontiguousarray(v), getattr(self, k))
 
     def equals(self, other: "Chains") -> bool:
         a, b = self.arrays(), other.arrays()

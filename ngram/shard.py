@@ -11,11 +11,10 @@ from .errors import InvalidQueryError, ModelFormatError
 from .format import Container, open_container, verify_container
 from .kernels import layout as LY
 from .kernels.lookup import lookup_kernel
-from .kernels.route import route_batch
+from .kernels.route import first_misrouted, route_batch
 from .kernels.trie_decode import decode_level, decode_values
 from .kernels.batch_ops import gather_rows, is_sorted, radix_argsort, scatter_rows
 from .query import check_batch
-from .sharding import shard_of
 
 SHARD_KIND = b"SHD1"
 
@@ -81,11 +80,9 @@ class ShardTable:
         if check:
             ids, lengths = check_batch(ids, lengths, self.order, self.vocab_size)
             if self.num_shards > 1 and len(lengths):
-                owner = shard_of(ids, lengths, self.num_shards, self.shard_seed)
-                wrong = np.flatnonzero((owner != self.shard_index) & (lengths >= 2))
-                if len(wrong):
-                    b = int(wrong[0])
-                    raise InvalidQueryError(f"n-gram {b} belongs to shard {int(owner[b])}, "
+                b, owner = first_misrouted(ids, lengths, self.num_shards, self.shard_seed, self.shard_index)
+                if b >= 0:
+                    raise InvalidQueryError(f"n-gram {b} belongs to shard {owner}, "
                                             f"not to shard {self.shard_index}")
         return self.lookup_unchecked(ids, lengths)
 

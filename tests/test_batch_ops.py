@@ -52,3 +52,17 @@ def test_first_bad_query_finds_the_first_problem(rows):
             expect = (4, b, bad[0])
         break
     assert tuple(first_bad_query(ids, lengths, order, vocab)) == expect
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 40), st.integers(1, 5), st.integers(0, 2**32 - 1))
+def test_scatter_into_equals_fancy_assignment(b, w, seed):
+    from ngram.kernels.batch_ops import scatter_into
+    rng = np.random.default_rng(seed)
+    rows = rng.permutation(b + 3)[:b]
+    for src, dst in [(rng.random((b, w)).astype(np.float32), np.zeros((b + 3, w), np.float32)),
+                     (rng.integers(0, 9, b).astype(np.int32), np.zeros(b + 3, np.int32))]:
+        want = dst.copy()
+        want[rows] = src
+        scatter_into(rows, src, dst)
+        assert np.array_equal(dst, want)

@@ -95,3 +95,16 @@ def scatter_rows(order, sorted_match, sorted_raw, match, raw):
         for k in range(K):
             for c in range(C):
                 raw[r, k, c] = sorted_raw[i, k, c]
+
+
+@njit(**JIT)
+def scatter_into(rows, src, dst):
+    """dst[rows[i]] = src[i] for 1-D or 2-D arrays (merging per-shard answers)."""
+    if src.ndim == 1:
+        for i in range(rows.shape[0]):
+            dst[rows[i]] = src[i]
+    else:
+        for i in range(rows.shape[0]):
+            r = rows[i]
+            for c in range(src.shape[1]):
+                dst[r, c] = src[i, c]

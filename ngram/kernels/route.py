@@ -78,3 +78,15 @@ def route_batch(ids, lengths, num_shards, seed):
                 key |= np.uint64(ids[b, n - 1 - k]) & wmask
         keys[b] = key
     return shards, keys
+
+
+@njit(**JIT)
+def first_misrouted(ids, lengths, num_shards, seed, shard):
+    """First row of length >= 2 whose shard is not `shard` (and that shard), or (-1, -1)."""
+    for b in range(ids.shape[0]):
+        n = lengths[b]
+        if n >= 2:
+            s = pair_shard(ids[b, n - 2], ids[b, n - 1], num_shards, seed)
+            if s != shard:
+                return b, s
+    return -1, -1
