@@ -9,9 +9,9 @@ import numpy as np
 from .chains import Chains
 from .errors import ModelFormatError
 from .manifest import file_digest, read_manifest, shard_file_name
-from .kernels.batch_ops import gather_rows, scatter_rows
+from .kernels.batch_ops import gather_rows
 from .query import check_batch
-from .shard import ShardTable, chains_from_raw, new_outputs
+from .shard import ShardTable, unsort_outputs, chains_from_raw, new_outputs
 from .sharding import routing_order
 from .vocab import Vocabulary
 from .writer import VOCAB_FILE
@@ -105,7 +105,7 @@ class Model:
                 self._shard(s).run_kernel(sorted_ids[a:b], sorted_lengths[a:b], sorted_match[a:b], sorted_raw[a:b])
         match = np.empty_like(sorted_match)
         raw = np.empty_like(sorted_raw)
-        scatter_rows(order, sorted_match, sorted_raw, match, raw)
+        unsort_outputs(order, sorted_match, sorted_raw, match, raw)
         return chains_from_raw(match, raw, self.value_kind)
 
     def _shard(self, s: int) -> ShardTable:

@@ -13,7 +13,7 @@ from .kernels import layout as LY
 from .kernels.lookup import lookup_kernel
 from .kernels.route import first_misrouted, route_batch
 from .kernels.trie_decode import decode_level, decode_values
-from .kernels.batch_ops import gather_rows, is_sorted, radix_argsort, scatter_rows
+from .kernels.batch_ops import gather_rows, is_sorted, radix_argsort, scatter_into
 from .query import check_batch
 
 SHARD_KIND = b"SHD1"
@@ -97,7 +97,7 @@ class ShardTable:
             order = radix_argsort(keys)
             sorted_match, sorted_raw = new_outputs(len(lengths), self.order, self.value_kind)
             self.run_kernel(*gather_rows(ids, lengths, order), sorted_match, sorted_raw)
-            scatter_rows(order, sorted_match, sorted_raw, match, raw)
+            unsort_outputs(order, sorted_match, sorted_raw, match, raw)
         return chains_from_raw(match, raw, self.value_kind)
 
     def run_kernel(self, ids, lengths, match, raw) -> None:
@@ -132,6 +132,15 @@ class ShardTable:
 
     def close(self) -> None:
         self._container.close()
+
+
+def unsort_outputs(order: np.ndarray, sorted_match, sorted_raw, match, raw) -> None:
+    """match[order] = sorted_match; raw[order] = sorted_raw (rows of order x columns)."""
+    if not (raw.flags.c_contiguous and sorted_raw.flags.c_contiguous):
+        raise ValueError("unsort_outputs needs C-contiguous raw arrays (it writes through a 2-D view)")
+    scatter_into(order, sorted_match, match)
+    width = int(np.prod(raw.shape[1:]))  # (an empty batch cannot infer it with -1)
+    scatter_into(order, sorted_raw.reshape(len(sorted_raw), width), raw.reshape(len(raw), width))
 
 
 def new_outputs(batch: int, order: int, value_kind: str) -> tuple[np.ndarray, np.ndarray]:

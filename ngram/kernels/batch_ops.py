@@ -86,20 +86,9 @@ def gather_rows(ids, lengths, order):
 
 
 @njit(**JIT)
-def scatter_rows(order, sorted_match, sorted_raw, match, raw):
-    """match[order] = sorted_match; raw[order] = sorted_raw."""
-    K, C = raw.shape[1], raw.shape[2]
-    for i in range(order.shape[0]):
-        r = order[i]
-        match[r] = sorted_match[i]
-        for k in range(K):
-            for c in range(C):
-                raw[r, k, c] = sorted_raw[i, k, c]
-
-
-@njit(**JIT)
 def scatter_into(rows, src, dst):
-    """dst[rows[i]] = src[i] for 1-D or 2-D arrays (merging per-shard answers)."""
+    """dst[rows[i]] = src[i] for 1-D or 2-D arrays (results back to input order, merging
+    per-shard answers)."""
     if src.ndim == 1:
         for i in range(rows.shape[0]):
             dst[rows[i]] = src[i]
