@@ -70,10 +70,14 @@ def symbol_raw(buf, lay, row, c, sym):
 
 
 @njit(**INLINE)
-def find_key(buf, lay, row, lo, hi, target):
-    """Position of key `target` among keys [lo, hi) of level `row` (a sibling range), or -1."""
+def find_key(buf, lay, row, lo, hi, target, hint):
+    """(position of key `target` among keys [lo, hi) of level `row`, or -1; the restart
+    point the scan started from, or -1). `hint`: a restart point whose key is known to be
+    <= target (a previous search of the same range for a smaller key), or -1. Sorted
+    batches search one range for ascending keys, so galloping from the hint replaces a
+    binary search over the whole range."""
     if lo >= hi:
-        return -1
+        return -1, -1
     nib = lay[row, K_NIB]
     mant = lay[row, K_MANT]
     W = lay[row, K_W]
@@ -81,13 +85,23 @@ def find_key(buf, lay, row, lo, hi, target):
     side_w = lay[row, K_SIDE_W]
     start = lo
     key = np.int64(-1)
-    # Restart points m * RESTART inside (lo, hi): binary search their keys in the side array.
+    a = np.int64(-1)
+    b = np.int64(-1)
+    # Restart points m * RESTART inside (lo, hi): search their keys in the side array.
     m0 = lo // RESTART + 1
     m1 = (hi - 1) // RESTART
-    if m0 <= m1 and fixed_get(buf, side, side_w, m0) <= target:
+    if hint >= m0:
+        a = hint
+        step = np.int64(1)
+        while a + step <= m1 and fixed_get(buf, side, side_w, a + step) <= target:
+            a += step
+            step *= 2
+        b = min(a + step - 1, m1)
+    elif m0 <= m1 and fixed_get(buf, side, side_w, m0) <= target:
         a = m0
         b = m1
-        while a < b:  # last m with key <= target
+    if a >= 0:
+        while a < b:  # last m in [a, b] with key <= target
             mid = (a + b + 1) // 2
             if fixed_get(buf, side, side_w, mid) <= target:
                 a = mid
@@ -98,19 +112,19 @@ def find_key(buf, lay, row, lo, hi, target):
     end = min(hi, (start // RESTART + 1) * RESTART)
     mpos = nib_mant_pos(buf, nib, lay[row, K_DIR], W, start)
     if mpos < 0 or mpos >= lay[0, G_WORDS] * 64:
-        return -1
+        return -1, a
     v, mpos = nib_decode_at(buf, nib, mant, W, start, mpos)
     if key < 0:
         key = v  # range start: stored absolute
     j = start
     while True:
         if key == target:
-            return j
+            return j, a
         if key > target:
-            return -1
+            return -1, a
         j += 1
         if j >= end:
-            return -1
+            return -1, a
         gap, mpos = nib_decode_at(buf, nib, mant, W, j, mpos)
         key = key + gap + 1
 
@@ -192,6 +206,7 @@ def lookup_kernel(buf, lay, ids, lengths, out_match, out_raw):
         pl = np.int64(-1)
         pt = np.int64(-1)
         pj = np.int64(-1)
+        pa = np.int64(-1)
         for i in range(na):
             lo = rlo[i]
             if lo < 0:
@@ -201,7 +216,7 @@ def lookup_kernel(buf, lay, ids, lengths, out_match, out_raw):
             if lo == pl and t == pt:
                 j = pj
             else:
-                j = find_key(buf, lay, k, lo, rhi[i], t)
+                j, pa = find_key(buf, lay, k, lo, rhi[i], t, pa if lo == pl and t > pt else -1)
                 pl, pt, pj = lo, t, j
             if j >= 0:
                 node[b] = j
