@@ -2,8 +2,8 @@
 
 All array work: one sort by routing key (ngram.sharding.routing_order) groups the rows
 by shard and, within a shard, by last words, which is the order the shard's kernel
-wants (a server then skips its own sort); merging scatters each shard's rows back with
-fancy indexing. No per-row Python.
+wants (a server then skips its own sort); merging scatters each shard's rows back
+(Chains.scatter, a numba kernel). No per-row Python.
 """
 from __future__ import annotations
 

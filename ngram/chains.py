@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .kernels.batch_ops import scatter_into
+
 COUNTS = "counts"
 BACKOFF = "backoff"
 VALUE_KINDS = (COUNTS, BACKOFF)
@@ -50,8 +52,7 @@ class Chains:
 
     def scatter(self, rows: np.ndarray, part: "Chains") -> None:
         """Write `part` into rows `rows` of self (used to merge per-shard answers)."""
-        from .kernels.batch_ops import scatter_into  # numba: 4x numpy's fancy assignment here
-        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        rows = np.ascontiguousarray(rows, dtype=np.int64)  # numba scatter: 4x numpy's fancy assignment
         for k, v in part.arrays().items():
             scatter_into(rows, np.ascontiguousarray(v), getattr(self, k))
 

@@ -89,14 +89,14 @@ def _gamma_bits(codes: np.ndarray) -> int:
     """Bits of the split-gamma code of `codes` (ranks: small, dense), directory included."""
     if len(codes) == 0:
         return 0
-    directory = 64 * (len(codes) // codecs.GAMMA_BLOCK + 1)
-    if int(codes.max()) >= 1 << 24:
-        b = np.floor(np.log2(codes.astype(np.float64) + 1.0)).astype(np.int64)
-        return int((2 * b + 1).sum()) + directory
-    freq = np.bincount(np.asarray(codes, dtype=np.int64))  # O(n) integer pass, no float log per code
-    v = np.flatnonzero(freq)
-    b = np.floor(np.log2(v + 1.0)).astype(np.int64)
-    return int((freq[v] * (2 * b + 1)).sum()) + directory
+    if int(codes.max()) < 1 << 24:  # an O(n) histogram instead of a float log per code
+        freq = np.bincount(np.asarray(codes, dtype=np.int64))
+        v = np.flatnonzero(freq)
+        freq = freq[v]
+    else:
+        v, freq = np.unique(codes, return_counts=True)
+    b = np.floor(np.log2(v.astype(np.float64) + 1.0)).astype(np.int64)
+    return int((freq * (2 * b + 1)).sum()) + 64 * (len(codes) // codecs.GAMMA_BLOCK + 1)
 
 
 def _width(max_value: int) -> int:

@@ -6,8 +6,8 @@ gap-coded leftmost word ids) and value columns. A value column maps each node to
 symbol (an index into the column's table of distinct raw values, most frequent first),
 stored directly or, where smaller, as a rank within the symbols that occur under the
 parent's symbol: a node's value is strongly predicted by its suffix's (the parent), e.g.
-8-bit log-probabilities of 5-grams need ~2 bits instead of 8. Word offsets index the shard's data
-array. Shared by the writer (Python) and the lookup kernel (numba constants).
+8-bit log-probabilities of 5-grams need ~2 bits instead of 8. Word offsets index the
+shard's data array. Shared by the writer (Python) and the lookup kernel (numba constants).
 """
 # row 0
 G_ORDER, G_VOCAB, G_NCOLS, G_ABSENT, G_WORDS = 0, 1, 2, 3, 4

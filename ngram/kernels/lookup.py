@@ -13,9 +13,10 @@ from numba import njit
 
 from .bits import INLINE, load, read_bits
 from .codecs import EF_SAMPLE, ef_pair, fixed_get, gamma_get, nib_decode_at, nib_mant_pos
-from .layout import (C_CODEC, C_CTX_OFF, C_CTX_OFF_W, C_CTX_SYM, C_CTX_SYM_W, C_DIR, C_MANT, C_TABLE, C_TKIND, C_UNITS, C_UNITS_WORDS, C_WIDTH, CODEC_FIXED,
-                     COL_BASE, COL_FIELDS, EF_DIR, G_ORDER, EF_RANK, EF_HI, EF_HI_WORDS, EF_L, EF_LO, G_ABSENT, G_NCOLS, G_WORDS,
-                     K_DIR, K_MANT, K_NIB, K_SIDE, K_SIDE_W, K_W, L_N, RESTART, TABLE_F32, TABLE_IDENTITY, TABLE_U64)
+from .layout import (C_CODEC, C_CTX_OFF, C_CTX_OFF_W, C_CTX_SYM, C_CTX_SYM_W, C_DIR, C_MANT, C_TABLE, C_TKIND,
+                     C_UNITS, C_UNITS_WORDS, C_WIDTH, CODEC_FIXED, COL_BASE, COL_FIELDS, EF_DIR, EF_HI, EF_HI_WORDS,
+                     EF_L, EF_LO, EF_RANK, G_ABSENT, G_NCOLS, G_ORDER, G_WORDS, K_DIR, K_MANT, K_NIB, K_SIDE,
+                     K_SIDE_W, K_W, L_N, RESTART, TABLE_IDENTITY, TABLE_U64)
 
 JIT = dict(nogil=True, cache=True)
 
