@@ -5,7 +5,12 @@ The 10x corpus is en-train ten times, each copy with its sentences in a differen
 random order (numpy seed = copy number): the same n-grams with 10x the counts, so the
 model is the same size and the figures isolate the builder's own scaling.
 
-  .venv/bin/python bench/bench_build.py [--skip-10x] [--memory 1G]
+numba compiles the builder's kernels once per install (cached on disk), so a warm-up
+build of the bundled sample runs first; its time, compilation included when the cache was
+cold, is reported apart. The 1x build then runs --runs times (the machine is noisy): the
+median run is the result, every run is listed.
+
+  .venv/bin/python bench/bench_build.py [--skip-10x] [--memory 1G] [--runs 3]
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from bench.common import TRAIN, WORK, write_result  # noqa: E402
 from builder.progress import MemorySampler  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "samples" / "en-sample.txt.zst"
 
 
 def run_build(corpus: Path, out: Path, memory: str, workers: int = 2, shards: int = 8) -> dict:
@@ -64,9 +70,16 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--memory", default="1G")
     ap.add_argument("--skip-10x", action="store_true")
+    ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
-    result = {"corpus": str(TRAIN), "x1": run_build(TRAIN, WORK / "build-1x", args.memory)}
+    warm = run_build(SAMPLE, WORK / "build-warmup", args.memory)
+    runs = [run_build(TRAIN, WORK / "build-1x", args.memory) for _ in range(args.runs)]
+    x1 = sorted(runs, key=lambda r: r["wall_seconds"])[len(runs) // 2]
+    x1["runs_wall_seconds"] = [r["wall_seconds"] for r in runs]
+    result = {"corpus": str(TRAIN), "warmup": {"corpus": str(SAMPLE), "wall_seconds": warm["wall_seconds"],
+                                               "note": "includes numba compilation if the cache was cold"},
+              "x1": x1}
     result["x1"]["meets_1M_tokens_per_s"] = result["x1"]["tokens_per_second"] >= 1_000_000
     result["x1"]["meets_2GiB"] = result["x1"]["peak_rss_bytes_all_processes"] <= 2 * 2**30
     if not args.skip_10x:

@@ -12,10 +12,13 @@ import numpy as np
 from numba import njit
 
 JIT = dict(nogil=True, cache=True)
+# Helpers taking arrays are inlined at IR level: a call between separately compiled
+# functions costs an atomic refcount update per array argument.
+INLINE = dict(JIT, inline="always")
 _SMALL = 16  # tie groups up to this size are insertion-sorted
 
 
-@njit(**JIT)
+@njit(**INLINE)
 def _put(keys, r, a, bits, v):
     """Write word v (bits wide) at bit offset a of row r."""
     j = a // 64
@@ -28,7 +31,7 @@ def _put(keys, r, a, bits, v):
         keys[r, j + 1] |= v << np.uint64(128 - o - bits)
 
 
-@njit(**JIT)
+@njit(**INLINE)
 def window(keys, r, a, w):
     """Bits [a, a + w) of row r as an integer (1 <= w <= 64; bits past the end are 0)."""
     j = a // 64
@@ -59,7 +62,7 @@ def window_keys(ids, offsets, k, bits, limbs):
     return keys
 
 
-@njit(**JIT)
+@njit(**INLINE)
 def _less(keys, i, j):
     for c in range(keys.shape[1]):
         if keys[i, c] != keys[j, c]:
@@ -67,7 +70,7 @@ def _less(keys, i, j):
     return False
 
 
-@njit(**JIT)
+@njit(**INLINE)
 def _bit_length(x):
     n = 0
     while x > 0:
@@ -261,9 +264,18 @@ def unpack(keys, k, bits):
     """grams uint32[n, k] (columns w_1..w_k) of k-gram keys."""
     n = keys.shape[0]
     grams = np.empty((n, k), np.uint32)
-    for r in range(n):
-        for t in range(k):
-            grams[r, k - 1 - t] = np.uint32(window(keys, r, t * bits, bits))
+    down = np.uint64(64 - bits)
+    for t in range(k):  # one word position at a time: the same limb and shifts for every row
+        j = t * bits // 64
+        o = np.uint64(t * bits % 64)
+        col = k - 1 - t
+        if t * bits % 64 + bits <= 64:
+            for r in range(n):
+                grams[r, col] = np.uint32((keys[r, j] << o) >> down)
+        else:  # the word straddles two limbs (o > 0 here)
+            back = np.uint64(64) - o
+            for r in range(n):
+                grams[r, col] = np.uint32(((keys[r, j] << o) | (keys[r, j + 1] >> back)) >> down)
     return grams
 
 

@@ -43,31 +43,35 @@ class Vocabulary:
     def from_words(cls, words: Sequence[str | bytes], counts: Iterable[int] | None = None) -> "Vocabulary":
         """A vocabulary with the given id order. The specials take ids 0-2: where the list
         holds them they are moved there with their counts, otherwise added with count 0."""
-        words = [_as_bytes(w) for w in words]
-        counts = list(counts) if counts is not None else [0] * len(words)
+        if set(map(type, words)) != {bytes}:
+            words = [_as_bytes(w) for w in words]
+        if counts is None:
+            counts = np.zeros(len(words), np.uint64)
+        else:
+            counts = np.asarray(counts if isinstance(counts, np.ndarray) else list(counts), dtype=np.uint64)
         if len(counts) != len(words):
             raise ValueError(f"{len(words)} words but {len(counts)} counts")
+        if len(set(words)) != len(words):
+            seen = set()
+            dup = next(w for w in words if w in seen or seen.add(w))
+            raise ValueError(f"duplicate word {dup!r} in vocabulary")
         special_counts = {s: 0 for s in SPECIAL_TOKENS}
-        rest_w, rest_c = [], []
-        seen = set()
-        for w, c in zip(words, counts):
-            if w in seen:
-                raise ValueError(f"duplicate word {w!r} in vocabulary")
-            seen.add(w)
-            if w in special_counts:
-                special_counts[w] = c
-            else:
-                if not w or any(ch in b" \t\n\r\x0b\x0c" for ch in w):
-                    raise ValueError(f"invalid word {w!r}: empty or contains whitespace")
-                rest_w.append(w)
-                rest_c.append(c)
+        special_at = sorted(i for i in (_index_of(words, s) for s in SPECIAL_TOKENS) if i >= 0)
+        for i in special_at:
+            special_counts[words[i]] = int(counts[i])
+        rest = np.ones(len(words), bool)
+        rest[special_at] = False
+        rest_w = list(words)
+        for i in reversed(special_at):
+            del rest_w[i]
         all_words = list(SPECIAL_TOKENS) + rest_w
-        all_counts = [special_counts[s] for s in SPECIAL_TOKENS] + rest_c
-        lengths = np.fromiter((len(w) for w in all_words), np.uint64, len(all_words))
+        lengths = np.fromiter(map(len, all_words), np.uint64, len(all_words))
         offsets = np.zeros(len(all_words) + 1, np.uint64)
         np.cumsum(lengths, out=offsets[1:])
         strings = np.frombuffer(b"".join(all_words), np.uint8).copy()
-        return cls(strings, offsets, np.asarray(all_counts, dtype=np.uint64))
+        _check_words(strings, offsets, lengths)
+        all_counts = np.concatenate([np.array([special_counts[s] for s in SPECIAL_TOKENS], np.uint64), counts[rest]])
+        return cls(strings, offsets, all_counts)
 
     # -- persistence
     def save(self, path: str | os.PathLike) -> int:
@@ -165,13 +169,41 @@ def build_vocabulary(word_counts: Mapping[bytes, int], *, num_sentences: int, mi
                      max_size: int | None = None) -> Vocabulary:
     """Ids by descending count (ties by bytes); words under `min_count` or beyond
     `max_size` (counting the specials) become <unk>, their counts added to its count."""
-    items = [(w, c) for w, c in word_counts.items() if w not in SPECIAL_TOKENS]
     unk = int(word_counts.get(UNK, 0))
-    items.sort(key=lambda wc: (-wc[1], wc[0]))
-    keep = [(w, c) for w, c in items if c >= min_count]
+    items = sorted(word_counts.items())  # byte order (words are distinct): the tie-break
+    items = [wc for wc in items if wc[0] not in SPECIAL_TOKENS] if any(s in word_counts for s in SPECIAL_TOKENS) \
+        else items
+    words = [w for w, _ in items]
+    counts = np.array([c for _, c in items], np.uint64)
+    order = np.argsort(-counts.astype(np.int64), kind="stable")  # descending count, ties stay in byte order
+    keep = order[counts[order] >= min_count]
     if max_size is not None:
         keep = keep[:max(0, max_size - 3)]
-    unk += sum(c for _, c in items) - sum(c for _, c in keep)
-    words = [UNK, BOS, EOS] + [w for w, _ in keep]
-    counts = [unk, num_sentences, num_sentences] + [c for _, c in keep]
-    return Vocabulary.from_words(words, counts)
+    unk += int(counts.sum()) - int(counts[keep].sum())
+    kept_words = [words[i] for i in keep.tolist()]
+    return Vocabulary.from_words([UNK, BOS, EOS] + kept_words,
+                                 np.concatenate([np.array([unk, num_sentences, num_sentences], np.uint64),
+                                                 counts[keep]]))
+
+
+def _index_of(words: list[bytes], word: bytes) -> int:
+    try:
+        return words.index(word)
+    except ValueError:
+        return -1
+
+
+_WHITESPACE = np.zeros(256, bool)
+_WHITESPACE[list(b" \t\n\r\x0b\x0c")] = True
+
+
+def _check_words(strings: np.ndarray, offsets: np.ndarray, lengths: np.ndarray) -> None:
+    """Every word non-empty and free of whitespace (checked over the joined bytes)."""
+    bad = np.flatnonzero(lengths == 0)
+    spaces = np.flatnonzero(_WHITESPACE[strings])
+    if len(spaces):
+        bad = np.union1d(bad, np.searchsorted(offsets, spaces, side="right") - 1)
+    if len(bad):
+        i = int(bad[0])
+        word = strings[int(offsets[i]):int(offsets[i + 1])].tobytes()
+        raise ValueError(f"invalid word {word!r}: empty or contains whitespace")

@@ -78,11 +78,32 @@ def _ranks_by_frequency(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     and each element's rank into that table. Frequent values get small ranks."""
     if len(raw) == 0:
         return np.zeros(0, raw.dtype), np.zeros(0, np.uint64)
-    uniq, inv, freq = np.unique(raw, return_inverse=True, return_counts=True)
+    uniq, inv, freq = _distinct(raw)
     order = np.lexsort((uniq, -freq.astype(np.int64)))
     rank_of = np.empty(len(uniq), np.uint64)
     rank_of[order] = np.arange(len(uniq), dtype=np.uint64)
     return uniq[order], rank_of[inv.reshape(-1)]
+
+
+_DENSE_LIMIT = 1 << 16  # integer values below this are counted by a histogram, not a sort
+
+
+def _distinct(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """np.unique(raw, return_inverse=True, return_counts=True), in O(n) for the bulk of
+    integer values (n-gram counts: mostly small), sorting only the large ones."""
+    if raw.dtype.kind != "u":
+        return np.unique(raw, return_inverse=True, return_counts=True)
+    small = raw < _DENSE_LIMIT
+    hist = np.bincount(raw[small].astype(np.int64), minlength=1)
+    small_values = np.flatnonzero(hist)
+    big_values, big_inv, big_freq = np.unique(raw[~small], return_inverse=True, return_counts=True)
+    slot = np.zeros(len(hist), np.int64)
+    slot[small_values] = np.arange(len(small_values))
+    inv = np.empty(len(raw), np.int64)
+    inv[small] = slot[raw[small].astype(np.int64)]
+    inv[~small] = big_inv.reshape(-1) + len(small_values)
+    uniq = np.concatenate([small_values.astype(raw.dtype), big_values])
+    return uniq, inv, np.concatenate([hist[small_values], big_freq])
 
 
 def _gamma_bits(codes: np.ndarray) -> int:

@@ -79,3 +79,30 @@ def test_ids_when_an_empty_and_a_two_word_query_cancel_out():
     # regression: ids once checked only the token count, so these two shifted every id
     v = Vocabulary.from_words([b"x"])
     assert v.ids([b"", b"x", b"a b"]).tolist() == [UNK_ID, 3, UNK_ID]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(st.binary(min_size=1, max_size=3).filter(lambda w: w.split() == [w]), st.integers(0, 5),
+                       max_size=30),
+       st.integers(0, 3), st.one_of(st.none(), st.integers(0, 12)))
+def test_build_vocabulary_matches_naive_order(counts, min_count, max_size):
+    v = build_vocabulary(counts, num_sentences=4, min_count=min_count, max_size=max_size)
+    specials = (b"<unk>", b"<s>", b"</s>")
+    ranked = sorted(((w, c) for w, c in counts.items() if w not in specials), key=lambda wc: (-wc[1], wc[0]))
+    kept = [wc for wc in ranked if wc[1] >= min_count]
+    if max_size is not None:
+        kept = kept[:max(0, max_size - 3)]
+    assert [v.word_bytes(i) for i in range(3, len(v))] == [w for w, _ in kept]
+    assert v.counts[3:].tolist() == [c for _, c in kept]
+    assert v.counts[UNK_ID] == counts.get(b"<unk>", 0) + sum(c for _, c in ranked) - sum(c for _, c in kept)
+
+
+@pytest.mark.parametrize("words, message", [
+    ([b"a", b"b", b"a"], "duplicate word b'a'"),
+    ([b"a", b"b c"], "invalid word b'b c'"),
+    ([b"a", b""], "invalid word b''"),
+    ([b"x\ty", b"a"], "invalid word b'x\\\\ty'"),
+])
+def test_from_words_refuses_duplicates_and_whitespace(words, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        Vocabulary.from_words(words)

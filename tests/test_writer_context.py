@@ -35,3 +35,16 @@ def test_context_ranks_match_naive(pairs, dense_limit):
     assert ranks.tolist() == want_rank
     # decoding: the symbol is symbols[offsets[parent] + rank]
     assert (symbols[offsets[psym] + ranks.astype(np.int64)] == sym).all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.integers(0, 40), st.integers(0, 2**64 - 1), st.integers(60000, 70000)),
+                min_size=1, max_size=300))
+def test_distinct_equals_numpy_unique(values):
+    from ngram.writer import _distinct
+    raw = np.array(values, np.uint64)
+    uniq, inv, freq = _distinct(raw)
+    want_u, want_inv, want_f = np.unique(raw, return_inverse=True, return_counts=True)
+    assert uniq.dtype == raw.dtype
+    assert uniq.tolist() == want_u.tolist() and freq.tolist() == want_f.tolist()
+    assert inv.reshape(-1).tolist() == want_inv.reshape(-1).tolist()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-JIT = dict(nogil=True, cache=True)
+from .bits import JIT
 
 
 @njit(**JIT)

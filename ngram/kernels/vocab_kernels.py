@@ -8,12 +8,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-JIT = dict(nogil=True, cache=True)
+from .bits import INLINE, JIT
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 FNV_PRIME = np.uint64(0x100000001B3)
 
 
-@njit(**JIT)
+@njit(**INLINE)
 def fnv1a(data, start, end):
     h = FNV_OFFSET
     for i in range(start, end):
@@ -35,7 +35,7 @@ def build_index(strings, offsets, table_size):
     return table
 
 
-@njit(**JIT)
+@njit(**INLINE)
 def find_word(data, start, end, strings, offsets, table):
     """Id of data[start:end], or -1 if absent."""
     mask = np.uint64(table.shape[0] - 1)
@@ -58,7 +58,7 @@ def find_word(data, start, end, strings, offsets, table):
         slot = (slot + np.uint64(1)) & mask
 
 
-@njit(**JIT)
+@njit(**INLINE)
 def _is_space(c):
     return c == 32 or c == 9 or c == 10 or c == 13 or c == 11 or c == 12
 
