@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import tempfile
 import weakref
+from itertools import repeat
 from pathlib import Path
 from typing import Iterator, NamedTuple
 
@@ -79,6 +80,10 @@ class State:
 
     def __repr__(self) -> str:
         return f"State({list(self.words)})"
+
+
+def _utf8(text: str | bytes) -> bytes:
+    return text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape")
 
 
 @nb.njit(cache=True, nogil=True)
@@ -187,8 +192,9 @@ class Model:
                              "use the Stupid Backoff scorer instead")
         self.order = int(backend.order)
         self.vocab = backend.vocab
-        words = [self.vocab.word_bytes(i) for i in range(len(self.vocab))]
-        self._index = {w.decode("utf-8", "surrogateescape"): i for i, w in enumerate(words)}
+        # keyed by UTF-8 bytes: sentences are split as kenlm splits them (bytes.split(),
+        # ASCII whitespace only; a no-break space stays inside its word)
+        self._index = {self.vocab.word_bytes(i): i for i in range(len(self.vocab))}
         self._shard0 = _single_local_shard(backend)
         if self._shard0 is not None:
             try:  # compile now, and fall back to the generic path if the kernels differ
@@ -202,16 +208,14 @@ class Model:
 
     def index(self, word: str | bytes) -> int:
         """Id of a word; 0 (``<unk>``) when it is not in the vocabulary."""
-        if isinstance(word, bytes):
-            word = word.decode("utf-8", "surrogateescape")
-        return self._index.get(word, UNK_ID)
+        return self._index.get(_utf8(word), UNK_ID)
 
     def word(self, i: int) -> str:
         return self.vocab.word(i)
 
     def words(self) -> Iterator[str]:
         """Every word of the vocabulary, by id (0-2: <unk>, <s>, </s>)."""
-        return iter(self._index)
+        return (w.decode("utf-8", "surrogateescape") for w in self._index)
 
     @property
     def vocab_size(self) -> int:
@@ -237,14 +241,14 @@ class Model:
 
     # -- sentences
     def _tokens(self, sentence: str | bytes, bos: bool, eos: bool) -> np.ndarray:
-        if isinstance(sentence, bytes):
-            sentence = sentence.decode("utf-8", "surrogateescape")
-        get = self._index.get
-        ids = [BOS_ID] if bos else []
-        ids += [get(w, UNK_ID) for w in sentence.split()]
+        words = _utf8(sentence).split()
+        ids = np.empty(len(words) + bos + eos, np.int32)
+        if bos:
+            ids[0] = BOS_ID
+        ids[bos:bos + len(words)] = np.fromiter(map(self._index.get, words, repeat(UNK_ID)), np.int32, len(words))
         if eos:
-            ids.append(EOS_ID)
-        return np.asarray(ids, np.int32)
+            ids[-1] = EOS_ID
+        return ids
 
     def _stream(self, tokens: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if not len(tokens):
@@ -271,7 +275,7 @@ class Model:
         return float(prob[1 if bos else 0:].sum())
 
     def perplexity(self, sentence: str) -> float:
-        words = len(sentence.split()) + 1  # </s>
+        words = len(_utf8(sentence).split()) + 1  # </s>
         return 10.0 ** (-self.score(sentence) / words)
 
     # -- batches (not in kenlm): many sentences, one lookup

@@ -84,6 +84,20 @@ def test_state_and_vocabulary(test_model):
     assert test_model.word(test_model.index("biarritz")) == "biarritz"
 
 
+def test_sentences_split_on_ascii_whitespace_only_as_kenlm(test_model):
+    # kenlm splits the UTF-8 bytes (bytes.split()): a no-break space, an em space or a
+    # file separator stays inside its word, which is then out of vocabulary
+    for glued in ("looking\u00a0on", "looking\u2003on", "looking\x1con"):
+        got = list(test_model.full_scores(f"{glued} a little"))
+        assert got == list(test_model.full_scores("zzz_unknown a little"))
+        assert len(got) == 4 and got[0][2] is True
+        assert test_model.perplexity(f"{glued} a little") == test_model.perplexity("zzz_unknown a little")
+        assert glued not in test_model
+    assert list(test_model.full_scores("looking \t on\x0ba\x0clittle")) == \
+        list(test_model.full_scores("looking on a little"))
+    assert test_model.score(b"looking on a little") == test_model.score("looking on a little")
+
+
 def _fixture(name):
     return np.load(FIXTURES / f"kenlm_expected_{name}.npz", allow_pickle=False)
 
