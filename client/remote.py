@@ -1,7 +1,8 @@
 """The remote backend: the `Backend` interface answered by shard servers over gRPC.
 
 lookup = validate -> router.split (by shard) -> parallel fan-out (one ShardTransport call
-per shard, each with replicas, retry, hedging, under one deadline) -> router.merge.
+per shard, each with replicas, retry, hedging, under one deadline), each answer scattered into
+the result in input order by its fan-out thread as it arrives.
 """
 from __future__ import annotations
 
@@ -67,29 +68,37 @@ class RemoteBackend:
         deadline = time.monotonic() + timeout
         batch, width = len(lengths), self.order  # results are [B, order], as locally
         parts = router.split(ids, lengths, self.num_shards, self.shard_seed)
+        # Each shard's answer is scattered into `out` by its own fan-out thread as it
+        # arrives (rows of different shards are disjoint), overlapping the merge with
+        # the wait for slower shards; rows of a failed shard keep the empty values.
+        out = Chains.empty(batch, width, self.value_kind)
         futures = [(shard, rows, self._pool.submit(self._call_shard, shard, *gather_rows(ids, lengths, rows),
-                                                    deadline, timeout))
+                                                    deadline, timeout, out, rows))
                    for shard, rows in parts]
-        answered, errors = [], {}
+        errors = {}
         mask = np.ones(batch, dtype=bool)
         for shard, rows, fut in futures:
             try:
-                answered.append((rows, fut.result()))
+                fut.result()
             except ClientError as e:
                 errors[shard] = e
                 mask[rows] = False
-        return router.merge(batch, width, self.value_kind, answered), mask, errors
+        return out, mask, errors
 
     def _call_shard(self, shard: int, ids: np.ndarray, lengths: np.ndarray, deadline: float,
-                    timeout: float) -> Chains:
+                    timeout: float, out: Chains | None = None, rows: np.ndarray | None = None) -> Chains:
+        """One shard's chains; with `out`, also written at `rows` of it."""
         request = pb.LookupRequest(request_id=next(self._request_ids), model_id=self.model_id,
                                    shard=shard, ids=encode_array(ids), lengths=encode_array(lengths))
         transport = self.transports[shard]
         resp = transport.lookup(request, deadline, timeout)
         try:
-            return decode_chains(resp, len(lengths), self.order, self.value_kind)
+            chains = decode_chains(resp, len(lengths), self.order, self.value_kind)
         except WireFormatError as e:
             raise FatalError(shard, "?", _internal(), f"malformed response: {e}") from e
+        if out is not None:
+            out.scatter(rows, chains)
+        return chains
 
     def open_stream(self, max_inflight: int | None = None, timeout: float | None = None):
         """A RoundStream: rounds pipelined over one LookupStream per shard (client/stream.py);

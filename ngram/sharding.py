@@ -42,6 +42,7 @@ def routing_order(ids: np.ndarray, lengths: np.ndarray, num_shards: int, seed: i
     """(shards, order, bounds): the batch sorted by shard and then by last words;
     order[bounds[s]:bounds[s+1]] are the rows of shard s."""
     shards, keys = route_batch(ids, lengths, num_shards, seed)
-    order = radix_argsort(keys)
-    bounds = np.searchsorted(shards[order], np.arange(num_shards + 1))
+    order = radix_argsort(keys)  # the shard is the key's top bits: shards come out grouped
+    bounds = np.zeros(num_shards + 1, np.int64)
+    np.cumsum(np.bincount(shards, minlength=num_shards), out=bounds[1:])
     return shards, order, bounds

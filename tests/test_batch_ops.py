@@ -18,6 +18,22 @@ def test_radix_argsort_is_a_stable_argsort(keys):
     assert np.array_equal(radix_argsort(k), np.argsort(k, kind="stable"))
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.integers(512, 5000), st.integers(0, 2**32 - 1), st.sampled_from(["full", "few", "top", "low"]))
+def test_radix_argsort_large_batches_are_stable_argsorts(n, seed, kind):
+    # the radix path (at least SMALL_SORT keys): full-width keys, many ties, keys that
+    # differ only in their top or their low digits (skipped passes)
+    rng = np.random.default_rng(seed)
+    k = rng.integers(0, 2**64 - 1, n, dtype=np.uint64, endpoint=True)
+    if kind == "few":
+        k = rng.choice(k[:7], n)
+    elif kind == "top":
+        k = (k >> np.uint64(59)) << np.uint64(59)
+    elif kind == "low":
+        k = k & np.uint64(0x3FFF)
+    assert np.array_equal(radix_argsort(k), np.argsort(k, kind="stable"))
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.integers(0, 50), st.integers(1, 6), st.integers(0, 2**32 - 1))
 def test_gather_then_scatter_restores_rows(b, w, seed):

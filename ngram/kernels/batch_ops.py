@@ -10,7 +10,8 @@ import numpy as np
 from numba import njit
 
 JIT = dict(nogil=True, cache=True)
-RADIX_BITS = 16
+RADIX_BITS = 13  # 5 passes; measured faster than 16-bit digits (64k-entry tables) or 8/11-bit
+SMALL_SORT = 512  # below this many keys, a merge sort
 
 
 @njit(**JIT)
@@ -35,30 +36,43 @@ def first_bad_query(ids, lengths, order, vocab_size):
 
 @njit(**JIT)
 def radix_argsort(keys):
-    """Stable argsort of uint64 keys: LSD radix, 16-bit digits, digits that are equal for
-    every key skipped (the top bits of a routing key often are)."""
+    """Stable argsort of uint64 keys. LSD radix on RADIX_BITS-bit digits: one pass builds
+    every digit's histogram, and each scatter pass moves (key, row) pairs, so it reads
+    sequentially (gathering keys[row] in permuted order missed the cache). Digits equal
+    for every key are skipped (the top bits of a routing key often are). Small batches
+    take a merge sort: the radix tables cost more than the sort."""
     n = keys.shape[0]
+    if n < SMALL_SORT:
+        return np.argsort(keys, kind="mergesort")
+    nd = 1 << RADIX_BITS
+    passes = (64 + RADIX_BITS - 1) // RADIX_BITS
+    mask = np.uint64(nd - 1)
+    hist = np.zeros((passes, nd), np.int64)
+    for i in range(n):
+        k = keys[i]
+        for p in range(passes):
+            hist[p, np.int64((k >> np.uint64(p * RADIX_BITS)) & mask)] += 1
+    ka = keys.copy()
+    kb = np.empty(n, np.uint64)
     order = np.arange(n)
     tmp = np.empty(n, np.int64)
-    counts = np.empty(1 << RADIX_BITS, np.int64)
-    mask = np.uint64((1 << RADIX_BITS) - 1)
-    for shift in range(0, 64, RADIX_BITS):
-        counts[:] = 0
-        sh = np.uint64(shift)
-        for i in range(n):
-            counts[np.int64((keys[i] >> sh) & mask)] += 1
-        if n == 0 or counts[np.int64((keys[0] >> sh) & mask)] == n:
+    for p in range(passes):
+        sh = np.uint64(p * RADIX_BITS)
+        if hist[p, np.int64((ka[0] >> sh) & mask)] == n:
             continue  # one digit value: this pass would not move anything
         total = 0
-        for d in range(1 << RADIX_BITS):
-            c = counts[d]
-            counts[d] = total
+        for d in range(nd):
+            c = hist[p, d]
+            hist[p, d] = total
             total += c
         for i in range(n):
-            j = order[i]
-            d = np.int64((keys[j] >> sh) & mask)
-            tmp[counts[d]] = j
-            counts[d] += 1
+            k = ka[i]
+            d = np.int64((k >> sh) & mask)
+            j = hist[p, d]
+            kb[j] = k
+            tmp[j] = order[i]
+            hist[p, d] = j + 1
+        ka, kb = kb, ka
         order, tmp = tmp, order
     return order
 
