@@ -89,7 +89,8 @@ class RemoteBackend:
                     timeout: float, out: Chains | None = None, rows: np.ndarray | None = None) -> Chains:
         """One shard's chains; with `out`, also written at `rows` of it."""
         request = pb.LookupRequest(request_id=next(self._request_ids), model_id=self.model_id,
-                                   shard=shard, ids=encode_array(ids), lengths=encode_array(lengths))
+                                   shard=shard, ids=encode_array(ids), lengths=encode_array(lengths),
+                                   packed_response=True)  # a third of the dense bytes (ngram/wire/chains.py)
         transport = self.transports[shard]
         resp = transport.lookup(request, deadline, timeout)
         try:

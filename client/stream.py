@@ -170,7 +170,7 @@ class RoundStream:
         for shard, rows in router.split(ids, lengths, b.num_shards, b.shard_seed):
             gi, gl = gather_rows(ids, lengths, rows)
             req = pb.LookupRequest(request_id=next(self._ids), model_id=b.model_id, shard=shard,
-                                   ids=encode_array(gi), lengths=encode_array(gl))
+                                   ids=encode_array(gi), lengths=encode_array(gl), packed_response=True)
             rnd.waiting[shard] = Part(rnd, shard, rows, req)
         parts = list(rnd.waiting.values())  # all registered before the first send
         if not parts:  # an empty round: nothing to send

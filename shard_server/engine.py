@@ -39,20 +39,24 @@ class ShardEngine:
     def model_id(self) -> str:
         return self.model.model_id
 
-    def warm_up(self) -> None:
+    def warm_up(self) -> list:
         """Run one request-shaped lookup on every served shard, so the numba kernels are
         compiled (or loaded from their cache) before the server reports SERVING: a cold
         compile takes seconds, and a first request must not pay it against its deadline.
         Arrays are read-only like decoded requests, so numba picks the same signatures.
         Two batches: one in routing order (the router's; the kernel reads the request
-        arrays) and one out of it (the shard sorts a gathered copy first)."""
+        arrays) and one out of it (the shard sorts a gathered copy first). Returns their
+        chains, for the caller to warm the response encoding with."""
+        answers = []
         lengths = np.frombuffer(np.array([1, 1], "<i4").tobytes(), "<i4")
         for first in (0, 1):  # <unk>, <s> ascending; then <s>, <unk> descending
             grid = np.zeros((2, self.order), "<i4")
             grid[:, 0] = (first, 1 - first)
             ids = np.frombuffer(grid.tobytes(), "<i4").reshape(2, self.order)
             for shard in self.shard_indices:
-                self.tables[shard].lookup(ids, lengths, check=True)  # the path of `lookup`, minus test delays
+                # the path of `lookup`, minus test delays
+                answers.append(self.tables[shard].lookup(ids, lengths, check=True))
+        return answers
 
     @property
     def shard_indices(self) -> list[int]:

@@ -18,6 +18,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from ngram.wire import SERVICE_NAME, pb_grpc
+from ngram.wire.chains import encode_chains
 from shard_server.metrics import ServerMetrics
 from shard_server.engine import ShardEngine
 from shard_server.servicer import NgramShardServicer
@@ -121,7 +122,8 @@ class ShardServer:
         model = Model.open(model_dir, shards=shards, verify=verify)
         c = self.config
         engine = ShardEngine(model, max_batch=c.max_batch, inject_delay_s=c.inject_delay_s)
-        engine.warm_up()  # kernels compiled or loaded before SERVING
+        for chains in engine.warm_up():  # kernels compiled or loaded before SERVING,
+            encode_chains(0, 0, chains, packed=True)  # the response packing's too
         self.attach(engine)
         return model
 

@@ -93,7 +93,7 @@ class NgramShardServicer(pb_grpc.NgramShardServicer):
         lengths = decode_array(request.lengths, "lengths", dtype="<i4")
         chains = self.engine.lookup(request.model_id, request.shard, ids, lengths)
         self.metrics.lookups.inc(ids.shape[0] if ids.ndim else 0)
-        return encode_chains(request.request_id, request.shard, chains)
+        return encode_chains(request.request_id, request.shard, chains, packed=request.packed_response)
 
     # -- RPCs -----------------------------------------------------------------------
     def Lookup(self, request, context):

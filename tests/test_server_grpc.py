@@ -62,6 +62,17 @@ def test_lookup_equals_local(local, stub):
         assert (np.asarray(decode_chains(resp, len(l), local.order, "counts").match_len) > 0).any()
 
 
+def test_packed_responses_equal_dense_ones_and_are_smaller(local, stub):
+    ids, lengths = corpus_batch(local, 3000, np.random.default_rng(2))
+    req, i, l = request_for(local, 0, ids, lengths)
+    dense = stub.Lookup(req, timeout=T)
+    req.packed_response = True
+    packed = stub.Lookup(req, timeout=T)
+    assert packed.packed and not dense.packed
+    check_answer(local, packed, i, l)
+    assert packed.ByteSize() < dense.ByteSize() / 2
+
+
 def test_info_health_reflection(server, local, stub):
     info = stub.Info(pb.InfoRequest(), timeout=T)
     assert (info.model_id, info.order, info.num_shards, list(info.shards)) == (

@@ -49,3 +49,61 @@ def test_chains_round_trip_and_shape_check():
     b = Chains(np.array([1], np.int32), prob=np.array([[np.nan, -1, 0]], np.float32),
                backoff=np.zeros((1, 3), np.float32))
     assert decode_chains(encode_chains(0, 0, b), 1, 3, "backoff").equals(b)
+
+
+def _chains_from(rows, kind, width):
+    """Chains whose rows end in empty values past a random extent, as lookups' do."""
+    B = len(rows)
+    out = Chains.empty(B, width, kind)
+    for b, (extent, match, vals) in enumerate(rows):
+        extent = min(extent, width)
+        for k in range(extent):
+            v = vals[k % len(vals)]
+            if kind == "counts":
+                out.counts[b, k] = v
+            else:
+                out.prob[b, k] = np.nan if v % 3 == 0 else -v / 7  # blank nodes: NaN prob, a backoff
+                out.backoff[b, k] = -(v % 5) / 3
+        present = out.counts[b] != 0 if kind == "counts" else ~np.isnan(out.prob[b]) | (out.backoff[b] != 0)
+        true_extent = int(np.flatnonzero(present)[-1]) + 1 if present.any() else 0
+        out.match_len[b] = min(match, true_extent)  # never past the row's last value
+    return out
+
+
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6),
+                          st.lists(st.one_of(st.integers(0, 300), st.integers(0, 2**64 - 1)), min_size=1,
+                                   max_size=6)), max_size=40),
+       st.sampled_from(["counts", "backoff"]), st.integers(1, 6))
+def test_packed_round_trip(rows, kind, width):
+    c = _chains_from(rows, kind, width)
+    r = pb.LookupResponse.FromString(encode_chains(4, 1, c, packed=True).SerializeToString())
+    assert r.packed and (r.request_id, r.shard) == (4, 1)
+    got = decode_chains(r, len(rows), width, kind)
+    assert got.equals(c)
+    assert got.match_len.dtype == np.int32 and got.arrays().keys() == c.arrays().keys()
+
+
+def test_packed_counts_take_the_narrowest_type():
+    c = Chains(np.array([2, 1], np.int32), counts=np.array([[5, 200, 0], [7, 0, 0]], np.uint64))
+    assert encode_chains(0, 0, c, packed=True).counts.dtype == "|u1"
+    c.counts[0, 0] = 70000
+    r = encode_chains(0, 0, c, packed=True)
+    assert r.counts.dtype == "<u4" and list(r.counts.shape) == [3] and not r.HasField("extent")
+    assert decode_chains(r, 2, 3, "counts").equals(c)
+
+
+def test_malformed_packed_responses_are_refused():
+    c = Chains(np.array([2, 1], np.int32), counts=np.array([[5, 9, 0], [7, 0, 0]], np.uint64))
+    good = encode_chains(0, 0, c, packed=True)
+    cases = []
+    r = pb.LookupResponse(); r.CopyFrom(good); r.counts.CopyFrom(encode_array(np.array([5, 9], np.uint8)))
+    cases.append((r, "sum to 3"))
+    r = pb.LookupResponse(); r.CopyFrom(good); r.extent.CopyFrom(encode_array(np.array([4, 1], np.uint8)))
+    cases.append((r, "above the order"))
+    r = pb.LookupResponse(); r.CopyFrom(good); r.counts.CopyFrom(encode_array(np.array([5, 9, 7], np.float32)))
+    cases.append((r, "unsigned"))
+    r = pb.LookupResponse(); r.CopyFrom(good); r.match_len.CopyFrom(encode_array(np.array([2, 1, 1], np.uint8)))
+    cases.append((r, "expected 2"))
+    for resp, words in cases:
+        with pytest.raises(WireFormatError, match=words):
+            decode_chains(resp, 2, 3, "counts")

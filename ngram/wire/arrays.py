@@ -10,7 +10,7 @@ import numpy as np
 from ngram.wire import ngram_pb2 as pb
 
 # Only these types cross the wire; anything else is a malformed request, not a crash.
-ALLOWED_DTYPES = frozenset({"<i4", "<u4", "<i8", "<u8", "<f4", "<f8", "|i1", "|u1"})
+ALLOWED_DTYPES = frozenset({"<i4", "<u4", "<i8", "<u8", "<f4", "<f8", "|i1", "|u1", "<u2"})
 
 
 class WireFormatError(ValueError):

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16ngram/wire/ngram.proto\x12\x08ngram.v1\"3\n\x05\x41rray\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\r\n\x05\x64type\x18\x03 \x01(\t\"\'\n\x06Status\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x84\x01\n\rLookupRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\x10\n\x08model_id\x18\x02 \x01(\t\x12\r\n\x05shard\x18\x03 \x01(\x05\x12\x1c\n\x03ids\x18\x04 \x01(\x0b\x32\x0f.ngram.v1.Array\x12 \n\x07lengths\x18\x05 \x01(\x0b\x32\x0f.ngram.v1.Array\"\xdb\x01\n\x0eLookupResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\r\n\x05shard\x18\x02 \x01(\x05\x12\"\n\tmatch_len\x18\x03 \x01(\x0b\x32\x0f.ngram.v1.Array\x12\x1f\n\x06\x63ounts\x18\x04 \x01(\x0b\x32\x0f.ngram.v1.Array\x12\x1d\n\x04prob\x18\x05 \x01(\x0b\x32\x0f.ngram.v1.Array\x12 \n\x07\x62\x61\x63koff\x18\x06 \x01(\x0b\x32\x0f.ngram.v1.Array\x12 \n\x06status\x18\x07 \x01(\x0b\x32\x10.ngram.v1.Status\"\r\n\x0bInfoRequest\"\xf9\x01\n\x0cInfoResponse\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\r\n\x05order\x18\x02 \x01(\x05\x12\x12\n\nnum_shards\x18\x03 \x01(\x05\x12\x12\n\nshard_seed\x18\x04 \x01(\x04\x12\x12\n\nvalue_kind\x18\x05 \x01(\t\x12\x0e\n\x06shards\x18\x06 \x03(\x05\x12\x12\n\nvocab_size\x18\x07 \x01(\x03\x12\x11\n\tmax_batch\x18\x08 \x01(\x03\x12\x19\n\x11max_message_bytes\x18\t \x01(\x03\x12\x10\n\x08inflight\x18\n \x01(\x05\x12\x10\n\x08\x64raining\x18\x0b \x01(\x08\x12\x16\n\x0eserver_version\x18\x0c \x01(\t2\xc7\x01\n\nNgramShard\x12;\n\x06Lookup\x12\x17.ngram.v1.LookupRequest\x1a\x18.ngram.v1.LookupResponse\x12\x45\n\x0cLookupStream\x12\x17.ngram.v1.LookupRequest\x1a\x18.ngram.v1.LookupResponse(\x01\x30\x01\x12\x35\n\x04Info\x12\x15.ngram.v1.InfoRequest\x1a\x16.ngram.v1.InfoResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16ngram/wire/ngram.proto\x12\x08ngram.v1\"3\n\x05\x41rray\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\r\n\x05\x64type\x18\x03 \x01(\t\"\'\n\x06Status\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x9d\x01\n\rLookupRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\x10\n\x08model_id\x18\x02 \x01(\t\x12\r\n\x05shard\x18\x03 \x01(\x05\x12\x1c\n\x03ids\x18\x04 \x01(\x0b\x32\x0f.ngram.v1.Array\x12 \n\x07lengths\x18\x05 \x01(\x0b\x32\x0f.ngram.v1.Array\x12\x17\n\x0fpacked_response\x18\x06 \x01(\x08\"\x8c\x02\n\x0eLookupResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\r\n\x05shard\x18\x02 \x01(\x05\x12\"\n\tmatch_len\x18\x03 \x01(\x0b\x32\x0f.ngram.v1.Array\x12\x1f\n\x06\x63ounts\x18\x04 \x01(\x0b\x32\x0f.ngram.v1.Array\x12\x1d\n\x04prob\x18\x05 \x01(\x0b\x32\x0f.ngram.v1.Array\x12 \n\x07\x62\x61\x63koff\x18\x06 \x01(\x0b\x32\x0f.ngram.v1.Array\x12 \n\x06status\x18\x07 \x01(\x0b\x32\x10.ngram.v1.Status\x12\x0e\n\x06packed\x18\x08 \x01(\x08\x12\x1f\n\x06\x65xtent\x18\t \x01(\x0b\x32\x0f.ngram.v1.Array\"\r\n\x0bInfoRequest\"\xf9\x01\n\x0cInfoResponse\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\r\n\x05order\x18\x02 \x01(\x05\x12\x12\n\nnum_shards\x18\x03 \x01(\x05\x12\x12\n\nshard_seed\x18\x04 \x01(\x04\x12\x12\n\nvalue_kind\x18\x05 \x01(\t\x12\x0e\n\x06shards\x18\x06 \x03(\x05\x12\x12\n\nvocab_size\x18\x07 \x01(\x03\x12\x11\n\tmax_batch\x18\x08 \x01(\x03\x12\x19\n\x11max_message_bytes\x18\t \x01(\x03\x12\x10\n\x08inflight\x18\n \x01(\x05\x12\x10\n\x08\x64raining\x18\x0b \x01(\x08\x12\x16\n\x0eserver_version\x18\x0c \x01(\t2\xc7\x01\n\nNgramShard\x12;\n\x06Lookup\x12\x17.ngram.v1.LookupRequest\x1a\x18.ngram.v1.LookupResponse\x12\x45\n\x0cLookupStream\x12\x17.ngram.v1.LookupRequest\x1a\x18.ngram.v1.LookupResponse(\x01\x30\x01\x12\x35\n\x04Info\x12\x15.ngram.v1.InfoRequest\x1a\x16.ngram.v1.InfoResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,13 +36,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STATUS']._serialized_start=89
   _globals['_STATUS']._serialized_end=128
   _globals['_LOOKUPREQUEST']._serialized_start=131
-  _globals['_LOOKUPREQUEST']._serialized_end=263
-  _globals['_LOOKUPRESPONSE']._serialized_start=266
-  _globals['_LOOKUPRESPONSE']._serialized_end=485
-  _globals['_INFOREQUEST']._serialized_start=487
-  _globals['_INFOREQUEST']._serialized_end=500
-  _globals['_INFORESPONSE']._serialized_start=503
-  _globals['_INFORESPONSE']._serialized_end=752
-  _globals['_NGRAMSHARD']._serialized_start=755
-  _globals['_NGRAMSHARD']._serialized_end=954
+  _globals['_LOOKUPREQUEST']._serialized_end=288
+  _globals['_LOOKUPRESPONSE']._serialized_start=291
+  _globals['_LOOKUPRESPONSE']._serialized_end=559
+  _globals['_INFOREQUEST']._serialized_start=561
+  _globals['_INFOREQUEST']._serialized_end=574
+  _globals['_INFORESPONSE']._serialized_start=577
+  _globals['_INFORESPONSE']._serialized_end=826
+  _globals['_NGRAMSHARD']._serialized_start=829
+  _globals['_NGRAMSHARD']._serialized_end=1028
 # @@protoc_insertion_point(module_scope)

@@ -25,21 +25,23 @@ class Status(_message.Message):
     def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
 
 class LookupRequest(_message.Message):
-    __slots__ = ("request_id", "model_id", "shard", "ids", "lengths")
+    __slots__ = ("request_id", "model_id", "shard", "ids", "lengths", "packed_response")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     SHARD_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
     LENGTHS_FIELD_NUMBER: _ClassVar[int]
+    PACKED_RESPONSE_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     model_id: str
     shard: int
     ids: Array
     lengths: Array
-    def __init__(self, request_id: _Optional[int] = ..., model_id: _Optional[str] = ..., shard: _Optional[int] = ..., ids: _Optional[_Union[Array, _Mapping]] = ..., lengths: _Optional[_Union[Array, _Mapping]] = ...) -> None: ...
+    packed_response: bool
+    def __init__(self, request_id: _Optional[int] = ..., model_id: _Optional[str] = ..., shard: _Optional[int] = ..., ids: _Optional[_Union[Array, _Mapping]] = ..., lengths: _Optional[_Union[Array, _Mapping]] = ..., packed_response: _Optional[bool] = ...) -> None: ...
 
 class LookupResponse(_message.Message):
-    __slots__ = ("request_id", "shard", "match_len", "counts", "prob", "backoff", "status")
+    __slots__ = ("request_id", "shard", "match_len", "counts", "prob", "backoff", "status", "packed", "extent")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     SHARD_FIELD_NUMBER: _ClassVar[int]
     MATCH_LEN_FIELD_NUMBER: _ClassVar[int]
@@ -47,6 +49,8 @@ class LookupResponse(_message.Message):
     PROB_FIELD_NUMBER: _ClassVar[int]
     BACKOFF_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
+    PACKED_FIELD_NUMBER: _ClassVar[int]
+    EXTENT_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     shard: int
     match_len: Array
@@ -54,7 +58,9 @@ class LookupResponse(_message.Message):
     prob: Array
     backoff: Array
     status: Status
-    def __init__(self, request_id: _Optional[int] = ..., shard: _Optional[int] = ..., match_len: _Optional[_Union[Array, _Mapping]] = ..., counts: _Optional[_Union[Array, _Mapping]] = ..., prob: _Optional[_Union[Array, _Mapping]] = ..., backoff: _Optional[_Union[Array, _Mapping]] = ..., status: _Optional[_Union[Status, _Mapping]] = ...) -> None: ...
+    packed: bool
+    extent: Array
+    def __init__(self, request_id: _Optional[int] = ..., shard: _Optional[int] = ..., match_len: _Optional[_Union[Array, _Mapping]] = ..., counts: _Optional[_Union[Array, _Mapping]] = ..., prob: _Optional[_Union[Array, _Mapping]] = ..., backoff: _Optional[_Union[Array, _Mapping]] = ..., status: _Optional[_Union[Status, _Mapping]] = ..., packed: _Optional[bool] = ..., extent: _Optional[_Union[Array, _Mapping]] = ...) -> None: ...
 
 class InfoRequest(_message.Message):
     __slots__ = ()

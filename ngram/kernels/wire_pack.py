@@ -1,0 +1,69 @@
+"""Packed lookup responses: each row's values only up to its extent.
+
+A chain row [b, :] holds values for suffix lengths 1..N, and past the longest stored
+suffix they are all the empty value (count 0; prob NaN and backoff 0). Sending the
+first extent[b] values of each row, row after row, cuts a response to about a third for
+held-out 5-grams (mean extent ~2.9 of 5), and response bytes are most of a round's
+transfer cost.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .bits import JIT
+
+
+@njit(**JIT)
+def count_extents(counts):
+    """uint8[B]: per row, 1 + the last column with a non-zero count (0 if none)."""
+    B, W = counts.shape
+    out = np.zeros(B, np.uint8)
+    for b in range(B):
+        for k in range(W - 1, -1, -1):
+            if counts[b, k] != 0:
+                out[b] = k + 1
+                break
+    return out
+
+
+@njit(**JIT)
+def backoff_extents(prob, backoff):
+    """uint8[B]: per row, 1 + the last column whose prob is not NaN or whose backoff is
+    not 0 (a blank ARPA node has a backoff and no prob)."""
+    B, W = prob.shape
+    out = np.zeros(B, np.uint8)
+    for b in range(B):
+        for k in range(W - 1, -1, -1):
+            if not np.isnan(prob[b, k]) or backoff[b, k] != 0:
+                out[b] = k + 1
+                break
+    return out
+
+
+@njit(**JIT)
+def pack_rows(values, extent):
+    """The first extent[b] values of every row b, row after row."""
+    B = values.shape[0]
+    total = 0
+    for b in range(B):
+        total += extent[b]
+    out = np.empty(total, values.dtype)
+    p = 0
+    for b in range(B):
+        for k in range(extent[b]):
+            out[p] = values[b, k]
+            p += 1
+    return out
+
+
+@njit(**JIT)
+def unpack_rows(flat, extent, out):
+    """Inverse of pack_rows into `out` (pre-filled with the empty value). Returns the
+    number of values read; the caller checked that extents sum to len(flat) and fit."""
+    p = 0
+    for b in range(extent.shape[0]):
+        for k in range(extent[b]):
+            out[b, k] = flat[p]
+            p += 1
+    return p
