@@ -28,10 +28,10 @@ from itertools import repeat
 from pathlib import Path
 from typing import Iterator, NamedTuple
 
-import numba as nb
 import numpy as np
 
 from ngram.backoff_scoring import stream_log10
+from ngram.kernels.backoff import score_sentence, score_tokens, stream_rows
 from ngram.vocab import BOS_ID, EOS_ID, UNK_ID
 
 __all__ = ["Model", "LanguageModel", "State", "Config", "FullScoreReturn", "LoadMethod"]
@@ -84,53 +84,6 @@ class State:
 
 def _utf8(text: str | bytes) -> bytes:
     return text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape")
-
-
-@nb.njit(cache=True, nogil=True)
-def _rows(tokens, pos, order):
-    """Left-aligned rows of the n-grams ending at each token (within its stream)."""
-    T = tokens.shape[0]
-    ids = np.zeros((T, order), np.int32)
-    lengths = np.empty(T, np.int32)
-    for p in range(T):
-        n = min(pos[p] + 1, order)
-        lengths[p] = n
-        for i in range(n):
-            ids[p, i] = tokens[p - n + 1 + i]
-    return ids, lengths
-
-
-_FAST = None
-
-
-def _fast_kernel():
-    """A single-shard in-process model: rows, the shard's lookup kernel and the scoring
-    fused in one numba call per sentence (the same shard code as the local backend,
-    without its per-call array set-up)."""
-    global _FAST
-    if _FAST is None:
-        from ngram.backoff_scoring import _stream_kernel
-        from ngram.kernels.layout import NAN_BITS
-        from ngram.kernels.lookup import lookup_kernel
-
-        @nb.njit(nogil=True)
-        def fast(buf, lay, tokens, order):
-            T = tokens.shape[0]
-            pos = np.arange(T)
-            ids, lengths = _rows(tokens, pos, order)
-            raw = np.zeros((T, order, 2), np.uint64)
-            raw[:, :, 0] = NAN_BITS
-            match = np.zeros(T, np.int32)
-            lookup_kernel(buf, lay, ids, lengths, match, raw)
-            prob = raw[:, :, 0].astype(np.uint32).view(np.float32)
-            back = raw[:, :, 1].astype(np.uint32).view(np.float32)
-            out = np.empty(T, np.float64)
-            out_len = np.empty(T, np.int32)
-            _stream_kernel(match, prob, back, pos, order - 1, out, out_len)
-            return out, out_len
-
-        _FAST = fast
-    return _FAST
 
 
 def _single_local_shard(backend):
@@ -195,12 +148,13 @@ class Model:
         # keyed by UTF-8 bytes: sentences are split as kenlm splits them (bytes.split(),
         # ASCII whitespace only; a no-break space stays inside its word)
         self._index = {self.vocab.word_bytes(i): i for i in range(len(self.vocab))}
+        # A single local shard: a sentence is tokenized, looked up and scored in one
+        # numba call (ngram.kernels.backoff.score_sentence), without the backend's
+        # per-call array set-up. Loaded (or compiled) now, not on the first sentence.
         self._shard0 = _single_local_shard(backend)
         if self._shard0 is not None:
-            try:  # compile now, and fall back to the generic path if the kernels differ
-                _fast_kernel()(*self._shard0, np.array([BOS_ID, EOS_ID], np.int32), self.order)
-            except Exception:  # pragma: no cover - a core kernel with another signature
-                self._shard0 = None
+            self._vocab_arrays = (self.vocab.strings, self.vocab.offsets, self.vocab.table)
+            self._sentence(b"", True, True)
 
     # -- vocabulary
     def __contains__(self, word: str | bytes) -> bool:
@@ -254,25 +208,29 @@ class Model:
         if not len(tokens):
             return np.zeros(0), np.zeros(0, np.int32)
         if self._shard0 is not None and pos[-1] == len(pos) - 1:  # one stream
-            return _FAST(self._shard0[0], self._shard0[1], tokens, self.order)
-        ids, lengths = _rows(tokens, pos, self.order)
+            return score_tokens(self._shard0[0], self._shard0[1], tokens, self.order)
+        ids, lengths = stream_rows(tokens, pos, self.order)
         ch = self.backend.lookup(ids, lengths)
         return stream_log10(ch.match_len, ch.prob, ch.backoff, pos, self.order)
 
+    def _sentence(self, sentence: str | bytes, bos: bool, eos: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(log10 prob, n-gram length, oov) of each scored word of one sentence."""
+        if self._shard0 is not None:
+            data = np.frombuffer(_utf8(sentence), np.uint8)
+            return score_sentence(self._shard0[0], self._shard0[1], data, *self._vocab_arrays, self.order,
+                                  UNK_ID, BOS_ID, EOS_ID, bool(bos), bool(eos))
+        tokens = self._tokens(sentence, bos, eos)
+        prob, length = self._stream(tokens, np.arange(len(tokens), dtype=np.int64))
+        s = 1 if bos else 0
+        return prob[s:], length[s:], tokens[s:] == UNK_ID
+
     def full_scores(self, sentence: str, bos: bool = True, eos: bool = True) -> Iterator[tuple[float, int, bool]]:
         """(log10 prob, n-gram length, oov) of each word, then of ``</s>`` if eos."""
-        tokens = self._tokens(sentence, bos, eos)
-        if self._shard0 is not None and len(tokens):
-            prob, length = _FAST(self._shard0[0], self._shard0[1], tokens, self.order)
-        else:
-            prob, length = self._stream(tokens, np.arange(len(tokens), dtype=np.int64))
-        s = 1 if bos else 0
-        return zip(prob[s:].tolist(), length[s:].tolist(), (tokens[s:] == UNK_ID).tolist())
+        prob, length, oov = self._sentence(sentence, bos, eos)
+        return zip(prob.tolist(), length.tolist(), oov.tolist())
 
     def score(self, sentence: str, bos: bool = True, eos: bool = True) -> float:
-        tokens = self._tokens(sentence, bos, eos)
-        prob, _ = self._stream(tokens, np.arange(len(tokens), dtype=np.int64))
-        return float(prob[1 if bos else 0:].sum())
+        return float(self._sentence(sentence, bos, eos)[0].sum())
 
     def perplexity(self, sentence: str) -> float:
         words = len(_utf8(sentence).split()) + 1  # </s>

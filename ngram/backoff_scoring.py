@@ -15,44 +15,11 @@ An unknown word is id 0, ``<unk>``; a model without ``<unk>`` gets it at -100 on
 """
 from __future__ import annotations
 
-import numba as nb
 import numpy as np
 
-MISSING_UNK_PROB = -100.0
+from .kernels.backoff import MISSING_UNK_PROB, score_pairs, score_stream
 
-
-@nb.njit(cache=True, nogil=True)
-def _kenlm_log10(m, prob_row, ctx_backoff_row, ctx_len):
-    """KenLM's log10 p: the probability of the longest match (length m; -100 for a word
-    the model lacks, scored as a unigram) plus the backoffs of the context suffixes of
-    length m..ctx_len."""
-    if m >= 1:
-        s = np.float64(prob_row[m - 1])
-    else:
-        s = MISSING_UNK_PROB
-        m = 1
-    for j in range(m, ctx_len + 1):
-        s += ctx_backoff_row[j - 1]
-    return s
-
-
-@nb.njit(cache=True, nogil=True)
-def _score_kernel(match_len, prob, ctx_backoff, ctx_lengths, out, out_len):
-    W = ctx_backoff.shape[1]
-    for b in range(match_len.shape[0]):
-        out[b] = _kenlm_log10(match_len[b], prob[b], ctx_backoff[b], min(ctx_lengths[b], W))
-        out_len[b] = max(match_len[b], 1)
-
-
-@nb.njit(cache=True, nogil=True)
-def _stream_kernel(match_len, prob, backoff, pos, ctx_cap, out, out_len):
-    """Rows are consecutive tokens of token streams (sentences); row p is the n-gram
-    ending at token p, pos[p] the token's position in its stream. The context chain of
-    row p is row p-1 (its suffixes of length <= min(pos[p], N-1))."""
-    for p in range(match_len.shape[0]):
-        # at a stream start (pos 0) the context is empty and backoff[p - 1] is not read
-        out[p] = _kenlm_log10(match_len[p], prob[p], backoff[p - 1], min(pos[p], ctx_cap))
-        out_len[p] = max(match_len[p], 1)
+__all__ = ["MISSING_UNK_PROB", "backoff_log10", "stream_log10"]
 
 
 def backoff_log10(full, full_lengths: np.ndarray, ctx, ctx_lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -76,7 +43,7 @@ def backoff_log10(full, full_lengths: np.ndarray, ctx, ctx_lengths: np.ndarray) 
     out = np.empty(B, np.float64)
     out_len = np.empty(B, np.int32)
     bo = ctx.backoff if ctx is not None and ctx.backoff is not None else np.zeros((B, 1), np.float32)
-    _score_kernel(match_len, np.ascontiguousarray(full.prob, dtype=np.float32),
+    score_pairs(match_len, np.ascontiguousarray(full.prob, dtype=np.float32),
                   np.ascontiguousarray(bo, dtype=np.float32), ctx_lengths, out, out_len)
     return out, out_len
 
@@ -90,5 +57,5 @@ def stream_log10(match_len: np.ndarray, prob: np.ndarray, backoff: np.ndarray, p
     T = len(match_len)
     out = np.empty(T, np.float64)
     out_len = np.empty(T, np.int32)
-    _stream_kernel(match_len, prob, backoff, np.ascontiguousarray(pos, dtype=np.int64), order - 1, out, out_len)
+    score_stream(match_len, prob, backoff, np.ascontiguousarray(pos, dtype=np.int64), order - 1, out, out_len)
     return out, out_len

@@ -115,3 +115,32 @@ def encode_block(data, strings, offsets, table, unk_id, bos_id, eos_id, boundari
             sents = grown2
         sents[ns] = nt
     return ids[:nt].copy(), sents[:ns + 1].copy()
+
+
+@njit(**JIT)
+def encode_words(data, strings, offsets, table, unk_id, bos_id, eos_id, bos, eos):
+    """Ids of the whitespace-separated words of one sentence, as ``bytes.split()`` splits
+    it (a newline is a separator like a space), with bos_id first and eos_id last when
+    asked; unknown words -> unk_id."""
+    n = data.shape[0]
+    ids = np.empty(n // 2 + 3, np.int32)
+    nt = 0
+    if bos:
+        ids[nt] = bos_id
+        nt += 1
+    i = 0
+    while i < n:
+        while i < n and _is_space(data[i]):
+            i += 1
+        if i >= n:
+            break
+        s = i
+        while i < n and not _is_space(data[i]):
+            i += 1
+        w = find_word(data, s, i, strings, offsets, table)
+        ids[nt] = unk_id if w < 0 else w
+        nt += 1
+    if eos:
+        ids[nt] = eos_id
+        nt += 1
+    return ids[:nt]
