@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -70,6 +70,7 @@ def _chains_from(rows, kind, width):
     return out
 
 
+@settings(deadline=None)  # the first example loads (or compiles) the packing kernels
 @given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6),
                           st.lists(st.one_of(st.integers(0, 300), st.integers(0, 2**64 - 1)), min_size=1,
                                    max_size=6)), max_size=40),
