@@ -25,10 +25,19 @@ class LocalExecutor:
     name = "processes"
 
     def __init__(self, workers: int):
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(_PRELOAD)
+        self._ctx = multiprocessing.get_context("forkserver")
+        self._ctx.set_forkserver_preload(_PRELOAD)
         self.workers = workers
-        self.pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+        self.pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=self._ctx)
+
+    def fresh_workers(self) -> None:
+        """Replace the worker processes (between phases). A worker's heap keeps the
+        fragments of every task it ran, and reduce tasks, the build's peak, then start
+        from there: measured at the peak, workers of 400-427 MB after a 10x corpus's map
+        tasks, 321-370 MB when fresh (the tree 1182 -> 993 MB for 10x, 1115-1130 ->
+        1007-1073 MB for 1x). Costs a fork from the preloaded forkserver per worker."""
+        self.pool.shutdown(wait=True)
+        self.pool = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=self._ctx)
 
     def submit(self, fn: Callable, *args):
         return self.pool.submit(fn, *args)
@@ -77,6 +86,9 @@ class DaskExecutor:
     def cancel(self, futures) -> None:
         if futures:
             self.client.cancel(list(futures))
+
+    def fresh_workers(self) -> None:
+        """Dask manages its workers' lifetimes (and may share them): left as they are."""
 
     def close(self) -> None:
         self.client.close()

@@ -49,6 +49,7 @@ def build(cfg: BuildConfig, executor=None) -> dict:
                 vocab, stats = vocabulary_pass(cfg, paths, work, executor)
             with timer.phase("counting"):
                 map_markers = counting_pass(cfg, vocab, stats, work, executor)
+            executor.fresh_workers()  # reduce tasks start from clean heaps (see LocalExecutor)
             with timer.phase("reducing"):
                 writer, reduce_markers = reduce_pass(cfg, vocab, map_markers, work, executor)
             with timer.phase("publishing"):
