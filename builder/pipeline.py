@@ -48,10 +48,10 @@ def build(cfg: BuildConfig, executor=None) -> dict:
             with timer.phase("vocabulary"):
                 vocab, stats = vocabulary_pass(cfg, paths, work, executor)
             with timer.phase("counting"):
-                map_markers = counting_pass(cfg, vocab, stats, work, executor)
+                chunks = counting_pass(cfg, vocab, stats, work, executor)
             executor.fresh_workers()  # reduce tasks start from clean heaps (see LocalExecutor)
             with timer.phase("reducing"):
-                writer, reduce_markers = reduce_pass(cfg, vocab, map_markers, work, executor)
+                writer, reduce_markers = reduce_pass(cfg, vocab, chunks, work, executor)
             with timer.phase("publishing"):
                 manifest = publish(cfg, paths, writer, stats, timer, executor)
         except OSError as e:  # the driver's own writes: markers, vocabulary, manifest
@@ -128,15 +128,18 @@ def vocabulary_pass(cfg: BuildConfig, paths: list[str], work: WorkDir, executor)
     return Vocabulary.open(work.vocab_bin), stats
 
 
-def counting_pass(cfg: BuildConfig, vocab: Vocabulary, stats: dict, work: WorkDir, executor) -> list[dict]:
-    """=== 2/3 Counting n-grams (map) === -> the markers of all chunks."""
+def counting_pass(cfg: BuildConfig, vocab: Vocabulary, stats: dict, work: WorkDir, executor) -> int:
+    """=== 2/3 Counting n-grams (map) === -> the number of chunks counted. Their markers
+    (each run's frame index) stay on disk: reduce tasks read them, so the driver's memory
+    does not grow with the corpus."""
     plan = MapPlan.make(str(work.root), cfg.order, cfg.num_shards, cfg.shard_seed, len(vocab),
                         cfg.task_memory, FRAME_ROWS)
-    markers: list[dict] = []
+    done_chunks = 0
     bar = progress.bar("2/3 counting", stats["tokens"] + 2 * stats["sentences"], "tok", cfg.progress)
 
     def add(marker):
-        markers.append(marker)
+        nonlocal done_chunks
+        done_chunks += 1
         bar.update(marker["tokens"])
 
     def tasks():
@@ -151,10 +154,10 @@ def counting_pass(cfg: BuildConfig, vocab: Vocabulary, stats: dict, work: WorkDi
         run_tasks(executor, tasks(), add, window=executor.workers)
     finally:
         bar.close()
-    return sorted(markers, key=lambda m: m["chunk"])
+    return done_chunks
 
 
-def reduce_pass(cfg: BuildConfig, vocab: Vocabulary, map_markers: list[dict], work: WorkDir, executor):
+def reduce_pass(cfg: BuildConfig, vocab: Vocabulary, chunks: int, work: WorkDir, executor):
     """=== 3/3 Merging, pruning, encoding shards (reduce) === -> (ModelWriter, markers)."""
     spec = ShardSpec(order=cfg.order, num_shards=cfg.num_shards, shard_seed=cfg.shard_seed)
     plan = ReducePlan.make(str(work.root), spec, KeyLayout.for_vocab(len(vocab)), tuple(cfg.cutoffs),
@@ -179,7 +182,7 @@ def reduce_pass(cfg: BuildConfig, vocab: Vocabulary, map_markers: list[dict], wo
             if done is not None:
                 add(done)
             else:
-                yield reduce_task, (s, plan, runs_of_shard(map_markers, s, cfg.order))
+                yield reduce_task, (s, plan, chunks)
 
     try:
         run_tasks(executor, tasks(), add, window=executor.workers)
@@ -190,18 +193,6 @@ def reduce_pass(cfg: BuildConfig, vocab: Vocabulary, map_markers: list[dict], wo
             name = shard_file_name(s, cfg.num_shards)
             shutil.copyfile(work.model_dir / name, writer.tmp_dir / name)
     return writer, sorted(markers, key=lambda m: m["shard"])
-
-
-def runs_of_shard(map_markers: list[dict], shard: int, order: int) -> list[dict]:
-    """The frame index of every run, cut down to one shard's sections."""
-    names = [f"{shard},{k}" for k in range(2, order + 1)]
-    out = []
-    for m in map_markers:
-        for r in m["runs"]:
-            sections = {n: r["sections"][n] for n in names if n in r["sections"]}
-            if sections:
-                out.append({"file": r["file"], "sections": sections})
-    return out
 
 
 def publish(cfg: BuildConfig, paths: list[str], writer: ModelWriter, stats: dict, timer, executor) -> dict:

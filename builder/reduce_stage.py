@@ -48,9 +48,11 @@ class ReducePlan:
         return fan_in(self.merge_memory, self.frame_rows, self.layout.row_bytes(k))
 
 
-def reduce_task(shard: int, plan: ReducePlan, run_index: list[dict]) -> dict:
-    """Merge shard `shard` of all runs, prune, encode; returns (and writes) its marker."""
+def reduce_task(shard: int, plan: ReducePlan, chunks: int) -> dict:
+    """Merge shard `shard` of the runs of map tasks 0..chunks-1, prune, encode; returns
+    (and writes) its marker."""
     work = WorkDir(plan.work_root)
+    run_index = runs_of_shard(work, chunks, shard, plan.spec.order)
     levels = [Level(K.unpack(keys, k, plan.layout), counts=counts)
               for k, (keys, counts) in enumerate(shard_levels(shard, plan, run_index), start=2)]
     vocab = _vocabulary(str(work.vocab_bin))
@@ -65,6 +67,19 @@ def reduce_task(shard: int, plan: ReducePlan, run_index: list[dict]) -> dict:
               "bytes": path.stat().st_size}
     write_json(work.reduce_marker(shard), marker)
     return marker
+
+
+def runs_of_shard(work: WorkDir, chunks: int, shard: int, order: int) -> list[dict]:
+    """The frame index of every run of the map tasks' markers, cut down to one shard's
+    sections."""
+    names = [section_name(shard, k) for k in range(2, order + 1)]
+    out = []
+    for i in range(chunks):
+        for r in read_json(work.map_marker(i))["runs"]:
+            sections = {n: r["sections"][n] for n in names if n in r["sections"]}
+            if sections:
+                out.append({"file": r["file"], "sections": sections})
+    return out
 
 
 def shard_levels(shard: int, plan: ReducePlan, run_index: list[dict]) -> list[tuple[np.ndarray, np.ndarray]]:
