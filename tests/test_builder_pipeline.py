@@ -73,6 +73,33 @@ def test_same_model_as_inmemory(corpus, reference, tmp_path, workers, memory):
     assert not (tmp_path / "m.work" / "model").exists()  # renamed into place
 
 
+def test_map_workers_are_replaced_every_few_tasks(corpus, reference, tmp_path, monkeypatch):
+    """Workers are recycled between groups of map tasks (their heaps' fragments must not
+    pile up over a long corpus); the model stays the same."""
+    import builder.pipeline as pipeline
+    from builder.executors import LocalExecutor
+
+    monkeypatch.setattr(pipeline, "MAP_TASKS_PER_WORKER", 2)
+    executor = LocalExecutor(2)
+    pids, replaced = [], []
+    real = executor.fresh_workers
+
+    def fresh_workers():
+        pids.append(sorted(p.pid for p in executor.pool._processes.values()))
+        replaced.append(1)
+        real()
+
+    executor.fresh_workers = fresh_workers
+    try:
+        summary = build(config([corpus], tmp_path / "m", workers=2, memory=1 << 20), executor=executor)
+    finally:
+        executor.close()
+    assert summary["model_id"] == reference[1]
+    assert_same_model(tmp_path / "m", reference[0])
+    assert len(replaced) >= 3  # several map groups of 4 tasks, then the reduce phase
+    assert len({tuple(p) for p in pids}) == len(pids)  # new processes every time
+
+
 def test_multi_pass_merge_gives_same_model(corpus, reference, tmp_path):
     """A tiny budget and many runs: every reduce merges in several passes."""
     cfg = config([corpus], tmp_path / "m", workers=2, memory=1 << 20, keep_work=True)
