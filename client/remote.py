@@ -86,8 +86,8 @@ class RemoteBackend:
         return out, mask, errors
 
     def _call_shard(self, shard: int, ids: np.ndarray, lengths: np.ndarray, deadline: float,
-                    timeout: float, out: Chains | None = None, rows: np.ndarray | None = None) -> Chains:
-        """One shard's chains; with `out`, also written at `rows` of it."""
+                    timeout: float, out: Chains, rows: np.ndarray) -> None:
+        """Ask one shard for its rows and write its chains at `rows` of `out`."""
         request = pb.LookupRequest(request_id=next(self._request_ids), model_id=self.model_id,
                                    shard=shard, ids=encode_array(ids), lengths=encode_array(lengths),
                                    packed_response=True)  # a third of the dense bytes (ngram/wire/chains.py)
@@ -97,9 +97,7 @@ class RemoteBackend:
             chains = decode_chains(resp, len(lengths), self.order, self.value_kind)
         except WireFormatError as e:
             raise FatalError(shard, "?", _internal(), f"malformed response: {e}") from e
-        if out is not None:
-            out.scatter(rows, chains)
-        return chains
+        out.scatter(rows, chains)
 
     def open_stream(self, max_inflight: int | None = None, timeout: float | None = None):
         """A RoundStream: rounds pipelined over one LookupStream per shard (client/stream.py);
