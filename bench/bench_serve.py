@@ -17,7 +17,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (EN_TRAIN_MODEL, RESULTS_DIR, TRAIN, WORK, ensure_en_train_model,  # noqa: E402
+from bench.common import (EN_TRAIN_MODEL, RESULTS_DIR, WORK, ensure_en_train_model,  # noqa: E402
                           heldout_windows, write_result)
 
 MODEL = EN_TRAIN_MODEL

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .chains import BACKOFF, COUNTS, VALUE_KINDS
+from .chains import COUNTS, VALUE_KINDS
 from .format import write_container
 from .kernels import codecs
 from .kernels import layout as LY

@@ -4,7 +4,6 @@ from __future__ import annotations
 import threading
 import time
 
-import grpc
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings

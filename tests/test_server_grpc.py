@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import queue
-import threading
 import time
 import urllib.request
 
@@ -13,7 +12,6 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from cluster_harness import Cluster, corpus_batch
-from ngram.chains import Chains
 from ngram.sharding import shard_of
 from ngram.wire import SERVICE_NAME, encode_array, pb, pb_grpc
 from ngram.wire.chains import decode_chains
