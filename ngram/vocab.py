@@ -59,8 +59,6 @@ class Vocabulary:
         special_at = sorted(i for i in (_index_of(words, s) for s in SPECIAL_TOKENS) if i >= 0)
         for i in special_at:
             special_counts[words[i]] = int(counts[i])
-        rest = np.ones(len(words), bool)
-        rest[special_at] = False
         rest_w = list(words)
         for i in reversed(special_at):
             del rest_w[i]
@@ -70,7 +68,8 @@ class Vocabulary:
         np.cumsum(lengths, out=offsets[1:])
         strings = np.frombuffer(b"".join(all_words), np.uint8).copy()
         _check_words(strings, offsets, lengths)
-        all_counts = np.concatenate([np.array([special_counts[s] for s in SPECIAL_TOKENS], np.uint64), counts[rest]])
+        all_counts = np.concatenate([np.array([special_counts[s] for s in SPECIAL_TOKENS], np.uint64),
+                                     np.delete(counts, special_at)])
         return cls(strings, offsets, all_counts)
 
     # -- persistence
@@ -170,9 +169,10 @@ def build_vocabulary(word_counts: Mapping[bytes, int], *, num_sentences: int, mi
     """Ids by descending count (ties by bytes); words under `min_count` or beyond
     `max_size` (counting the specials) become <unk>, their counts added to its count."""
     unk = int(word_counts.get(UNK, 0))
-    items = sorted(word_counts.items())  # byte order (words are distinct): the tie-break
-    items = [wc for wc in items if wc[0] not in SPECIAL_TOKENS] if any(s in word_counts for s in SPECIAL_TOKENS) \
-        else items
+    plain = dict(word_counts)
+    for s in SPECIAL_TOKENS:
+        plain.pop(s, None)
+    items = sorted(plain.items())  # byte order (words are distinct): the tie-break
     words = [w for w, _ in items]
     counts = np.array([c for _, c in items], np.uint64)
     order = np.argsort(-counts.astype(np.int64), kind="stable")  # descending count, ties stay in byte order

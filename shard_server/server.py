@@ -18,7 +18,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from ngram.wire import SERVICE_NAME, pb_grpc
-from ngram.wire.chains import encode_chains
+from ngram.wire.chains import decode_chains, encode_chains
 from shard_server.metrics import ServerMetrics
 from shard_server.engine import ShardEngine
 from shard_server.servicer import NgramShardServicer
@@ -122,10 +122,17 @@ class ShardServer:
         model = Model.open(model_dir, shards=shards, verify=verify)
         c = self.config
         engine = ShardEngine(model, max_batch=c.max_batch, inject_delay_s=c.inject_delay_s)
-        for chains in engine.warm_up():  # kernels compiled or loaded before SERVING,
-            encode_chains(0, 0, chains, packed=True)  # the response packing's too
+        warm_up(engine)  # kernels compiled or loaded before SERVING
         self.attach(engine)
         return model
+
+
+def warm_up(engine: ShardEngine) -> None:
+    """Compile (or load from numba's cache) every kernel a request runs: the lookups of
+    both request orders (ShardEngine.warm_up), and the packed answer's encoding and its
+    decoding (the client's side; cached on disk, so clients on this machine find it)."""
+    for chains in engine.warm_up():
+        decode_chains(encode_chains(0, 0, chains, packed=True), len(chains), chains.width, chains.value_kind)
 
 
 class _LazyServicer(pb_grpc.NgramShardServicer):

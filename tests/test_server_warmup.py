@@ -1,13 +1,16 @@
-"""A server's warm-up must leave nothing for a first request to compile: a cold numba
-compile takes ~10 s, longer than a client's default deadline."""
+"""A server's warm-up must leave nothing for a first request to compile (lookup, packed
+answer): a cold numba compile takes ~10 s, longer than a client's default deadline."""
 from __future__ import annotations
 
 import numpy as np
 
 from ngram.kernels.batch_ops import gather_rows, radix_argsort, scatter_into
 from ngram.kernels.lookup import lookup_kernel
+from ngram.kernels.wire_pack import count_extents, pack_rows, unpack_rows
 from ngram.sharding import routing_order
+from ngram.wire.chains import decode_chains, encode_chains
 from shard_server.engine import ShardEngine
+from shard_server.server import warm_up
 
 
 def _wire(a):
@@ -18,8 +21,8 @@ def _wire(a):
 
 def test_requests_after_warm_up_compile_nothing(local):
     engine = ShardEngine(local)
-    engine.warm_up()
-    kernels = (lookup_kernel, radix_argsort, gather_rows, scatter_into)
+    warm_up(engine)
+    kernels = (lookup_kernel, radix_argsort, gather_rows, scatter_into, count_extents, pack_rows, unpack_rows)
     warmed = [set(k.signatures) for k in kernels]
     rng = np.random.default_rng(0)
     ids = rng.integers(3, len(local.vocab), size=(300, local.order)).astype("<i4")
@@ -29,5 +32,7 @@ def test_requests_after_warm_up_compile_nothing(local):
     mine = order[bounds[shard]:bounds[shard + 1]]  # the router's rows for it, in routing order
     assert len(mine) > 2
     for rows in (mine, mine[::-1]):  # as the router sends them, then out of order
-        engine.lookup(local.model_id, shard, _wire(ids[rows]), _wire(lengths[rows]))
+        chains = engine.lookup(local.model_id, shard, _wire(ids[rows]), _wire(lengths[rows]))
+        resp = encode_chains(1, shard, chains, packed=True)  # the answer, packed, and the client's decoding
+        assert decode_chains(resp, len(rows), local.order, local.value_kind).equals(chains)
     assert [set(k.signatures) for k in kernels] == warmed
