@@ -1,5 +1,6 @@
 """ARPA suite: import en-dev.5 (8-bit and exact), bytes per n-gram, and held-out scoring
-words/s through the KenLM-compatible API, beside the kenlm module in the same run.
+words/s through the KenLM-compatible API (compressed and decoded layouts), beside the
+kenlm module in the same run.
 
     .venv/bin/python bench/bench_arpa.py [--kenlm-python /tmp/kenlm-venv/bin/python]
 
@@ -23,7 +24,7 @@ from bench.common import HELDOUT, SHARED, WORK, peak_rss_bytes, write_result  # 
 ARPA_FILE = SHARED / "arpa" / "en-dev.5.arpa.zst"
 
 KENLM_SCRIPT = r"""
-import json, sys, time
+import json, resource, sys, time
 import kenlm
 arpa, heldout = sys.argv[1], sys.argv[2]
 t = time.perf_counter(); m = kenlm.Model(arpa); load = time.perf_counter() - t
@@ -38,7 +39,8 @@ for rep in range(3):
     best = dt if best is None else min(best, dt)
 t = time.perf_counter(); total = sum(m.score(s) for s in sents); dts = time.perf_counter() - t
 print(json.dumps({"words": n, "full_scores_words_per_s": n / best, "score_words_per_s": n / dts,
-                  "load_s": load, "kenlm_version": getattr(kenlm, "__version__", "unknown"),
+                  "load_s": load, "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                  "kenlm_version": getattr(kenlm, "__version__", "unknown"),
                   "python": sys.executable}))
 """
 
@@ -62,10 +64,14 @@ def kenlm_side(python: str | None, plain_arpa: Path) -> dict:
     return out
 
 
-def ours(model_dir: Path, sentences: list[str]) -> dict:
+def ours(model_dir: Path, sentences: list[str], layout: str) -> dict:
     import client.kenlm_compat as kenlm
 
-    m = kenlm.Model(model_dir)
+    config = kenlm.Config()
+    config.layout = layout
+    t = time.perf_counter()
+    m = kenlm.Model(model_dir, config)
+    open_s = time.perf_counter() - t
     for s in sentences[:50]:  # compile / warm
         list(m.full_scores(s))
     m.full_scores_batch(sentences[:50])
@@ -81,7 +87,11 @@ def ours(model_dir: Path, sentences: list[str]) -> dict:
     t = time.perf_counter()
     prob, _, _, _ = m.full_scores_batch(sentences)
     dtb = time.perf_counter() - t
-    return {"words": n, "full_scores_words_per_s": n / best, "full_scores_batch_words_per_s": len(prob) / dtb}
+    out = {"layout": layout, "open_s": open_s, "words": n, "full_scores_words_per_s": n / best,
+           "full_scores_batch_words_per_s": len(prob) / dtb}
+    if layout == "decoded":
+        out["decoded_bytes_in_ram"] = m.decoded.nbytes
+    return out
 
 
 def main() -> None:
@@ -104,7 +114,8 @@ def main() -> None:
         all_bytes = sum(f["bytes"] for f in man["files"].values())
         sizes[q] = {"ngrams": real, "shard_bytes": shard_bytes, "bytes_per_ngram": shard_bytes / real,
                     "bytes_per_ngram_with_vocab": all_bytes / real, "import_s": dt}
-    speed = {q: ours(WORK / f"arpa-en-dev-{q}", sentences) for q in ("8", "none")}
+    speed = {f"{q}/{layout}": ours(WORK / f"arpa-en-dev-{q}", sentences, layout)
+             for q in ("8", "none") for layout in ("compressed", "decoded")}
     plain = WORK / "en-dev.5.arpa"
     if not plain.exists():
         with open_compressed(ARPA_FILE) as src, open(str(plain) + ".tmp", "wb") as dst:
@@ -115,9 +126,8 @@ def main() -> None:
     write_result("arpa", {
         "model": str(ARPA_FILE), "heldout": str(HELDOUT), "sentences": len(sentences),
         "size": sizes, "ours": speed, "kenlm": theirs,
-        "ratio_full_scores_ours_8bit_over_kenlm": (speed["8"]["full_scores_words_per_s"]
-                                                   / theirs["full_scores_words_per_s"]
-                                                   if "full_scores_words_per_s" in theirs else None),
+        "ratio_full_scores_over_kenlm": {k: v["full_scores_words_per_s"] / theirs["full_scores_words_per_s"]
+                                         for k, v in speed.items()} if "full_scores_words_per_s" in theirs else None,
         "peak_rss_bytes": peak_rss_bytes(),
     })
 

@@ -9,9 +9,17 @@
     model.BeginSentenceWrite(state)
     model.BaseScore(state, "this", out)
 
-Scores are log10 with KenLM's exact backoff semantics (ngram.backoff_scoring). A
-sentence costs one batched lookup (the chain of word i-1 is the context chain of word
-i); ``score_batch``/``full_scores_batch`` score many sentences in one lookup.
+Scores are log10 with KenLM's exact backoff semantics (ngram.backoff_scoring). On a
+local one-shard model a sentence is tokenized and scored word by word in one numba call
+(ngram.kernels.sentence); elsewhere it costs one batched lookup (the chain of word i-1
+is the context chain of word i). ``score_batch``/``full_scores_batch`` score many
+sentences in one lookup.
+
+Layouts (``Config().layout``): ``"compressed"`` scores the mmap-ed shard as stored
+(~2.3 bytes per n-gram at 8 bits); ``"decoded"`` first decodes it into plain arrays in
+RAM (ngram.decoded_trie: ~23 bytes per n-gram, a hash table probed once a level as
+KenLM's probing model is; ~0.2 s per million n-grams to open) and scores faster. The default: decoded for an ARPA file
+(read into memory anyway, as kenlm does), compressed for a model directory.
 
 Differences from kenlm: ``State`` keeps the last N-1 words (KenLM minimizes the state
 to the words that can still extend; the scores are the same, and two states that
@@ -23,6 +31,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import weakref
 from itertools import repeat
 from pathlib import Path
@@ -31,7 +40,10 @@ from typing import Iterator, NamedTuple
 import numpy as np
 
 from ngram.backoff_scoring import stream_log10
-from ngram.kernels.backoff import score_sentence, score_tokens, stream_rows
+from ngram.decoded_trie import DecodedTrie
+from ngram.kernels.backoff import stream_rows
+from ngram.kernels.sentence import (score_stream_compressed, score_stream_decoded, sentence_compressed,
+                                    sentence_decoded)
 from ngram.vocab import BOS_ID, EOS_ID, UNK_ID
 
 __all__ = ["Model", "LanguageModel", "State", "Config", "FullScoreReturn", "LoadMethod"]
@@ -41,13 +53,18 @@ class LoadMethod:
     LAZY, POPULATE_OR_LAZY, POPULATE_OR_READ, READ, PARALLEL_READ = range(5)
 
 
+LAYOUTS = ("compressed", "decoded")
+
+
 class Config:
-    """Accepted for compatibility; loading is always by mmap."""
+    """kenlm's loading options (accepted; a model directory is always mmap-ed), plus
+    ``layout``: "compressed", "decoded", or None (decoded for ARPA files only)."""
 
     def __init__(self):
         self.load_method = LoadMethod.LAZY
         self.arpa_complain = 0
         self.show_progress = False
+        self.layout: str | None = None
 
 
 class FullScoreReturn(NamedTuple):
@@ -87,16 +104,23 @@ def _utf8(text: str | bytes) -> bytes:
 
 
 def _single_local_shard(backend):
-    """(data, layout) of a local model with one shard, else None."""
+    """The ShardTable of a local model with one shard, else None."""
     model = getattr(backend, "model", backend)
     shards = getattr(model, "shards", None)
     if getattr(model, "num_shards", None) != 1 or not isinstance(shards, dict) or 0 not in shards:
         return None
     t = shards[0]
-    try:
-        return np.asarray(t.data), np.ascontiguousarray(t.layout, dtype=np.int64)
-    except AttributeError:
-        return None
+    return t if hasattr(t, "data") and hasattr(t, "layout") else None
+
+
+class _Scratch(threading.local):
+    """Per-thread output buffers of the one-call sentence kernels (a call allocates none)."""
+
+    def __init__(self):
+        self.grow(256)
+
+    def grow(self, n: int) -> None:
+        self.prob, self.length, self.oov = np.empty(n, np.float64), np.empty(n, np.int32), np.empty(n, np.bool_)
 
 
 def _is_arpa(path: Path) -> bool:
@@ -127,9 +151,13 @@ class Model:
     def __init__(self, path: str | os.PathLike, config: Config | None = None, *, backend=None):
         self.path = str(path)
         self._tmp = None
+        layout = getattr(config, "layout", None)
+        if layout not in (None,) + LAYOUTS:
+            raise ValueError(f"Config.layout must be one of {LAYOUTS} or None, not {layout!r}")
         if backend is None:
             p = Path(path)
             if p.is_file() and _is_arpa(p):
+                layout = layout or "decoded"
                 from ngram.arpa import import_arpa
 
                 self._tmp = tempfile.TemporaryDirectory(prefix="ngram-arpa-")
@@ -148,13 +176,30 @@ class Model:
         # keyed by UTF-8 bytes: sentences are split as kenlm splits them (bytes.split(),
         # ASCII whitespace only; a no-break space stays inside its word)
         self._index = {self.vocab.word_bytes(i): i for i in range(len(self.vocab))}
-        # A single local shard: a sentence is tokenized, looked up and scored in one
-        # numba call (ngram.kernels.backoff.score_sentence), without the backend's
-        # per-call array set-up. Loaded (or compiled) now, not on the first sentence.
-        self._shard0 = _single_local_shard(backend)
-        if self._shard0 is not None:
-            self._vocab_arrays = (self.vocab.strings, self.vocab.offsets, self.vocab.table)
-            self._sentence(b"", True, True)
+        # A single local shard: a sentence is tokenized and scored in one numba call
+        # (ngram.kernels.sentence), without the backend's per-call array set-up.
+        # Kernels loaded (or compiled) now, not on the first sentence.
+        self.layout = self._open_layout(layout or "compressed")
+        if self.layout != "batched":
+            self._scratch = _Scratch()
+            self._sentence_args = self._trie_args + (self.vocab.strings, self.vocab.offsets, self.vocab.table)
+            self._sentence(b"a", True, True)
+
+    def _open_layout(self, layout: str) -> str:
+        """Sets the kernels of a one-shard local model; "batched" (backend lookups) else."""
+        table = _single_local_shard(self.backend)
+        if table is None:
+            if layout == "decoded":
+                raise ValueError(f"{self.path}: the decoded layout needs a local model in one shard")
+            return "batched"
+        if layout == "decoded":
+            self.decoded = DecodedTrie.from_shard(table)
+            self._trie_args = self.decoded.args
+            self._sentence_kernel, self._stream_kernel = sentence_decoded, score_stream_decoded
+        else:
+            self._trie_args = (table.data, table.layout)
+            self._sentence_kernel, self._stream_kernel = sentence_compressed, score_stream_compressed
+        return layout
 
     # -- vocabulary
     def __contains__(self, word: str | bytes) -> bool:
@@ -207,18 +252,25 @@ class Model:
     def _stream(self, tokens: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if not len(tokens):
             return np.zeros(0), np.zeros(0, np.int32)
-        if self._shard0 is not None and pos[-1] == len(pos) - 1:  # one stream
-            return score_tokens(self._shard0[0], self._shard0[1], tokens, self.order)
+        if self.layout != "batched" and pos[-1] == len(pos) - 1:  # one stream
+            prob, length = np.empty(len(tokens), np.float64), np.empty(len(tokens), np.int32)
+            self._stream_kernel(*self._trie_args, np.ascontiguousarray(tokens, dtype=np.int32), 0, prob, length)
+            return prob, length
         ids, lengths = stream_rows(tokens, pos, self.order)
         ch = self.backend.lookup(ids, lengths)
         return stream_log10(ch.match_len, ch.prob, ch.backoff, pos, self.order)
 
     def _sentence(self, sentence: str | bytes, bos: bool, eos: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(log10 prob, n-gram length, oov) of each scored word of one sentence."""
-        if self._shard0 is not None:
-            data = np.frombuffer(_utf8(sentence), np.uint8)
-            return score_sentence(self._shard0[0], self._shard0[1], data, *self._vocab_arrays, self.order,
-                                  UNK_ID, BOS_ID, EOS_ID, bool(bos), bool(eos))
+        if self.layout != "batched":
+            data = _utf8(sentence)
+            out = self._scratch
+            n = self._sentence_kernel(*self._sentence_args, data, bool(bos), bool(eos), out.prob, out.length, out.oov)
+            if n < 0:  # a sentence longer than the buffers: grow them, once
+                out.grow(-n)
+                n = self._sentence_kernel(*self._sentence_args, data, bool(bos), bool(eos),
+                                          out.prob, out.length, out.oov)
+            return out.prob[:n], out.length[:n], out.oov[:n]
         tokens = self._tokens(sentence, bos, eos)
         prob, length = self._stream(tokens, np.arange(len(tokens), dtype=np.int64))
         s = 1 if bos else 0
@@ -226,11 +278,20 @@ class Model:
 
     def full_scores(self, sentence: str, bos: bool = True, eos: bool = True) -> Iterator[tuple[float, int, bool]]:
         """(log10 prob, n-gram length, oov) of each word, then of ``</s>`` if eos."""
-        prob, length, oov = self._sentence(sentence, bos, eos)
-        return zip(prob.tolist(), length.tolist(), oov.tolist())
+        if self.layout == "batched":
+            prob, length, oov = self._sentence(sentence, bos, eos)
+            return zip(prob.tolist(), length.tolist(), oov.tolist())
+        # the one-call path, inlined: Python's share of a sentence is most of kenlm's time
+        out = self._scratch
+        # (bytes go to numba as they are: np.frombuffer would cost more than a short sentence's walk)
+        n = self._sentence_kernel(*self._sentence_args, _utf8(sentence), bos is True or bool(bos),
+                                  eos is True or bool(eos), out.prob, out.length, out.oov)
+        if n < 0:
+            return zip(*(a.tolist() for a in self._sentence(sentence, bos, eos)))
+        return zip(out.prob[:n].tolist(), out.length[:n].tolist(), out.oov[:n].tolist())
 
     def score(self, sentence: str, bos: bool = True, eos: bool = True) -> float:
-        return float(self._sentence(sentence, bos, eos)[0].sum())
+        return sum(self._sentence(sentence, bos, eos)[0].tolist())
 
     def perplexity(self, sentence: str) -> float:
         words = len(_utf8(sentence).split()) + 1  # </s>

@@ -20,9 +20,18 @@ HELDOUT = ROOT.parent / "shared" / "corpus" / "en-heldout.txt"
 FIXTURES = ROOT / "tests" / "fixtures"
 
 
-@pytest.fixture(scope="module")
-def test_model():
-    return kenlm.Model(str(ARPA / "kenlm-test.arpa"))  # an ARPA file, imported on the fly
+def _config(layout):
+    c = kenlm.Config()
+    c.layout = layout
+    return c
+
+
+@pytest.fixture(scope="module", params=["decoded", "compressed"])
+def test_model(request):
+    # an ARPA file, imported on the fly (decoded by default), in each one-shard layout
+    m = kenlm.Model(str(ARPA / "kenlm-test.arpa"), _config(request.param))
+    assert m.layout == request.param
+    return m
 
 
 def _score_in_context(model, context, word):
@@ -101,11 +110,13 @@ def _fixture(name):
     return np.load(FIXTURES / f"kenlm_expected_{name}.npz", allow_pickle=False)
 
 
+@pytest.mark.parametrize("shards,layout", [(2, "batched"), (1, "compressed"), (1, "decoded")])
 @pytest.mark.parametrize("name", ["kenlm-test", "kenlm-test_nounk", "kenlm-toy0", "kenlm-toy1"])
-def test_small_models_match_kenlm_module(tmp_path, name):
+def test_small_models_match_kenlm_module(tmp_path, name, shards, layout):
     fx = _fixture(name)
-    import_arpa(ARPA / f"{name}.arpa", tmp_path / "m", num_shards=2, quantization="none")
-    m = kenlm.Model(tmp_path / "m")
+    import_arpa(ARPA / f"{name}.arpa", tmp_path / "m", num_shards=shards, quantization="none")
+    m = kenlm.Model(tmp_path / "m", _config(None if layout == "batched" else layout))
+    assert m.layout == layout
     off = fx["offsets"]
     for i, s in enumerate(fx["sentences"]):
         got = list(m.full_scores(str(s)))
@@ -126,14 +137,17 @@ def en_dev(tmp_path_factory):
     sentences = HELDOUT.read_text(encoding="utf-8").splitlines()
     d = tmp_path_factory.mktemp("endev")
     import_arpa(ARPA / "en-dev.5.arpa.zst", d / "exact", num_shards=2, quantization="none")
+    import_arpa(ARPA / "en-dev.5.arpa.zst", d / "exact1", num_shards=1, quantization="none")
     import_arpa(ARPA / "en-dev.5.arpa.zst", d / "q8", num_shards=1, quantization="8")
     return fx, sentences, d
 
 
-def test_en_dev_every_heldout_word_matches_kenlm(en_dev):
+@pytest.mark.parametrize("where,layout", [("exact", "batched"), ("exact1", "compressed"), ("exact1", "decoded")])
+def test_en_dev_every_heldout_word_matches_kenlm(en_dev, where, layout):
     fx, sentences, d = en_dev
     assert len(sentences) == len(fx["offsets"]) - 1
-    m = kenlm.Model(d / "exact")
+    m = kenlm.Model(d / where, _config(None if layout == "batched" else layout))
+    assert m.layout == layout
     got = [t for s in sentences for t in m.full_scores(s)]
     prob = np.array([p for p, _, _ in got])
     np.testing.assert_allclose(prob, fx["prob"], atol=1e-4)
@@ -154,7 +168,50 @@ def test_en_dev_8bit_is_close(en_dev):
     ppl = lambda p: 10 ** (-p.mean())  # noqa: E731
     assert abs(ppl(prob) / ppl(fx["prob"]) - 1) < 0.01
     assert np.array_equal(n, fx["ngram_length"])
-    # one shard in-process: the fused per-sentence path equals the batched backend path
-    assert m._shard0 is not None
+    # one shard in-process: the per-sentence kernels equal the batched backend path
+    assert m.layout == "compressed"
     per_sentence = np.array([p for s in sentences[:500] for p, _, _ in m.full_scores(s)])
     assert np.array_equal(per_sentence, prob[:len(per_sentence)])
+    dec = kenlm.Model(d / "q8", _config("decoded"))
+    assert np.array_equal([p for s in sentences[:500] for p, _, _ in dec.full_scores(s)], per_sentence)
+
+
+def test_long_sentences_and_threads(test_model):
+    # a sentence longer than the per-thread buffers grows them; threads share the model
+    import threading
+
+    words = "looking on a little the biarritz not_found more .".split()
+    long = " ".join(words * 60)  # 540 words
+    want = [p for p, _, _ in test_model.full_scores(long)]
+    assert len(want) == 541
+    state, out = kenlm.State(), kenlm.State()
+    test_model.BeginSentenceWrite(state)
+    walked = []
+    for w in long.split() + ["</s>"]:
+        walked.append(test_model.BaseScore(state, w, out))
+        state, out = out, state
+    np.testing.assert_allclose(want, walked, atol=1e-6)
+    sentences = [" ".join(words[i:] + words[:i]) for i in range(len(words))]
+    expected = [list(test_model.full_scores(s)) for s in sentences]
+    errors = []
+
+    def work():
+        for _ in range(200):
+            for s, e in zip(sentences, expected):
+                if list(test_model.full_scores(s)) != e:
+                    errors.append(s)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+
+
+def test_layout_errors(tmp_path):
+    import_arpa(ARPA / "kenlm-toy0.arpa", tmp_path / "two", num_shards=2, quantization="none")
+    with pytest.raises(ValueError, match="one shard"):
+        kenlm.Model(tmp_path / "two", _config("decoded"))
+    with pytest.raises(ValueError, match="layout"):
+        kenlm.Model(tmp_path / "two", _config("fast"))

@@ -1,18 +1,11 @@
-"""Backoff scoring kernels (KenLM's semantics; see ngram.backoff_scoring), and the whole
-in-process path of one sentence in one call: tokenize, look up, score.
-
-They live with the other kernels so that the stale-cache guard (ngram/kernels/__init__)
-covers them: a cached sentence kernel inlines the lookup and scoring code.
-"""
+"""Backoff scoring kernels over lookup chains (KenLM's semantics; see
+ngram.backoff_scoring). One sentence in one call: ngram.kernels.sentence."""
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
 from .bits import JIT
-from .layout import NAN_BITS
-from .lookup import lookup_kernel
-from .vocab_kernels import encode_words
 
 MISSING_UNK_PROB = -100.0
 
@@ -63,32 +56,3 @@ def stream_rows(tokens, pos, order):
         for i in range(n):
             ids[p, i] = tokens[p - n + 1 + i]
     return ids, lengths
-
-
-@njit(**JIT)
-def score_tokens(buf, lay, tokens, order):
-    """(log10 prob float64[T], n-gram length int32[T]) of every token of one stream
-    against a single-shard backoff model (its data and layout arrays)."""
-    T = tokens.shape[0]
-    pos = np.arange(T)
-    ids, lengths = stream_rows(tokens, pos, order)
-    raw = np.zeros((T, order, 2), np.uint64)
-    raw[:, :, 0] = NAN_BITS
-    match = np.zeros(T, np.int32)
-    lookup_kernel(buf, lay, ids, lengths, match, raw)
-    prob = raw[:, :, 0].astype(np.uint32).view(np.float32)
-    back = raw[:, :, 1].astype(np.uint32).view(np.float32)
-    out = np.empty(T, np.float64)
-    out_len = np.empty(T, np.int32)
-    score_stream(match, prob, back, pos, order - 1, out, out_len)
-    return out, out_len
-
-
-@njit(**JIT)
-def score_sentence(buf, lay, data, strings, offsets, table, order, unk_id, bos_id, eos_id, bos, eos):
-    """One sentence's UTF-8 bytes -> (log10 prob, n-gram length, oov) of each scored word
-    (every token but the leading <s>), in one call: kenlm's full_scores."""
-    tokens = encode_words(data, strings, offsets, table, unk_id, bos_id, eos_id, bos, eos)
-    prob, length = score_tokens(buf, lay, tokens, order)
-    s = 1 if bos else 0
-    return prob[s:], length[s:], tokens[s:] == unk_id

@@ -122,7 +122,7 @@ def encode_words(data, strings, offsets, table, unk_id, bos_id, eos_id, bos, eos
     """Ids of the whitespace-separated words of one sentence, as ``bytes.split()`` splits
     it (a newline is a separator like a space), with bos_id first and eos_id last when
     asked; unknown words -> unk_id."""
-    n = data.shape[0]
+    n = len(data)  # (an array or a bytes object)
     ids = np.empty(n // 2 + 3, np.int32)
     nt = 0
     if bos:

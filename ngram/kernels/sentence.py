@@ -1,0 +1,238 @@
+"""One token stream (a sentence) scored word by word against one backoff shard, KenLM's
+way, in either of two layouts: the compressed shard itself, or its decoded arrays
+(ngram.decoded_trie).
+
+The batched lookup kernel (ngram.kernels.lookup) overlaps the walks of many queries; a
+sentence of ~20 words gains little from that and pays for its set-up. Here each word's
+walk runs to its end before the next starts, bounded as KenLM bounds it: the n-gram
+ending at token i is at most one word longer than the trie path found ending at token
+i-1 (a walk past it would find nothing, since an n-gram's prefix is in the model
+whenever the n-gram is). Results go into caller-owned buffers: a call allocates only
+its token array.
+
+Scores: log10 p = prob of the longest match m (-100 for a word the model lacks) + the
+backoffs of the previous token's trie path at lengths m..min(i, N-1) (absent: 0).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .bits import INLINE, JIT
+from .codecs import EF_SAMPLE, ef_pair
+from .layout import EF_DIR, EF_HI, EF_HI_WORDS, EF_L, EF_LO, EF_RANK, G_ORDER, L_N
+from .lookup import column_value, find_key
+from .vocab_kernels import encode_words
+
+# the vocabulary's fixed ids (ngram.vocab; the core's kernels may not import it)
+UNK_ID, BOS_ID, EOS_ID = 0, 1, 2
+
+MISSING_UNK_PROB = -100.0
+# decoded layout: columns of the nodes array; hash multipliers (odd, well mixed)
+D_KEY, D_PROB, D_BACKOFF, D_PARENT = 0, 1, 2, 3
+EMPTY = -2  # D_PARENT of a free slot (a unigram's parent is -1)
+HASH_A = np.uint64(0x9E3779B97F4A7C15)
+HASH_B = np.uint64(0xC2B2AE3D27D4EB4F)
+
+
+@njit(**INLINE)
+def _f32(bits):
+    return np.float64(np.uint32(bits).view(np.float32))
+
+
+@njit(**INLINE)
+def _finish_word(p, depth, m, prob, order, bo_prev, bo_cur, first, out_prob, out_len):
+    """Adds the context's backoffs to the matched probability and writes token p's result."""
+    for k in range(depth + 1, order + 1):
+        bo_cur[k] = 0.0
+    if m == 0:
+        prob = MISSING_UNK_PROB
+        m = 1
+    for j in range(m, min(p, order - 1) + 1):
+        prob += bo_prev[j]
+    if p >= first:
+        out_prob[p - first] = prob
+        out_len[p - first] = m
+
+
+@njit(**JIT)
+def score_stream_compressed(buf, lay, tokens, first, out_prob, out_len):
+    """Scores of tokens[first:] (tokens[:first] are context only) against a compressed
+    shard: out_prob[i] (log10) and out_len[i] (n-gram length), i = position - first."""
+    order = lay[0, G_ORDER]
+    vocab = lay[1, L_N]
+    bo_prev = np.zeros(order + 1, np.float64)  # backoff of the j-gram ending at the previous token
+    bo_cur = np.zeros(order + 1, np.float64)
+    depth_prev = 0
+    for p in range(tokens.shape[0]):
+        w = np.int64(tokens[p])
+        depth = 0
+        m = 0
+        prob = np.float64(0.0)
+        if 0 <= w < vocab:
+            ps, praw = column_value(buf, lay, 1, 0, w, -1)
+            bs, braw = column_value(buf, lay, 1, 1, w, -1)
+            pv = _f32(praw)
+            bo_cur[1] = _f32(braw)
+            depth = 1
+            if pv == pv:  # a blank node (NaN) has no probability
+                m = 1
+                prob = pv
+            node = w
+            for k in range(2, min(p + 1, order, depth_prev + 1) + 1):
+                n_parent = lay[k - 1, L_N]
+                lo, hi = ef_pair(buf, lay[k, EF_L], lay[k, EF_LO], lay[k, EF_HI], lay[k, EF_HI_WORDS],
+                                 lay[k, EF_DIR], (n_parent + EF_SAMPLE) // EF_SAMPLE, lay[k, EF_RANK], node)
+                if lo < 0 or lo >= hi or hi > lay[k, L_N]:
+                    break
+                j, _ = find_key(buf, lay, k, lo, hi, np.int64(tokens[p - k + 1]), -1)
+                if j < 0:
+                    break
+                ps, praw = column_value(buf, lay, k, 0, j, ps)
+                bs, braw = column_value(buf, lay, k, 1, j, bs)
+                pv = _f32(praw)
+                bo_cur[k] = _f32(braw)
+                depth = k
+                node = j
+                if pv == pv:
+                    m = k
+                    prob = pv
+        _finish_word(p, depth, m, prob, order, bo_prev, bo_cur, first, out_prob, out_len)
+        bo_prev, bo_cur = bo_cur, bo_prev
+        depth_prev = depth
+
+
+@njit(**INLINE)
+def _slot(parent, word, nslots):
+    """First slot of (parent node, word) among nslots (multiply-shift: any table size)."""
+    h = (np.uint64(parent) * HASH_A) ^ (np.uint64(word) * HASH_B)
+    h ^= h >> np.uint64(32)
+    return np.int64((h & np.uint64(0xFFFFFFFF)) * np.uint64(nslots) >> np.uint64(32))
+
+
+@njit(**JIT)
+def fill_child_table(nodes, vocab, words, values, parents):
+    """Places the nodes of one level: node i (words[i], values[i], parent node parents[i])
+    goes to the first free slot from _slot(parent, word) in nodes[vocab:], probing
+    linearly (wrapping). Returns each node's slot (its node id from now on)."""
+    nslots = nodes.shape[0] - vocab
+    where = np.empty(words.shape[0], np.int64)
+    for i in range(words.shape[0]):
+        h = _slot(parents[i], words[i], nslots)
+        while nodes[vocab + h, D_PARENT] != EMPTY:
+            h += 1
+            if h == nslots:
+                h = 0
+        r = vocab + h
+        nodes[r, D_KEY] = words[i]
+        nodes[r, D_PROB] = values[i, 0]
+        nodes[r, D_BACKOFF] = values[i, 1]
+        nodes[r, D_PARENT] = parents[i]
+        where[i] = r
+    return where
+
+
+@njit(**INLINE)
+def find_child(nodes, vocab, parent, word):
+    """The node (parent, word) of a decoded trie, or -1: one record read when the slot
+    is the first probed (KenLM's probing hash tables keep the value beside the key too)."""
+    nslots = nodes.shape[0] - vocab
+    h = _slot(parent, word, nslots)
+    while True:
+        r = vocab + h
+        q = nodes[r, D_PARENT]
+        if q == EMPTY:
+            return np.int64(-1)
+        if q == parent and nodes[r, D_KEY] == word:
+            return r
+        h += 1
+        if h == nslots:
+            h = 0
+
+
+@njit(**JIT)
+def score_stream_decoded(nodes, vocab, order, tokens, first, out_prob, out_len):
+    """score_stream_compressed over a decoded trie (ngram.decoded_trie): nodes[w] =
+    (w, prob bits, backoff bits, -1) for the unigrams, then a hash table of the longer
+    n-grams' nodes by (parent node, word) (fill_child_table).
+
+    The walks advance one level at a time across the stream (the bound on word i needs
+    only word i-1's depth at the level before), so the table reads of different words
+    are independent and their cache misses overlap."""
+    T = tokens.shape[0]
+    # two allocations, not five (each costs about as much as a level of a short sentence)
+    walk = np.zeros((3, T), np.int64)
+    node, depth, matched = walk[0], walk[1], walk[2]
+    vals = np.zeros((T, order + 2), np.float64)
+    prob = vals[:, order + 1]
+    prob[:] = MISSING_UNK_PROB
+    backoff = vals[:, :order + 1]  # [i, j]: of the j-gram ending at token i
+    for p in range(T):
+        w = np.int64(tokens[p])
+        if 0 <= w < vocab:
+            pv = _f32(nodes[w, D_PROB])
+            backoff[p, 1] = _f32(nodes[w, D_BACKOFF])
+            depth[p] = 1
+            node[p] = w
+            if pv == pv:  # a blank node (NaN) has no probability
+                matched[p] = 1
+                prob[p] = pv
+    for k in range(2, order + 1):
+        moved = False
+        for p in range(k - 1, T):
+            if depth[p] != k - 1 or depth[p - 1] < k - 1:
+                continue
+            c = find_child(nodes, vocab, node[p], tokens[p - k + 1])
+            if c < 0:
+                continue
+            pv = _f32(nodes[c, D_PROB])
+            backoff[p, k] = _f32(nodes[c, D_BACKOFF])
+            depth[p] = k
+            node[p] = c
+            moved = True
+            if pv == pv:
+                matched[p] = k
+                prob[p] = pv
+        if not moved:
+            break
+    for p in range(first, T):
+        m = max(matched[p], 1)
+        s = prob[p]
+        for j in range(m, min(p, order - 1) + 1):
+            s += backoff[p - 1, j]
+        out_prob[p - first] = s
+        out_len[p - first] = m
+
+
+@njit(**INLINE)
+def _sentence_tokens(data, vocab_strings, vocab_offsets, vocab_table, bos, eos):
+    tokens = encode_words(data, vocab_strings, vocab_offsets, vocab_table, UNK_ID, BOS_ID, EOS_ID, bos, eos)
+    s = 1 if bos else 0
+    return tokens, s, tokens.shape[0] - s
+
+
+@njit(**JIT)
+def sentence_compressed(buf, lay, vocab_strings, vocab_offsets, vocab_table, data, bos, eos,
+                        out_prob, out_len, out_oov):
+    """kenlm's full_scores of one sentence (UTF-8 bytes) into the out_* buffers; returns
+    the number of scored words, or minus the buffer size needed when they are too short."""
+    tokens, s, n = _sentence_tokens(data, vocab_strings, vocab_offsets, vocab_table, bos, eos)
+    if n > out_prob.shape[0]:
+        return -n
+    score_stream_compressed(buf, lay, tokens, s, out_prob, out_len)
+    for i in range(n):
+        out_oov[i] = tokens[s + i] == UNK_ID
+    return n
+
+
+@njit(**JIT)
+def sentence_decoded(nodes, vocab, order, vocab_strings, vocab_offsets, vocab_table, data, bos, eos,
+                     out_prob, out_len, out_oov):
+    """sentence_compressed over a decoded trie."""
+    tokens, s, n = _sentence_tokens(data, vocab_strings, vocab_offsets, vocab_table, bos, eos)
+    if n > out_prob.shape[0]:
+        return -n
+    score_stream_decoded(nodes, vocab, order, tokens, s, out_prob, out_len)
+    for i in range(n):
+        out_oov[i] = tokens[s + i] == UNK_ID
+    return n
