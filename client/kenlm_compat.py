@@ -18,8 +18,9 @@ sentences in one lookup.
 Layouts (``Config().layout``): ``"compressed"`` scores the mmap-ed shard as stored
 (~2.3 bytes per n-gram at 8 bits); ``"decoded"`` first decodes it into plain arrays in
 RAM (ngram.decoded_trie: ~23 bytes per n-gram, a hash table probed once a level as
-KenLM's probing model is; ~0.2 s per million n-grams to open) and scores faster. The default: decoded for an ARPA file
-(read into memory anyway, as kenlm does), compressed for a model directory.
+KenLM's probing model is; ~0.2 s per million n-grams to open) and scores about twice
+as fast. The default: decoded for an ARPA file (read into memory anyway, as kenlm
+does), compressed for a model directory.
 
 Differences from kenlm: ``State`` keeps the last N-1 words (KenLM minimizes the state
 to the words that can still extend; the scores are the same, and two states that
@@ -260,16 +261,22 @@ class Model:
         ch = self.backend.lookup(ids, lengths)
         return stream_log10(ch.match_len, ch.prob, ch.backoff, pos, self.order)
 
+    def _score_into(self, data: bytes, bos: bool, eos: bool) -> int:
+        """Scores one sentence into this thread's buffers with the one-call kernel; the count."""
+        out = self._scratch
+        n = self._sentence_kernel(*self._sentence_args, data, bos, eos, out.prob, out.length, out.oov)
+        if n < 0:  # a sentence longer than the buffers: grow them, once
+            out.grow(-n)
+            n = self._sentence_kernel(*self._sentence_args, data, bos, eos, out.prob, out.length, out.oov)
+        return n
+
     def _sentence(self, sentence: str | bytes, bos: bool, eos: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(log10 prob, n-gram length, oov) of each scored word of one sentence."""
+        """(log10 prob, n-gram length, oov) of each scored word of one sentence (the one-call
+        path returns views of this thread's buffers, valid until its next sentence)."""
         if self.layout != "batched":
-            data = _utf8(sentence)
+            # bytes go to numba as they are (np.frombuffer costs more than a short walk)
+            n = self._score_into(_utf8(sentence), bool(bos), bool(eos))
             out = self._scratch
-            n = self._sentence_kernel(*self._sentence_args, data, bool(bos), bool(eos), out.prob, out.length, out.oov)
-            if n < 0:  # a sentence longer than the buffers: grow them, once
-                out.grow(-n)
-                n = self._sentence_kernel(*self._sentence_args, data, bool(bos), bool(eos),
-                                          out.prob, out.length, out.oov)
             return out.prob[:n], out.length[:n], out.oov[:n]
         tokens = self._tokens(sentence, bos, eos)
         prob, length = self._stream(tokens, np.arange(len(tokens), dtype=np.int64))
@@ -278,17 +285,8 @@ class Model:
 
     def full_scores(self, sentence: str, bos: bool = True, eos: bool = True) -> Iterator[tuple[float, int, bool]]:
         """(log10 prob, n-gram length, oov) of each word, then of ``</s>`` if eos."""
-        if self.layout == "batched":
-            prob, length, oov = self._sentence(sentence, bos, eos)
-            return zip(prob.tolist(), length.tolist(), oov.tolist())
-        # the one-call path, inlined: Python's share of a sentence is most of kenlm's time
-        out = self._scratch
-        # (bytes go to numba as they are: np.frombuffer would cost more than a short sentence's walk)
-        n = self._sentence_kernel(*self._sentence_args, _utf8(sentence), bos is True or bool(bos),
-                                  eos is True or bool(eos), out.prob, out.length, out.oov)
-        if n < 0:
-            return zip(*(a.tolist() for a in self._sentence(sentence, bos, eos)))
-        return zip(out.prob[:n].tolist(), out.length[:n].tolist(), out.oov[:n].tolist())
+        prob, length, oov = self._sentence(sentence, bos, eos)
+        return zip(prob.tolist(), length.tolist(), oov.tolist())  # copies: the buffers are reused
 
     def score(self, sentence: str, bos: bool = True, eos: bool = True) -> float:
         return sum(self._sentence(sentence, bos, eos)[0].tolist())

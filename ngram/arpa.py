@@ -35,9 +35,9 @@ from typing import BinaryIO, Iterator
 import numpy as np
 
 from .errors import ArpaFormatError
+from .kernels.backoff import MISSING_UNK_PROB  # KenLM's score of a word when the model lacks <unk>
 
 UNK, BOS, EOS = b"<unk>", b"<s>", b"</s>"
-MISSING_UNK_PROB = -100.0  # KenLM's default for a model without <unk>
 _CHUNK = 1 << 16  # lines parsed per batch
 
 _MAGIC = (

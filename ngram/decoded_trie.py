@@ -12,8 +12,7 @@ import numpy as np
 
 from .chains import BACKOFF
 from .kernels import layout as LY
-from .kernels.sentence import EMPTY, fill_child_table, score_stream_decoded
-from .kernels.trie_decode import decode_level, decode_values
+from .kernels.sentence import EMPTY, fill_child_table
 
 LOAD_FACTOR = 0.7
 
@@ -40,39 +39,20 @@ class DecodedTrie:
             raise ValueError(f"a decoded trie holds backoff models, not {table.value_kind!r}")
         if table.num_shards != 1:
             raise ValueError(f"a decoded trie needs the whole model in one shard, not {table.num_shards}")
-        buf, lay, order, V = table.data, table.layout, table.order, table.vocab_size
-        sizes = [V] + [int(lay[k, LY.L_N]) for k in range(2, order + 1)]
+        order, V = table.order, table.vocab_size
+        sizes = [V] + [int(table.layout[k, LY.L_N]) for k in range(2, order + 1)]
         nslots = max(int((sum(sizes) - V) / LOAD_FACTOR) + 1, 1)
         if V + nslots >= 2**31:
             raise ValueError(f"{sum(sizes)} n-grams: too many for a decoded trie (int32 node ids)")
         nodes = np.zeros((V + nslots, 4), np.int32)
         nodes[V:, 3] = EMPTY
-        # level 1: node w is word w; symbols kept for context-coded columns of level 2
-        syms = np.zeros((V, 2), np.int64)
-        raw = np.zeros((V, 2), np.uint64)
-        decode_values(buf, lay, 1, np.full(V, -1, np.int64), syms, syms, raw)
-        nodes[:V, 0] = np.arange(V)
+        levels = table.decode_levels()
+        words, _, raw = next(levels)  # node w is unigram w
+        nodes[:V, 0] = words
         nodes[:V, 1:3] = raw.astype(np.uint32).view(np.int32)
         nodes[:V, 3] = -1
-        where = np.arange(V, dtype=np.int64)  # node id of each node of the previous level
-        for k in range(2, order + 1):
-            n = sizes[k - 1]
-            keys = np.zeros(n, np.int64)
-            parent = np.zeros(n, np.int64)
-            raw = np.zeros((n, 2), np.uint64)
-            level_syms = np.zeros((n, 2), np.int64)
-            if n:
-                decode_level(buf, lay, k, sizes[k - 2], keys, parent)
-                decode_values(buf, lay, k, parent, syms, level_syms, raw)
+        where = words  # node id of each node of the previous level
+        for keys, parent, raw in levels:
             where = fill_child_table(nodes, V, keys.astype(np.int32), raw.astype(np.uint32).view(np.int32),
                                      where[parent].astype(np.int32))
-            syms = level_syms
         return cls(nodes, V, order, sizes)
-
-    def score_stream(self, tokens: np.ndarray, first: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """(log10 prob float64, n-gram length int32) of tokens[first:] of one stream."""
-        tokens = np.ascontiguousarray(tokens, dtype=np.int32)
-        n = max(len(tokens) - first, 0)
-        prob, length = np.empty(n, np.float64), np.empty(n, np.int32)
-        score_stream_decoded(*self.args, tokens, first, prob, length)
-        return prob, length

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -104,16 +105,18 @@ class ShardTable:
         """Walk a contiguous batch (best sorted by last words), writing match and raw."""
         lookup_kernel(self.data, self.layout, ids, lengths, match, raw)
 
-    def decode(self) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
-        """The whole shard as arrays: (unigram raw values [V, C], [(grams [n, k], raw values
-        [n, C]) for k = 2..N]) with rows in stored order (sorted by (w_k, ..., w_1)). Raw
-        values are counts, or float32 bits of log10 prob/backoff (see `raw_to_columns`)."""
+    def decode_levels(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """The shard level by level, in stored order: (word ids, parent indices, raw values
+        [n, C]) for k = 1..N. Level 1 is every word (parents -1); node j of level k >= 2 is
+        word keys[j] before the (k-1)-gram at index parent[j] of level k-1."""
         ncols = 1 if self.value_kind == COUNTS else 2
-        uni = np.zeros((self.vocab_size, ncols), np.uint64)
-        syms = np.zeros((self.vocab_size, ncols), np.int64)
-        decode_values(self.data, self.layout, 1, np.full(self.vocab_size, -1, np.int64), syms, syms, uni)
-        prev = np.arange(self.vocab_size, dtype=np.uint32)[:, None]
-        levels = []
+        V = self.vocab_size
+        raw = np.zeros((V, ncols), np.uint64)
+        syms = np.zeros((V, ncols), np.int64)
+        parent = np.full(V, -1, np.int64)
+        decode_values(self.data, self.layout, 1, parent, syms, syms, raw)
+        yield np.arange(V, dtype=np.int64), parent, raw
+        n_prev = V
         for k in range(2, self.order + 1):
             n = int(self.layout[k, LY.L_N])
             keys = np.zeros(n, np.int64)
@@ -121,13 +124,25 @@ class ShardTable:
             raw = np.zeros((n, ncols), np.uint64)
             level_syms = np.zeros((n, ncols), np.int64)
             if n:
-                decode_level(self.data, self.layout, k, len(prev), keys, parent)
+                decode_level(self.data, self.layout, k, n_prev, keys, parent)
                 decode_values(self.data, self.layout, k, parent, syms, level_syms, raw)
-            grams = np.empty((n, k), np.uint32)
+            yield keys, parent, raw
+            n_prev, syms = n, level_syms
+
+    def decode(self) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+        """The whole shard as arrays: (unigram raw values [V, C], [(grams [n, k], raw values
+        [n, C]) for k = 2..N]) with rows in stored order (sorted by (w_k, ..., w_1)). Raw
+        values are counts, or float32 bits of log10 prob/backoff (see `raw_to_columns`)."""
+        levels_iter = self.decode_levels()
+        _, _, uni = next(levels_iter)
+        prev = np.arange(self.vocab_size, dtype=np.uint32)[:, None]
+        levels = []
+        for k, (keys, parent, raw) in enumerate(levels_iter, start=2):
+            grams = np.empty((len(keys), k), np.uint32)
             grams[:, 0] = keys
             grams[:, 1:] = prev[parent]
             levels.append((grams, raw))
-            prev, syms = grams, level_syms
+            prev = grams
         return uni, levels
 
     def close(self) -> None:

@@ -7,8 +7,8 @@ sentence of ~20 words gains little from that and pays for its set-up. Here each 
 walk runs to its end before the next starts, bounded as KenLM bounds it: the n-gram
 ending at token i is at most one word longer than the trie path found ending at token
 i-1 (a walk past it would find nothing, since an n-gram's prefix is in the model
-whenever the n-gram is). Results go into caller-owned buffers: a call allocates only
-its token array.
+whenever the n-gram is). Results go into caller-owned buffers, so nothing is boxed
+back to Python but the count.
 
 Scores: log10 p = prob of the longest match m (-100 for a word the model lacks) + the
 backoffs of the previous token's trie path at lengths m..min(i, N-1) (absent: 0).
@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .backoff import MISSING_UNK_PROB
 from .bits import INLINE, JIT
 from .codecs import EF_SAMPLE, ef_pair
 from .layout import EF_DIR, EF_HI, EF_HI_WORDS, EF_L, EF_LO, EF_RANK, G_ORDER, L_N
@@ -27,7 +28,6 @@ from .vocab_kernels import encode_words
 # the vocabulary's fixed ids (ngram.vocab; the core's kernels may not import it)
 UNK_ID, BOS_ID, EOS_ID = 0, 1, 2
 
-MISSING_UNK_PROB = -100.0
 # decoded layout: columns of the nodes array; hash multipliers (odd, well mixed)
 D_KEY, D_PROB, D_BACKOFF, D_PARENT = 0, 1, 2, 3
 EMPTY = -2  # D_PARENT of a free slot (a unigram's parent is -1)
