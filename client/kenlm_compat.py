@@ -34,6 +34,7 @@ import os
 import tempfile
 import threading
 import weakref
+from array import array
 from itertools import repeat
 from pathlib import Path
 from typing import Iterator, NamedTuple
@@ -43,8 +44,8 @@ import numpy as np
 from ngram.backoff_scoring import stream_log10
 from ngram.decoded_trie import DecodedTrie
 from ngram.kernels.backoff import stream_rows
-from ngram.kernels.sentence import (score_stream_compressed, score_stream_decoded, sentence_compressed,
-                                    sentence_decoded)
+from ngram.kernels.sentence import (BOS_FLAG, EOS_FLAG, score_stream_compressed, score_stream_decoded,
+                                    sentence_compressed, sentence_decoded)
 from ngram.vocab import BOS_ID, EOS_ID, UNK_ID
 
 __all__ = ["Model", "LanguageModel", "State", "Config", "FullScoreReturn", "LoadMethod"]
@@ -114,14 +115,22 @@ def _single_local_shard(backend):
     return t if hasattr(t, "data") and hasattr(t, "layout") else None
 
 
+_INT32 = next(c for c in "ilh" if array(c).itemsize == 4)
+
+
 class _Scratch(threading.local):
-    """Per-thread output buffers of the one-call sentence kernels (a call allocates none)."""
+    """Per-thread output buffers of the one-call sentence kernels. prob and length are
+    array.array, written by the kernel through numpy views: slicing an array.array copies
+    out plain floats and ints faster than numpy's slice + tolist (~0.5 us a sentence)."""
 
     def __init__(self):
         self.grow(256)
 
     def grow(self, n: int) -> None:
-        self.prob, self.length, self.oov = np.empty(n, np.float64), np.empty(n, np.int32), np.empty(n, np.bool_)
+        self.prob, self.length = array("d", bytes(8 * n)), array(_INT32, bytes(4 * n))
+        self.oov = np.zeros(n, np.bool_)
+        self.oov_view = memoryview(self.oov)  # its tolist gives bools
+        self.kernel_out = (np.frombuffer(self.prob, np.float64), np.frombuffer(self.length, np.int32), self.oov)
 
 
 def _is_arpa(path: Path) -> bool:
@@ -183,7 +192,7 @@ class Model:
         self.layout = self._open_layout(layout or "compressed")
         if self.layout != "batched":
             self._scratch = _Scratch()
-            self._sentence_args = self._trie_args + (self.vocab.strings, self.vocab.offsets, self.vocab.table)
+            self._sentence_args = self._trie_args + (self.vocab.packed(),)
             self._sentence(b"a", True, True)
 
     def _open_layout(self, layout: str) -> str:
@@ -261,23 +270,22 @@ class Model:
         ch = self.backend.lookup(ids, lengths)
         return stream_log10(ch.match_len, ch.prob, ch.backoff, pos, self.order)
 
-    def _score_into(self, data: bytes, bos: bool, eos: bool) -> int:
-        """Scores one sentence into this thread's buffers with the one-call kernel; the count."""
-        out = self._scratch
-        n = self._sentence_kernel(*self._sentence_args, data, bos, eos, out.prob, out.length, out.oov)
+    def _score_into(self, sentence: str | bytes, bos: bool, eos: bool) -> int:
+        """Scores one sentence into this thread's buffers with the one-call kernel; the
+        count. (Bytes go to numba as they are: np.frombuffer costs more than a short walk.)"""
+        data = _utf8(sentence)
+        flags = (BOS_FLAG if bos else 0) | (EOS_FLAG if eos else 0)
+        n = self._sentence_kernel(*self._sentence_args, data, flags, *self._scratch.kernel_out)
         if n < 0:  # a sentence longer than the buffers: grow them, once
-            out.grow(-n)
-            n = self._sentence_kernel(*self._sentence_args, data, bos, eos, out.prob, out.length, out.oov)
+            self._scratch.grow(-n)
+            n = self._sentence_kernel(*self._sentence_args, data, flags, *self._scratch.kernel_out)
         return n
 
     def _sentence(self, sentence: str | bytes, bos: bool, eos: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(log10 prob, n-gram length, oov) of each scored word of one sentence (the one-call
-        path returns views of this thread's buffers, valid until its next sentence)."""
+        """(log10 prob, n-gram length, oov) of each scored word of one sentence."""
         if self.layout != "batched":
-            # bytes go to numba as they are (np.frombuffer costs more than a short walk)
-            n = self._score_into(_utf8(sentence), bool(bos), bool(eos))
-            out = self._scratch
-            return out.prob[:n], out.length[:n], out.oov[:n]
+            n = self._score_into(sentence, bos, eos)
+            return tuple(a[:n].copy() for a in self._scratch.kernel_out)
         tokens = self._tokens(sentence, bos, eos)
         prob, length = self._stream(tokens, np.arange(len(tokens), dtype=np.int64))
         s = 1 if bos else 0
@@ -285,11 +293,17 @@ class Model:
 
     def full_scores(self, sentence: str, bos: bool = True, eos: bool = True) -> Iterator[tuple[float, int, bool]]:
         """(log10 prob, n-gram length, oov) of each word, then of ``</s>`` if eos."""
-        prob, length, oov = self._sentence(sentence, bos, eos)
-        return zip(prob.tolist(), length.tolist(), oov.tolist())  # copies: the buffers are reused
+        if self.layout == "batched":
+            prob, length, oov = self._sentence(sentence, bos, eos)
+            return zip(prob.tolist(), length.tolist(), oov.tolist())
+        n = self._score_into(sentence, bos, eos)
+        out = self._scratch  # (slices copy: the buffers are reused by the next sentence)
+        return zip(out.prob[:n], out.length[:n], out.oov_view[:n].tolist())
 
     def score(self, sentence: str, bos: bool = True, eos: bool = True) -> float:
-        return sum(self._sentence(sentence, bos, eos)[0].tolist())
+        if self.layout == "batched":
+            return sum(self._sentence(sentence, bos, eos)[0].tolist())
+        return sum(self._scratch.prob[:self._score_into(sentence, bos, eos)])
 
     def perplexity(self, sentence: str) -> float:
         words = len(_utf8(sentence).split()) + 1  # </s>

@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import ModelFormatError
 from .format import open_container, verify_container, write_container
-from .kernels.vocab_kernels import build_index, encode_block
+from .kernels.vocab_kernels import PACKED_HEAD, build_index, encode_block
 
 UNK_ID, BOS_ID, EOS_ID = 0, 1, 2
 UNK, BOS, EOS = b"<unk>", b"<s>", b"</s>"
@@ -37,6 +37,26 @@ class Vocabulary:
         self.counts = counts
         self.table = table if table is not None else build_index(strings, offsets, _table_size(len(offsets) - 1))
         self._container = container
+        self._packed = None
+
+    def packed(self) -> np.ndarray:
+        """strings, offsets and the hash index copied into one uint8 array (a head of the
+        segments' (start, end) byte bounds, int64; segments 8-byte aligned), for kernels
+        called per sentence (ngram.kernels.vocab_kernels.packed_views). Built on first
+        use, then kept."""
+        if self._packed is None:
+            parts = [np.ascontiguousarray(self.strings, np.uint8), np.ascontiguousarray(self.offsets, np.uint64),
+                     np.ascontiguousarray(self.table, np.uint32)]
+            head, start = [], PACKED_HEAD
+            for a in parts:
+                head += [start, start + a.nbytes]
+                start = (start + a.nbytes + 7) // 8 * 8
+            packed = np.zeros(start, np.uint8)
+            packed[:PACKED_HEAD].view(np.int64)[:] = head
+            for a, lo in zip(parts, head[::2]):
+                packed[lo:lo + a.nbytes] = a.view(np.uint8)
+            self._packed = packed
+        return self._packed
 
     # -- construction
     @classmethod

@@ -106,3 +106,21 @@ def test_build_vocabulary_matches_naive_order(counts, min_count, max_size):
 def test_from_words_refuses_duplicates_and_whitespace(words, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         Vocabulary.from_words(words)
+
+
+@settings(deadline=None, max_examples=40)
+@given(st.lists(word, min_size=0, max_size=60, unique=True), st.lists(word, max_size=12))
+def test_packed_vocabulary_gives_the_same_arrays_and_ids(words, sentence):
+    import numpy as np
+
+    from ngram.kernels.vocab_kernels import encode_words, packed_views
+
+    v = Vocabulary.from_words(words)
+    packed = v.packed()
+    assert packed is v.packed()  # built once
+    strings, offsets, table = packed_views(packed)
+    assert np.array_equal(strings, v.strings) and np.array_equal(offsets, v.offsets)
+    assert np.array_equal(table, v.table)
+    data = b" ".join(sentence)
+    want = encode_words(data, v.strings, v.offsets, v.table, UNK_ID, BOS_ID, EOS_ID, True, True)
+    assert np.array_equal(encode_words(data, strings, offsets, table, UNK_ID, BOS_ID, EOS_ID, True, True), want)

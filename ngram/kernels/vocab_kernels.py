@@ -9,6 +9,7 @@ import numpy as np
 from numba import njit
 
 from .bits import INLINE, JIT
+PACKED_HEAD = 48  # bytes: (start, end) of three segments, int64
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 FNV_PRIME = np.uint64(0x100000001B3)
 
@@ -144,3 +145,13 @@ def encode_words(data, strings, offsets, table, unk_id, bos_id, eos_id, bos, eos
         ids[nt] = eos_id
         nt += 1
     return ids[:nt]
+
+
+@njit(**INLINE)
+def packed_views(packed):
+    """(strings, offsets, table) of a vocabulary packed into one byte array (see
+    ngram.vocab.Vocabulary.packed): a kernel called once per sentence takes one array
+    argument instead of three (numba's dispatch costs ~0.1 us per array)."""
+    head = packed[:PACKED_HEAD].view(np.int64)
+    return (packed[head[0]:head[1]], packed[head[2]:head[3]].view(np.uint64),
+            packed[head[4]:head[5]].view(np.uint32))
