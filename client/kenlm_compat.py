@@ -17,7 +17,7 @@ sentences in one lookup.
 
 Layouts (``Config().layout``): ``"compressed"`` scores the mmap-ed shard as stored
 (~2.3 bytes per n-gram at 8 bits); ``"decoded"`` first decodes it into plain arrays in
-RAM (ngram.decoded_trie: ~23 bytes per n-gram, a hash table probed once a level as
+RAM (ngram.decoded_trie: ~32 bytes per n-gram, a hash table probed once a level as
 KenLM's probing model is; ~0.2 s per million n-grams to open) and scores about twice
 as fast. The default: decoded for an ARPA file (read into memory anyway, as kenlm
 does), compressed for a model directory.
