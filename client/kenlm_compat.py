@@ -193,7 +193,7 @@ class Model:
         if self.layout != "batched":
             self._scratch = _Scratch()
             self._sentence_args = self._trie_args + (self.vocab.packed(),)
-            self._sentence(b"a", True, True)
+            self._score_into(b"a", True, True)
 
     def _open_layout(self, layout: str) -> str:
         """Sets the kernels of a one-shard local model; "batched" (backend lookups) else."""
@@ -281,11 +281,9 @@ class Model:
             n = self._sentence_kernel(*self._sentence_args, data, flags, *self._scratch.kernel_out)
         return n
 
-    def _sentence(self, sentence: str | bytes, bos: bool, eos: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(log10 prob, n-gram length, oov) of each scored word of one sentence."""
-        if self.layout != "batched":
-            n = self._score_into(sentence, bos, eos)
-            return tuple(a[:n].copy() for a in self._scratch.kernel_out)
+    def _batched_sentence(self, sentence: str | bytes, bos: bool, eos: bool
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(log10 prob, n-gram length, oov) of each scored word, by one backend lookup."""
         tokens = self._tokens(sentence, bos, eos)
         prob, length = self._stream(tokens, np.arange(len(tokens), dtype=np.int64))
         s = 1 if bos else 0
@@ -294,7 +292,7 @@ class Model:
     def full_scores(self, sentence: str, bos: bool = True, eos: bool = True) -> Iterator[tuple[float, int, bool]]:
         """(log10 prob, n-gram length, oov) of each word, then of ``</s>`` if eos."""
         if self.layout == "batched":
-            prob, length, oov = self._sentence(sentence, bos, eos)
+            prob, length, oov = self._batched_sentence(sentence, bos, eos)
             return zip(prob.tolist(), length.tolist(), oov.tolist())
         n = self._score_into(sentence, bos, eos)
         out = self._scratch  # (slices copy: the buffers are reused by the next sentence)
@@ -302,7 +300,7 @@ class Model:
 
     def score(self, sentence: str, bos: bool = True, eos: bool = True) -> float:
         if self.layout == "batched":
-            return sum(self._sentence(sentence, bos, eos)[0].tolist())
+            return sum(self._batched_sentence(sentence, bos, eos)[0].tolist())
         return sum(self._scratch.prob[:self._score_into(sentence, bos, eos)])
 
     def perplexity(self, sentence: str) -> float:
