@@ -64,7 +64,7 @@ def kenlm_side(python: str | None, plain_arpa: Path) -> dict:
     return out
 
 
-def ours(model_dir: Path, sentences: list[str], layout: str) -> dict:
+def ours(model_dir: Path, sentences: list[str], layout: str | None) -> dict:
     import client.kenlm_compat as kenlm
 
     config = kenlm.Config()
@@ -87,9 +87,9 @@ def ours(model_dir: Path, sentences: list[str], layout: str) -> dict:
     t = time.perf_counter()
     prob, _, _, _ = m.full_scores_batch(sentences)
     dtb = time.perf_counter() - t
-    out = {"layout": layout, "open_s": open_s, "words": n, "full_scores_words_per_s": n / best,
+    out = {"layout": m.layout, "open_s": open_s, "words": n, "full_scores_words_per_s": n / best,
            "full_scores_batch_words_per_s": len(prob) / dtb}
-    if layout == "decoded":
+    if m.layout == "decoded":
         out["decoded_bytes_in_ram"] = m.decoded.nbytes
     return out
 
@@ -122,6 +122,8 @@ def main() -> None:
             while block := src.read(1 << 20):
                 dst.write(block)
         os.replace(str(plain) + ".tmp", plain)
+    # the drop-in as kenlm users call it: Model("file.arpa"), defaults (exact, decoded)
+    speed["arpa-file/default"] = ours(plain, sentences, None)
     theirs = kenlm_side(args.kenlm_python, plain)
     write_result("arpa", {
         "model": str(ARPA_FILE), "heldout": str(HELDOUT), "sentences": len(sentences),

@@ -35,7 +35,10 @@ from typing import BinaryIO, Iterator
 import numpy as np
 
 from .errors import ArpaFormatError
+from .kernels.arpa_lines import NUMBER_WIDTH, parse_section_block
 from .kernels.backoff import MISSING_UNK_PROB  # KenLM's score of a word when the model lacks <unk>
+from .kernels.vocab_kernels import build_index
+from .vocab import index_table_size
 
 UNK, BOS, EOS = b"<unk>", b"<s>", b"</s>"
 _CHUNK = 1 << 16  # lines parsed per batch
@@ -166,9 +169,10 @@ def read_arpa(path: str | os.PathLike) -> ArpaModel:
         order = len(counts)
         words, uprob, uback, ufirst = _read_unigrams(src, counts[0], order == 1, fail)
         vocab = {w: i for i, w in enumerate(words)}
+        index = _WordIndex(words)
         raw: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]] = []
         for k in range(2, order + 1):
-            raw.append(_read_section(src, k, counts[k - 1], k == order, vocab, fail))
+            raw.append(_read_section(src, k, counts[k - 1], k == order, vocab, index, fail))
         line = src.next_nonblank()
         if line is None or line.strip() != b"\\end\\":
             raise fail("expected \\end\\" + (f", found {_show(line)}" if line is not None else " before the end of the file"),
@@ -315,61 +319,99 @@ def _expect_section_end(src: _Lines, k: int, n: int, fail) -> None:
 
 
 
-def _read_section(src: _Lines, k: int, n: int, highest: bool, vocab: dict, fail):
+class _WordIndex:
+    """The unigrams' words as the vocabulary kernels' hash index (for parse_section_block)."""
+
+    def __init__(self, words: list[bytes]):
+        lengths = np.fromiter(map(len, words), np.uint64, len(words))
+        self.offsets = np.zeros(len(words) + 1, np.uint64)
+        np.cumsum(lengths, out=self.offsets[1:])
+        self.strings = np.frombuffer(b"".join(words), np.uint8)
+        self.table = build_index(self.strings, self.offsets, index_table_size(len(words)))
+
+
+def _read_section(src: _Lines, k: int, n: int, highest: bool, vocab: dict, index: _WordIndex, fail):
     first = _expect_section(src, k, fail)
     grams = np.empty((n, k), np.int64)
     probs = np.empty(n, np.float32)
     backs = np.zeros(n, np.float32)
-    get = vocab.get
     done = 0
     while done < n:
         lines = src.chunk(min(_CHUNK, n - done))
         start_line = first + done
         if not lines:
             raise fail(f"the header announces {n} {k}-grams, the section has {done}", src.lineno + 1)
-        flat: list[bytes] = []
-        ptok: list[bytes] = []
-        btok: list[bytes] = []
-        for j, line in enumerate(lines):
-            parts = line.split()
-            m = len(parts)
-            if m == k + 1:
-                ptok.append(parts[0])
-                btok.append(b"0")
-                flat += parts[1:]
-            elif m == k + 2 and not highest:
-                ptok.append(parts[0])
-                btok.append(parts[-1])
-                flat += parts[1:-1]
-            elif m == 0:
-                raise fail(f"the header announces {n} {k}-grams, the section has {done + j}", start_line + j)
-            else:
-                what = "'prob w1..wk'" if highest else "'prob w1..wk [backoff]'"
-                raise fail(f"expected {what} with k={k}, found {_show(line)}", start_line + j)
-        ids = [get(w, -1) for w in flat]
         c = len(lines)
-        block = np.asarray(ids, np.int64).reshape(c, k)
-        bad = np.flatnonzero((block < 0).any(axis=1))
-        if len(bad):
-            j = int(bad[0])
-            w = [flat[j * k + i] for i in range(k) if block[j, i] < 0][0]
-            raise fail(f"word {w.decode('utf-8', 'replace')!r} is not among the unigrams", start_line + j)
-        try:
-            pv = np.asarray(ptok).astype(np.float64)
-            bv = np.asarray(btok).astype(np.float64)
-            ok = np.isfinite(pv) & np.isfinite(bv)
-        except ValueError:
-            ok = None
-        if ok is None or not ok.all():
-            for j in range(c):  # find the offending line
-                _parse_float(ptok[j], "probability", start_line + j, fail)
-                _parse_float(btok[j], "backoff", start_line + j, fail)
-        grams[done:done + c] = block
-        probs[done:done + c] = pv
-        backs[done:done + c] = bv
+        parsed = _parse_block_fast(lines, k, highest, index)
+        if parsed is None:  # something irregular: the line-by-line parser names it
+            parsed = _parse_block(lines, k, n, done, start_line, highest, vocab, fail)
+        grams[done:done + c], probs[done:done + c], backs[done:done + c] = parsed
         done += c
     _expect_section_end(src, k, n, fail)
     return grams, probs, backs, first
+
+
+def _parse_block_fast(lines: list[bytes], k: int, highest: bool, index: _WordIndex):
+    """(ids [c, k], prob, backoff) of a block of regular lines, or None."""
+    c = len(lines)
+    block = np.zeros((c, k), np.int64)
+    ptok = np.zeros((c, NUMBER_WIDTH), np.uint8)
+    btok = np.zeros((c, NUMBER_WIDTH), np.uint8)
+    if parse_section_block(b"".join(lines), k, highest, index.strings, index.offsets, index.table,
+                           block, ptok, btok) >= 0:
+        return None
+    try:
+        pv = ptok.view(f"S{NUMBER_WIDTH}").ravel().astype(np.float64)
+        bv = btok.view(f"S{NUMBER_WIDTH}").ravel().astype(np.float64)
+    except ValueError:
+        return None
+    if not (np.isfinite(pv).all() and np.isfinite(bv).all()):
+        return None
+    return block, pv, bv
+
+
+def _parse_block(lines: list[bytes], k: int, n: int, done: int, start_line: int, highest: bool, vocab: dict,
+                 fail):
+    """_parse_block_fast line by line in Python, raising the error of the first bad line."""
+    get = vocab.get
+    flat: list[bytes] = []
+    ptok: list[bytes] = []
+    btok: list[bytes] = []
+    for j, line in enumerate(lines):
+        parts = line.split()
+        m = len(parts)
+        if m == k + 1:
+            ptok.append(parts[0])
+            btok.append(b"0")
+            flat += parts[1:]
+        elif m == k + 2 and not highest:
+            ptok.append(parts[0])
+            btok.append(parts[-1])
+            flat += parts[1:-1]
+        elif m == 0:
+            raise fail(f"the header announces {n} {k}-grams, the section has {done + j}", start_line + j)
+        else:
+            what = "'prob w1..wk'" if highest else "'prob w1..wk [backoff]'"
+            raise fail(f"expected {what} with k={k}, found {_show(line)}", start_line + j)
+    ids = [get(w, -1) for w in flat]
+    c = len(lines)
+    block = np.asarray(ids, np.int64).reshape(c, k)
+    bad = np.flatnonzero((block < 0).any(axis=1))
+    if len(bad):
+        j = int(bad[0])
+        w = [flat[j * k + i] for i in range(k) if block[j, i] < 0][0]
+        raise fail(f"word {w.decode('utf-8', 'replace')!r} is not among the unigrams", start_line + j)
+    try:
+        pv = np.asarray(ptok).astype(np.float64)
+        bv = np.asarray(btok).astype(np.float64)
+        ok = np.isfinite(pv) & np.isfinite(bv)
+    except ValueError:
+        ok = None
+    if ok is None or not ok.all():
+        for j in range(c):  # find the offending line
+            _parse_float(ptok[j], "probability", start_line + j, fail)
+            _parse_float(btok[j], "backoff", start_line + j, fail)
+    return block, pv, bv
 
 
 # -- sorted-row utilities --------------------------------------------------------------

@@ -35,7 +35,7 @@ class Vocabulary:
         self.strings = strings
         self.offsets = offsets
         self.counts = counts
-        self.table = table if table is not None else build_index(strings, offsets, _table_size(len(offsets) - 1))
+        self.table = table if table is not None else build_index(strings, offsets, index_table_size(len(offsets) - 1))
         self._container = container
         self._packed = None
 
@@ -177,7 +177,8 @@ class Vocabulary:
         return int(self.counts.sum()) - int(self.counts[BOS_ID])
 
 
-def _table_size(n: int) -> int:
+def index_table_size(n: int) -> int:
+    """Slots of the hash index of n words: a power of two, at most half full."""
     size = 8
     while size < 2 * n:
         size *= 2

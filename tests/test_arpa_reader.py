@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import zstandard
 
 from ngram.arpa import ArpaModel, read_arpa, write_arpa
@@ -174,3 +176,42 @@ def test_write_then_read_is_identical(tmp_path):
                             [(l.grams, l.prob, l.backoff) for l in a.levels])
     assert counts == a.counts  # blanks are not written
     _same(a, read_arpa(out))
+
+
+_WORDS = [b"a", b"bb", b"<s>", b"</s>", b"\xc3\xa9t\xc3\xa9", b"x\xa0y", b"c"]
+_NUMBERS = [b"-1.5", b"0", b"-0.0", b"3", b"-99", b"1e-5", b"-2.25E+01", b"+.5", b"-1.234567890123"]
+
+
+@settings(deadline=None, max_examples=80)
+@given(k=st.integers(2, 4), highest=st.booleans(), data=st.data())
+def test_block_parser_equals_the_line_parser(k, highest, data):
+    # the numba block parser (ngram.kernels.arpa_lines) against the line-by-line one, on
+    # regular lines with any ASCII whitespace, and on irregular ones (it must decline)
+    from ngram.arpa import _parse_block, _parse_block_fast, _WordIndex
+
+    vocab = {w: i for i, w in enumerate(_WORDS)}
+    index = _WordIndex(_WORDS)
+    space = st.sampled_from([b" ", b"\t", b"  ", b" \t", b"\x0b", b"\x0c", b"\r "])
+
+    def line():
+        toks = [data.draw(st.sampled_from(_NUMBERS))] + [data.draw(st.sampled_from(_WORDS)) for _ in range(k)]
+        if not highest and data.draw(st.booleans()):
+            toks.append(data.draw(st.sampled_from(_NUMBERS)))
+        out = b""
+        for t in toks:
+            out += t + data.draw(space)
+        return out + data.draw(st.sampled_from([b"\n", b"\r\n"]))
+
+    lines = [line() for _ in range(data.draw(st.integers(1, 20)))]
+    if data.draw(st.booleans()):
+        lines[-1] = lines[-1].rstrip(b"\n")  # the file's last line may lack its newline
+    want = _parse_block(lines, k, 100, 0, 1, highest, vocab, lambda msg, line: AssertionError(msg))
+    got = _parse_block_fast(lines, k, highest, index)
+    assert got is not None
+    for g, w in zip(got, want):
+        assert np.array_equal(g, w)
+    # irregular lines: one token too many or too few, an unknown word, a bad number
+    bad = data.draw(st.sampled_from([b"-1 a\n", b"-1 " + b"a " * (k + 2) + b"\n", b"-1 zz" + b" a" * (k - 1) + b"\n",
+                                     b"x1" + b" a" * k + b"\n", b"\n", b"-1" + b" a" * k + b" " + b"9" * 30 + b"\n"]))
+    at = data.draw(st.integers(0, len(lines)))
+    assert _parse_block_fast(lines[:at] + [bad] + lines[at:], k, highest, index) is None
