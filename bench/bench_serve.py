@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import sys
 import time
 from pathlib import Path
@@ -38,8 +39,17 @@ def heldout_queries(model_dir: Path) -> tuple[np.ndarray, np.ndarray]:
         m.close()
 
 
-def run_rounds(cluster_path: str, rounds: int, warmup: int, seed: int, queries=None) -> list[float]:
-    """One client: `rounds` timed rounds of ROUND lookups (sampled held-out n-grams)."""
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_rounds(cluster_path: str, rounds: int, warmup: int, seed: int, queries=None,
+               cpu: dict | None = None, server_pids: list[int] = ()) -> list[float]:
+    """One client: `rounds` timed rounds of ROUND lookups (sampled held-out n-grams).
+    With `cpu`, records the CPU ms per round of this client (inside lookup calls: the
+    batches are drawn outside the timed span) and of the server processes."""
     from client.policy import CallPolicy
     from client.remote import open_remote_backend
     if queries is None:
@@ -47,15 +57,27 @@ def run_rounds(cluster_path: str, rounds: int, warmup: int, seed: int, queries=N
     grid, lengths = queries
     rng = np.random.default_rng(seed)
     times = []
+    client_cpu = 0.0
     with open_remote_backend(cluster_path, policy=CallPolicy(timeout=30.0, hedge_delay=None)) as be:
         for r in range(warmup + rounds):
             pick = rng.integers(0, len(lengths), ROUND)
             ids, lens = grid[pick], lengths[pick]
+            if r == warmup:
+                servers0 = sum(process_cpu_s(p) for p in server_pids)
+            c0 = time.process_time()
             t0 = time.perf_counter()
             be.lookup(ids, lens)
             dt = time.perf_counter() - t0
             if r >= warmup:
                 times.append(dt)
+                client_cpu += time.process_time() - c0
+    if cpu is not None and times:
+        cpu["client_ms_per_round"] = round(client_cpu / len(times) * 1000, 2)
+        if server_pids:
+            servers = sum(process_cpu_s(p) for p in server_pids) - servers0
+            cpu["servers_ms_per_round"] = round(servers / len(times) * 1000, 2)
+        cpu["note"] = ("CPU of all processes per round, on a machine of "
+                       f"{os.cpu_count()} cores: a round cannot take less than their sum / cores")
     return times
 
 
@@ -111,7 +133,9 @@ def main():
                          servers_per_replica=args.servers_per_replica, metrics=False, timeout=300)
     startup = time.perf_counter() - t0
     try:
-        single = run_rounds(str(cluster_path), args.rounds, args.warmup, 1, queries)
+        cpu: dict = {}
+        single = run_rounds(str(cluster_path), args.rounds, args.warmup, 1, queries, cpu,
+                            [srv.pid for srv in spec.servers if srv.pid])
         ctx = mp.get_context("spawn")  # gRPC and fork do not mix
         with ctx.Pool(args.clients) as pool:
             t0 = time.perf_counter()
@@ -150,6 +174,7 @@ def main():
         f"(up to 5 words; {len(queries[1]):,} distinct positions, sampled with replacement)",
         "cluster_startup_s": round(startup, 2),
         "one_client": one,
+        "one_client_cpu": cpu,
         "concurrent_clients": {
             "clients": args.clients, **summarize(multi),
             "throughput_lookups_per_s": round(args.clients * args.rounds * ROUND / busiest),
