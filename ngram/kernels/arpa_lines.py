@@ -11,7 +11,7 @@ from __future__ import annotations
 from numba import njit
 
 from .bits import JIT
-from .vocab_kernels import _is_space, find_word
+from .vocab_kernels import find_word, next_token
 
 NUMBER_WIDTH = 24  # bytes of a number token taken in the fast path; longer ones go slow
 
@@ -32,13 +32,9 @@ def parse_section_block(block, k, highest, strings, offsets, table, grams, ptok,
             return j
         ntok = 0
         while True:
-            while i < n and block[i] != 10 and _is_space(block[i]):
-                i += 1
-            if i >= n or block[i] == 10:
+            s, i = next_token(block, i, n)
+            if s == i:
                 break
-            s = i
-            while i < n and not _is_space(block[i]):
-                i += 1
             if ntok == 0 or (ntok == k + 1 and not highest):
                 if i - s > W:
                     return j

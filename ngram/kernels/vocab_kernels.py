@@ -64,6 +64,19 @@ def _is_space(c):
     return c == 32 or c == 9 or c == 10 or c == 13 or c == 11 or c == 12
 
 
+@njit(**INLINE)
+def next_token(data, i, n):
+    """(start, end) of the next whitespace-separated token of the current line from
+    position i; start == end (at the line's newline, or at n) when it has no more."""
+    while i < n and data[i] != 10 and _is_space(data[i]):
+        i += 1
+    s = i
+    if i < n and data[i] != 10:
+        while i < n and not _is_space(data[i]):
+            i += 1
+    return s, i
+
+
 @njit(**JIT)
 def encode_block(data, strings, offsets, table, unk_id, bos_id, eos_id, boundaries):
     """Tokenize newline-separated sentences and map tokens to ids (unknown -> unk_id).
@@ -87,6 +100,8 @@ def encode_block(data, strings, offsets, table, unk_id, bos_id, eos_id, boundari
             nt += 1
         words = 0
         while i < n and data[i] != 10:
+            # (next_token's loop written out: as a call, inlined, the tokenizer measured
+            # 10-20% slower)
             while i < n and data[i] != 10 and _is_space(data[i]):
                 i += 1
             if i >= n or data[i] == 10:
