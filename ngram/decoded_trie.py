@@ -1,17 +1,18 @@
-"""A backoff shard decoded into plain arrays, for scoring at the speed of an uncompressed
-model (KenLM's probing tables) in exchange for memory: a 16-byte record per n-gram in a
-hash table half full, ~32 bytes per n-gram, against ~2.3 for the compressed shard
-at 8 bits.
+"""A shard decoded into plain arrays, for lookups at the speed of an uncompressed model
+(KenLM's probing tables) in exchange for memory: a 16-byte record per n-gram in a hash
+table half full, ~32 bytes per n-gram, against ~2 for the compressed shard.
 
 Kept in RAM only (built from the shard when a model is opened with it); the file format
-does not change. Scored by ngram.kernels.sentence.score_stream_decoded.
+does not change. Read by ngram.kernels.sentence (one sentence, backoff models) and
+ngram.kernels.decoded_lookup (batches, either value kind).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .chains import BACKOFF
+from .chains import BACKOFF, COUNTS
 from .kernels import layout as LY
+from .kernels.decoded_lookup import decoded_lookup_kernel
 from .kernels.sentence import EMPTY, fill_child_table
 
 # Half full: a failed lookup (most walks end with one) probes ~2.5 slots instead of ~6
@@ -20,15 +21,25 @@ from .kernels.sentence import EMPTY, fill_child_table
 LOAD_FACTOR = 0.5
 
 
-class DecodedTrie:
-    """nodes int32[V + S, 4]: records (word, prob float32 bits, backoff float32 bits,
-    parent node). Node w < V is unigram w (parent -1); the S records after them are a
-    hash table of the longer n-grams by (parent node, word), free slots with parent
-    EMPTY (ngram.kernels.sentence.fill_child_table / find_child)."""
+def _value_words(raw: np.ndarray, value_kind: str) -> np.ndarray:
+    """Raw values [n, C] as the records' two int32 value words [n, 2]: (prob, backoff)
+    float32 bits, or a count's low and high halves."""
+    if value_kind == COUNTS:
+        return np.ascontiguousarray(raw[:, 0], dtype=np.uint64).view(np.int32).reshape(-1, 2)
+    return raw.astype(np.uint32).view(np.int32)
 
-    def __init__(self, nodes: np.ndarray, vocab_size: int, order: int, ngrams: list[int]):
+
+class DecodedTrie:
+    """nodes int32[V + S, 4]: records (word, value word 0, value word 1, parent node).
+    Node w < V is unigram w (parent -1); the S records after them are a hash table of
+    the longer n-grams by (parent node, word), free slots with parent EMPTY
+    (ngram.kernels.sentence.fill_child_table / find_child)."""
+
+    def __init__(self, nodes: np.ndarray, vocab_size: int, order: int, ngrams: list[int],
+                 value_kind: str = BACKOFF, absent: int = LY.NAN_BITS):
         self.nodes, self.vocab_size, self.order = nodes, vocab_size, order
         self.ngrams = ngrams  # per order 1..N, blank nodes included
+        self.value_kind, self.absent = value_kind, np.uint64(absent)
         self.args = (nodes, vocab_size, order)  # the kernels' leading arguments
 
     @property
@@ -36,15 +47,13 @@ class DecodedTrie:
         return self.nodes.nbytes
 
     @classmethod
-    def from_shard(cls, table) -> "DecodedTrie":
-        """Decodes every level of one backoff ShardTable (a whole model: one shard)."""
-        if table.value_kind != BACKOFF:
-            raise ValueError(f"a decoded trie holds backoff models, not {table.value_kind!r}")
-        if table.num_shards != 1:
-            raise ValueError(f"a decoded trie needs the whole model in one shard, not {table.num_shards}")
+    def from_shard(cls, table, load_factor: float = LOAD_FACTOR) -> "DecodedTrie":
+        """Decodes every level of one ShardTable (either value kind, any shard)."""
+        if not 0.05 <= load_factor <= 0.95:
+            raise ValueError(f"load factor {load_factor} is outside [0.05, 0.95]")
         order, V = table.order, table.vocab_size
         sizes = [V] + [int(table.layout[k, LY.L_N]) for k in range(2, order + 1)]
-        nslots = max(int((sum(sizes) - V) / LOAD_FACTOR) + 1, 1)
+        nslots = max(int((sum(sizes) - V) / load_factor) + 1, 1)
         if V + nslots >= 2**31:
             raise ValueError(f"{sum(sizes)} n-grams: too many for a decoded trie (int32 node ids)")
         nodes = np.zeros((V + nslots, 4), np.int32)
@@ -52,10 +61,14 @@ class DecodedTrie:
         levels = table.decode_levels()
         words, _, raw = next(levels)  # node w is unigram w
         nodes[:V, 0] = words
-        nodes[:V, 1:3] = raw.astype(np.uint32).view(np.int32)
+        nodes[:V, 1:3] = _value_words(raw, table.value_kind)
         nodes[:V, 3] = -1
         where = words  # node id of each node of the previous level
         for keys, parent, raw in levels:
-            where = fill_child_table(nodes, V, keys.astype(np.int32), raw.astype(np.uint32).view(np.int32),
+            where = fill_child_table(nodes, V, keys.astype(np.int32), _value_words(raw, table.value_kind),
                                      where[parent].astype(np.int32))
-        return cls(nodes, V, order, sizes)
+        return cls(nodes, V, order, sizes, table.value_kind, int(table.layout[0, LY.G_ABSENT]))
+
+    def lookup_into(self, ids: np.ndarray, lengths: np.ndarray, match: np.ndarray, raw: np.ndarray) -> None:
+        """ShardTable.run_kernel's contract (match and raw pre-filled with absent values)."""
+        decoded_lookup_kernel(self.nodes, self.vocab_size, self.order, self.absent, ids, lengths, match, raw)

@@ -11,7 +11,7 @@ from .errors import ModelFormatError
 from .manifest import file_digest, read_manifest, shard_file_name
 from .kernels.batch_ops import gather_rows
 from .query import check_batch
-from .shard import ShardTable, unsort_outputs, chains_from_raw, new_outputs
+from .shard import LAYOUTS, ShardTable, chains_from_raw, new_outputs, unsort_outputs
 from .sharding import routing_order
 from .vocab import Vocabulary
 from .writer import VOCAB_FILE
@@ -36,7 +36,12 @@ class Model:
         self.value_kind = manifest["value_kind"]
 
     @classmethod
-    def open(cls, path: str | os.PathLike, shards: list[int] | None = None, verify: bool = False) -> "Model":
+    def open(cls, path: str | os.PathLike, shards: list[int] | None = None, verify: bool = False,
+             layout: str = "compressed") -> "Model":
+        """layout: "compressed" (the mapped files as stored) or "decoded" (each shard also
+        decoded into RAM, ngram.decoded_trie: ~16x the bytes, lookups ~2.4x faster)."""
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout {layout!r}: expected one of {', '.join(LAYOUTS)}")
         path = Path(path)
         manifest = read_manifest(path)
         num_shards = int(manifest["num_shards"])
@@ -70,6 +75,9 @@ class Model:
         model = cls(path, manifest, vocab, tables)
         if verify:
             model.verify()
+        if layout == "decoded":
+            for t in tables.values():
+                t.decode_in_memory()
         return model
 
     def verify(self) -> None:

@@ -49,9 +49,12 @@ def _write_json_atomic(path: Path, data: dict) -> None:
               help="Seconds SIGTERM waits for accepted requests.")
 @click.option("--ready-file", type=click.Path(dir_okay=False),
               help="Write {address, port, metrics_port, pid} as JSON here once SERVING.")
+@click.option("--layout", type=click.Choice(["compressed", "decoded"]), default="compressed", show_default=True,
+              help="compressed: answer from the mapped shard files (~2 bytes per n-gram). decoded: also "
+                   "decode them into RAM hash tables at start (~32 bytes per n-gram), lookups ~2.4x faster.")
 @click.option("--inject-delay-ms", type=float, default=0.0, hidden=True)
 def serve(model, shards, port, host, max_inflight, threads, max_message_mb, max_batch, metrics_port,
-          tls_cert, tls_key, tls_client_ca, verify, drain_grace, ready_file, inject_delay_ms):
+          tls_cert, tls_key, tls_client_ca, verify, drain_grace, ready_file, layout, inject_delay_ms):
     """Serve shards of MODEL over gRPC until SIGTERM/SIGINT, then drain."""
     from ngram import __version__
     from shard_server.server import ServerConfig, ShardServer
@@ -70,12 +73,13 @@ def serve(model, shards, port, host, max_inflight, threads, max_message_mb, max_
     server = ShardServer(config, version=__version__)
     server.start()
     try:
-        m = server.open_model(model, shards=_int_list(shards), verify=verify)
+        m = server.open_model(model, shards=_int_list(shards), verify=verify, layout=layout)
     except Exception as e:  # noqa: BLE001 - report and exit non-zero
         server.stop()
         raise click.ClickException(f"cannot open {model}: {e}")
     served = sorted(m.shards)
-    click.echo(f"serving shards {served} of model {m.model_id} on {server.address}"
+    click.echo(f"serving shards {served} of model {m.model_id} ({layout}, "
+               f"{sum(t.memory_bytes for t in m.shards.values()) / 2**20:.1f} MiB) on {server.address}"
                + (f", metrics on :{server.metrics_port}" if server.metrics_port else ""), err=True)
     if ready_file:
         _write_json_atomic(Path(ready_file), {
@@ -111,9 +115,11 @@ def cluster():
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False))
 @click.option("--tls-ca", type=click.Path(exists=True, dir_okay=False),
               help="Roots the client trusts (written to the cluster file).")
+@click.option("--layout", type=click.Choice(["compressed", "decoded"]), default="compressed", show_default=True,
+              help="The servers' table layout (see `ngram serve --layout`).")
 @click.option("--server-arg", multiple=True, help="Extra argument passed to every `ngram serve`.")
 def cluster_up(model, replicas, base_port, servers_per_replica, host, cluster_file, metrics,
-               timeout, tls_cert, tls_key, tls_ca, server_arg):
+               timeout, tls_cert, tls_key, tls_ca, layout, server_arg):
     """Start local servers for MODEL, wait until all are healthy, write the cluster file."""
     from ngram.cluster_file import TLSConfig
     from shard_server.cluster import ClusterError, start_cluster
@@ -123,7 +129,7 @@ def cluster_up(model, replicas, base_port, servers_per_replica, host, cluster_fi
         spec = start_cluster(model, cluster_file, replicas=replicas, base_port=base_port,
                              servers_per_replica=servers_per_replica, host=host,
                              metrics=metrics, timeout=timeout, tls_cert=tls_cert,
-                             tls_key=tls_key, tls=tls, extra_args=list(server_arg))
+                             tls_key=tls_key, tls=tls, layout=layout, extra_args=list(server_arg))
     except ClusterError as e:
         raise click.ClickException(str(e))
     click.echo(f"{len(spec.servers)} servers healthy; cluster file {cluster_file}")

@@ -134,8 +134,10 @@ def start_cluster(model: str | os.PathLike, cluster_path: str | os.PathLike, *, 
                   base_port: int = 0, servers_per_replica: int | None = None,
                   host: str = "127.0.0.1", metrics: bool = True, timeout: float = 120.0,
                   tls_cert: str | None = None, tls_key: str | None = None,
-                  tls: TLSConfig | None = None, extra_args: list[str] = ()) -> ClusterSpec:
-    """Start replicas x servers_per_replica processes, wait for health, write the file."""
+                  tls: TLSConfig | None = None, layout: str = "compressed",
+                  extra_args: list[str] = ()) -> ClusterSpec:
+    """Start replicas x servers_per_replica processes, wait for health, write the file.
+    layout: the servers' table layout (`ngram serve --layout`)."""
     from ngram.model import Model
 
     m = Model.open(model, shards=[])  # manifest and vocabulary only
@@ -144,13 +146,13 @@ def start_cluster(model: str | os.PathLike, cluster_path: str | os.PathLike, *, 
                     shard_seed=int(m.shard_seed), value_kind=str(m.value_kind))
     finally:
         m.close()
-    _load_kernels(model)
+    _load_kernels(model, layout)
     S = meta["num_shards"]
     K = min(servers_per_replica or S, S)
     total = replicas * K
     cluster_path = Path(cluster_path)
     workdir = cluster_path.with_name(cluster_path.name + ".d")
-    args = list(extra_args)
+    args = list(extra_args) + ["--layout", layout]
     if tls_cert:
         args += ["--tls-cert", str(tls_cert), "--tls-key", str(tls_key)]
     procs: list[ServerProcess] = []
@@ -181,7 +183,7 @@ def start_cluster(model: str | os.PathLike, cluster_path: str | os.PathLike, *, 
     return spec
 
 
-def _load_kernels(model: str | os.PathLike) -> None:
+def _load_kernels(model: str | os.PathLike, layout: str = "compressed") -> None:
     """Compile (or load) the request kernels here, once, before the servers start: with a
     cold numba cache, 8 servers compiling the same kernels at once on 2 cores took 88.5 s
     to become healthy, 18.0 s after this warm-up; warm, ~3 s."""
@@ -190,7 +192,7 @@ def _load_kernels(model: str | os.PathLike) -> None:
     from .engine import ShardEngine
     from .server import warm_up
 
-    m = Model.open(model, shards=[0])
+    m = Model.open(model, shards=[0], layout=layout)
     try:
         warm_up(ShardEngine(m))
     finally:

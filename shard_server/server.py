@@ -116,10 +116,12 @@ class ShardServer:
     def stop(self) -> None:
         self.drain(grace=0)
 
-    def open_model(self, model_dir, shards: list[int] | None = None, verify: bool = False):
-        """mmap the listed shards (all when None) and start answering; returns the model."""
+    def open_model(self, model_dir, shards: list[int] | None = None, verify: bool = False,
+                   layout: str = "compressed"):
+        """mmap the listed shards (all when None; decoded into RAM with layout="decoded")
+        and start answering; returns the model."""
         from ngram.model import Model
-        model = Model.open(model_dir, shards=shards, verify=verify)
+        model = Model.open(model_dir, shards=shards, verify=verify, layout=layout)
         c = self.config
         engine = ShardEngine(model, max_batch=c.max_batch, inject_delay_s=c.inject_delay_s)
         warm_up(engine)  # kernels compiled or loaded before SERVING

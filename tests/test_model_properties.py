@@ -132,6 +132,13 @@ def test_counts_chains_and_absent_ngrams(case):
         info = model.info()
         assert sum(info["ngrams"][1:]) == len(stored) - sum(1 for g in stored if len(g) == 1)
         model.close()
+        # the decoded layout (hash tables in RAM) holds the same n-grams
+        decoded = Model.open(model.path, layout="decoded")
+        got = decoded.lookup(ids, lengths)
+        np.testing.assert_array_equal(got.counts, want_counts)
+        assert got.match_len.tolist() == chains.match_len.tolist()
+        assert all(t.layout_name == "decoded" and t.memory_bytes > t.nbytes for t in decoded.shards.values())
+        decoded.close()
 
 
 @SETTINGS

@@ -79,11 +79,47 @@ def test_decoded_trie_holds_every_ngram(models):
         assert decoded.nbytes == nodes.nbytes
 
 
-def test_decoded_trie_refuses_counts_and_split_models(tmp_path):
-    import_arpa(ARPA / "kenlm-toy0.arpa", tmp_path / "two", num_shards=2, quantization="none")
-    m = Model.open(tmp_path / "two")
-    with pytest.raises(ValueError, match="one shard"):
-        DecodedTrie.from_shard(m.shards[0])
+@settings(deadline=None, max_examples=40)
+@given(name=st.sampled_from(NAMES), q=st.sampled_from(["none", "8"]), data=st.data())
+def test_decoded_batch_lookup_equals_compressed(models, name, q, data):
+    """The batched kernel over the decoded table (ngram.kernels.decoded_lookup): every
+    chain value, blank nodes (backoff without prob) included, and every match length."""
+    model, table, decoded = models[name, q]
+    V, N = len(model.vocab), model.order
+    rows = data.draw(st.lists(st.lists(st.integers(0, V - 1), min_size=1, max_size=N), max_size=60))
+    # stored n-grams too, so that long chains are walked
+    uni, levels = table.decode()
+    for grams, _ in levels:
+        rows += grams[:data.draw(st.integers(0, 30))].tolist()
+    ids = np.zeros((len(rows), N), np.int32)
+    for b, r in enumerate(rows):
+        ids[b, :len(r)] = r
+    lengths = np.array([len(r) for r in rows], np.int32)
+    want = model.lookup(ids, lengths)
+    table.decoded = decoded
+    try:
+        got = model.lookup(ids, lengths)
+    finally:
+        table.decoded = None
+    assert got.match_len.tolist() == want.match_len.tolist()
+    np.testing.assert_array_equal(got.prob, want.prob)  # NaN == NaN here
+    np.testing.assert_array_equal(got.backoff, want.backoff)
+
+
+def test_decoded_trie_of_a_split_counts_shard(tmp_path):
+    """Any shard decodes (the server's decoded layout): a count's 64 bits survive."""
+    from builder.inmemory import build_model_inmemory
+    build_model_inmemory(b"a b c\na b d\n" * 3, tmp_path / "m", order=3, num_shards=2)
+    m = Model.open(tmp_path / "m")
+    for t in m.shards.values():
+        d = DecodedTrie.from_shard(t)
+        assert d.value_kind == "counts" and d.absent == 0
+        assert np.array_equal(d.nodes[:t.vocab_size, 1:3].copy().view(np.uint64)[:, 0], t.decode()[0][:, 0])
+    with pytest.raises(ValueError, match="load factor"):
+        DecodedTrie.from_shard(m.shards[0], load_factor=1.0)
+    with pytest.raises(ValueError, match="layout 'probing'"):
+        Model.open(tmp_path / "m", layout="probing")
+    m.close()
 
 
 def test_kernel_ids_are_the_vocabulary_ids():

@@ -91,8 +91,9 @@ def _cli(*args, timeout=120):
 
 def test_cluster_up_status_down(model_dir, local, tmp_path):
     cfile = tmp_path / "cluster.json"
+    # the servers decode their shards into RAM (`serve --layout decoded`); answers are the same
     up = _cli("cluster", "up", str(model_dir), "--replicas", "2", "--servers-per-replica", "2",
-              "--cluster-file", str(cfile))
+              "--cluster-file", str(cfile), "--layout", "decoded")
     spec = json.loads(cfile.read_text()) if cfile.exists() else None
     try:
         assert up.returncode == 0, up.stderr
@@ -100,6 +101,7 @@ def test_cluster_up_status_down(model_dir, local, tmp_path):
         st = _cli("cluster", "status", "--cluster-file", str(cfile))
         assert st.returncode == 0, st.stdout + st.stderr
         assert st.stdout.count("SERVING") == 4
+        assert all("(decoded, " in Path(s["log"]).read_text() for s in spec["servers"])
         with open_remote_backend(cfile) as be:
             ids, lengths = corpus_batch(local, 500, np.random.default_rng(3))
             assert be.lookup(ids, lengths).equals(local.lookup(ids, lengths))
