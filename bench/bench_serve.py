@@ -1,9 +1,12 @@
 """Serve suite: the en-train 5-gram model in 8 shards on a local cluster, rounds of 150,000
 held-out 5-gram lookups through the remote client.
 
-Measures one client's round latency (p50/p95/p99) and lookups/s, then the throughput of
-4 concurrent client processes, and draws a latency histogram next to the JSON result.
+For each server table layout (compressed: the mapped shard files; decoded: hash tables
+in RAM, `ngram serve --layout decoded`) on its own cluster: one client's round latency
+(p50/p95/p99), lookups/s and CPU per round, the servers' resident memory, then the
+throughput of 4 concurrent client processes; a latency histogram next to the JSON result.
 Run: .venv/bin/python bench/bench_serve.py [--rounds 60] [--servers-per-replica 8]
+     [--layouts compressed,decoded]
 """
 from __future__ import annotations
 
@@ -43,6 +46,13 @@ def process_cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
 
 
 def run_rounds(cluster_path: str, rounds: int, warmup: int, seed: int, queries=None,
@@ -94,48 +104,43 @@ def summarize(times: list[float]) -> dict:
             "lookups_per_s": round(ROUND / float(np.asarray(times).mean()))}
 
 
-def plot(single: list[float], multi: list[float], path: Path) -> None:
+def plot(runs: dict[str, tuple[list[float], list[float]]], path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(7, 4))
-    bins = np.linspace(0, max(max(single), max(multi)) * 1000 * 1.05, 50)
-    ax.hist(np.asarray(single) * 1000, bins=bins, alpha=0.7, label="1 client")
-    ax.hist(np.asarray(multi) * 1000, bins=bins, alpha=0.5, label="4 concurrent clients")
-    for q, style in ((50, "-"), (99, "--")):
-        ax.axvline(np.percentile(np.asarray(single) * 1000, q), color="k", ls=style, lw=1,
-                   label=f"1 client p{q}")
-    ax.set_xlabel(f"round latency, ms ({ROUND:,} lookups per round)")
-    ax.set_ylabel("rounds")
-    ax.set_title("ngram serve: en-train 5-gram, 8 shards, local cluster")
-    ax.legend()
+    fig, axes = plt.subplots(len(runs), 1, figsize=(7, 3.2 * len(runs)), squeeze=False)
+    top = max(max(max(a), max(b)) for a, b in runs.values()) * 1000 * 1.05
+    bins = np.linspace(0, top, 60)
+    for ax, (layout, (single, multi)) in zip(axes[:, 0], runs.items()):
+        ax.hist(np.asarray(single) * 1000, bins=bins, alpha=0.7, label="1 client")
+        ax.hist(np.asarray(multi) * 1000, bins=bins, alpha=0.5, label="4 concurrent clients")
+        for q, style in ((50, "-"), (99, "--")):
+            ax.axvline(np.percentile(np.asarray(single) * 1000, q), color="k", ls=style, lw=1,
+                       label=f"1 client p{q}")
+        ax.axvline(30, color="r", lw=1, label="target p50")
+        ax.set_ylabel("rounds")
+        ax.set_title(f"{layout} tables: en-train 5-gram, 8 shards, local cluster")
+        ax.legend(fontsize=8)
+    axes[-1, 0].set_xlabel(f"round latency, ms ({ROUND:,} lookups per round)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=60)
-    ap.add_argument("--warmup", type=int, default=5)
-    ap.add_argument("--clients", type=int, default=4)
-    ap.add_argument("--servers-per-replica", type=int, default=8)
-    args = ap.parse_args()
-
+def run_layout(model_dir: Path, layout: str, queries, args) -> tuple[dict, list[float], list[float]]:
+    """One cluster with `layout` tables: 1 client, then 4 concurrent client processes."""
     from ngram.model import Model
     from shard_server.cluster import start_cluster, stop_cluster
 
-    model_dir = ensure_model()
-    queries = heldout_queries(model_dir)
-    WORK.mkdir(parents=True, exist_ok=True)
-    cluster_path = WORK / "serve-cluster.json"
+    cluster_path = WORK / f"serve-cluster-{layout}.json"
     t0 = time.perf_counter()
-    spec = start_cluster(model_dir, cluster_path, replicas=1,
+    spec = start_cluster(model_dir, cluster_path, replicas=1, layout=layout,
                          servers_per_replica=args.servers_per_replica, metrics=False, timeout=300)
     startup = time.perf_counter() - t0
+    pids = [srv.pid for srv in spec.servers if srv.pid]
     try:
+        rss = sum(rss_bytes(p) for p in pids)
         cpu: dict = {}
-        single = run_rounds(str(cluster_path), args.rounds, args.warmup, 1, queries, cpu,
-                            [srv.pid for srv in spec.servers if srv.pid])
+        single = run_rounds(str(cluster_path), args.rounds, args.warmup, 1, queries, cpu, pids)
         ctx = mp.get_context("spawn")  # gRPC and fork do not mix
         with ctx.Pool(args.clients) as pool:
             t0 = time.perf_counter()
@@ -150,7 +155,7 @@ def main():
         stop_cluster(cluster_path, grace=10)
 
     # In-process reference: the same rounds through the local backend, one thread.
-    m = Model.open(model_dir)
+    m = Model.open(model_dir, layout=layout)
     rng = np.random.default_rng(1)
     local_times = []
     for r in range(args.warmup + 20):
@@ -159,29 +164,81 @@ def main():
         m.lookup(queries[0][pick], queries[1][pick])
         if r >= args.warmup:
             local_times.append(time.perf_counter() - t0)
+    table_bytes = sum(t.memory_bytes for t in m.shards.values())
     m.close()
-
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    # The issue's layout (one server per shard) is the "serve" suite; others get a suffix.
-    suite = "serve" if args.servers_per_replica == 8 else f"serve-{args.servers_per_replica}servers"
-    png = RESULTS_DIR / f"{suite}_latency.png"
-    plot(single, multi, png)
     one = summarize(single)
-    data = {
-        "model": str(model_dir), "model_id": spec.model_id, "order": spec.order,
-        "num_shards": spec.num_shards, "servers": len(spec.servers),
-        "round_lookups": ROUND, "queries": f"held-out n-grams ending at each token "
-        f"(up to 5 words; {len(queries[1]):,} distinct positions, sampled with replacement)",
-        "cluster_startup_s": round(startup, 2),
-        "one_client": one,
-        "one_client_cpu": cpu,
+    result = {
+        "servers": len(spec.servers), "cluster_startup_s": round(startup, 2),
+        "table_bytes": table_bytes,
+        "table_bytes_per_ngram": round(table_bytes / max(sum(spec_ngrams(model_dir)), 1), 3),
+        "servers_rss_bytes": rss,
+        "one_client": one, "one_client_cpu": cpu,
         "concurrent_clients": {
             "clients": args.clients, **summarize(multi),
             "throughput_lookups_per_s": round(args.clients * args.rounds * ROUND / busiest),
             "wall_s_including_startup": round(wall, 2)},
         "local_in_process_one_thread": summarize(local_times),
-        "target": {"p50_ms": 30, "p99_ms": 100},
         "meets_target": one["p50_ms"] <= 30 and one["p99_ms"] <= 100,
+    }
+    return result, single, multi
+
+
+def round_shape(queries, num_shards: int) -> dict:
+    """Distinct n-grams in the first round, and the rows the client sends (router.plan
+    sends each run of repeats once)."""
+    from client import router
+    from client.rounds import unique_rows
+    rng = np.random.default_rng(1)
+    pick = rng.integers(0, len(queries[1]), ROUND)
+    ids, lengths = queries[0][pick], queries[1][pick]
+    return {"distinct_ngrams": int(len(unique_rows(ids, lengths)[0])),
+            "rows_sent": int(len(router.plan(ids, lengths, num_shards).lengths))}
+
+
+def spec_ngrams(model_dir: Path) -> list[int]:
+    from ngram.model import Model
+    m = Model.open(model_dir, shards=[])
+    try:
+        return list(m.manifest["ngrams"]["total"])
+    finally:
+        m.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=60)
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--servers-per-replica", type=int, default=8)
+    ap.add_argument("--layouts", default="compressed,decoded")
+    args = ap.parse_args()
+
+    from ngram.model import Model
+
+    model_dir = ensure_model()
+    queries = heldout_queries(model_dir)
+    WORK.mkdir(parents=True, exist_ok=True)
+    m = Model.open(model_dir, shards=[])
+    meta = {"model": str(model_dir), "model_id": m.model_id, "order": m.order, "num_shards": m.num_shards}
+    m.close()
+    layouts, runs = {}, {}
+    for layout in args.layouts.split(","):
+        layouts[layout], single, multi = run_layout(model_dir, layout, queries, args)
+        runs[layout] = (single, multi)
+
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    # The issue's layout (one server per shard) is the "serve" suite; others get a suffix.
+    suite = "serve" if args.servers_per_replica == 8 else f"serve-{args.servers_per_replica}servers"
+    png = RESULTS_DIR / f"{suite}_latency.png"
+    plot(runs, png)
+    data = {
+        **meta, "round_lookups": ROUND,
+        "queries": f"held-out n-grams ending at each token (up to 5 words; {len(queries[1]):,} distinct "
+                   "positions, sampled with replacement)",
+        "round_shape": round_shape(queries, meta["num_shards"]),
+        "target": {"p50_ms": 30, "p99_ms": 100},
+        "layouts": layouts,
+        "meets_target": {k: v["meets_target"] for k, v in layouts.items()},
         "histogram_png": str(png.relative_to(RESULTS_DIR.parent.parent)),
     }
     write_result(suite, data)

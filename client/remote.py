@@ -1,8 +1,8 @@
 """The remote backend: the `Backend` interface answered by shard servers over gRPC.
 
-lookup = validate -> router.split (by shard) -> parallel fan-out (one ShardTransport call
-per shard, each with replicas, retry, hedging, under one deadline), each answer scattered into
-the result in input order by its fan-out thread as it arrives.
+lookup = validate -> router.plan (by shard, repeats once) -> parallel fan-out (one
+ShardTransport call per shard, each with replicas, retry, hedging, under one deadline),
+each answer written into the result in input order by its fan-out thread as it arrives.
 """
 from __future__ import annotations
 
@@ -20,10 +20,9 @@ from client.transport import ChannelPool, ShardTransport
 from ngram import cluster_file
 from ngram.chains import Chains
 from ngram.cluster_file import ClusterFileError, ClusterSpec
-from ngram.kernels.batch_ops import gather_rows
 from ngram.query import check_batch
 from ngram.wire import WireFormatError, encode_array, pb
-from ngram.wire.chains import decode_chains
+from ngram.wire.chains import decode_chains_into
 
 
 _serial = itertools.count()
@@ -67,37 +66,40 @@ class RemoteBackend:
         timeout = self.policy.timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
         batch, width = len(lengths), self.order  # results are [B, order], as locally
-        parts = router.split(ids, lengths, self.num_shards, self.shard_seed)
-        # Each shard's answer is scattered into `out` by its own fan-out thread as it
-        # arrives (rows of different shards are disjoint), overlapping the merge with
-        # the wait for slower shards; rows of a failed shard keep the empty values.
-        out = Chains.empty(batch, width, self.value_kind)
-        futures = [(shard, rows, self._pool.submit(self._call_shard, shard, *gather_rows(ids, lengths, rows),
-                                                    deadline, timeout, out, rows))
-                   for shard, rows in parts]
+        plan = router.plan(ids, lengths, self.num_shards, self.shard_seed)
+        # Each shard's answer is written into `out` by its own fan-out thread as it
+        # arrives (rows of different shards are disjoint), overlapping the merge with the
+        # wait for slower shards. Every row gets written (a failed shard's rows get the
+        # empty values), so `out` starts uninitialized.
+        out = Chains.uninitialized(batch, width, self.value_kind)
+        futures = [(part, self._pool.submit(self._call_shard, part, plan, deadline, timeout, out))
+                   for part in plan.parts]
         errors = {}
         mask = np.ones(batch, dtype=bool)
-        for shard, rows, fut in futures:
+        for part, fut in futures:
             try:
                 fut.result()
             except ClientError as e:
-                errors[shard] = e
+                errors[part.shard] = e
+                rows = plan.order[part.i0:part.i1]
                 mask[rows] = False
+                out.scatter(rows, Chains.empty(len(rows), width, self.value_kind))
         return out, mask, errors
 
-    def _call_shard(self, shard: int, ids: np.ndarray, lengths: np.ndarray, deadline: float,
-                    timeout: float, out: Chains, rows: np.ndarray) -> None:
-        """Ask one shard for its rows and write its chains at `rows` of `out`."""
-        request = pb.LookupRequest(request_id=next(self._request_ids), model_id=self.model_id,
-                                   shard=shard, ids=encode_array(ids), lengths=encode_array(lengths),
+    def _call_shard(self, part: router.Part, plan: router.Plan, deadline: float, timeout: float,
+                    out: Chains) -> None:
+        """Ask one shard for its unique n-grams and write its answers at their rows of `out`."""
+        shard, n = part.shard, part.u1 - part.u0
+        request = pb.LookupRequest(request_id=next(self._request_ids), model_id=self.model_id, shard=shard,
+                                   ids=encode_array(plan.ids[part.u0:part.u1]),
+                                   lengths=encode_array(plan.lengths[part.u0:part.u1]),
                                    packed_response=True)  # a third of the dense bytes (ngram/wire/chains.py)
-        transport = self.transports[shard]
-        resp = transport.lookup(request, deadline, timeout)
+        resp = self.transports[shard].lookup(request, deadline, timeout)
         try:
-            chains = decode_chains(resp, len(lengths), self.order, self.value_kind)
+            decode_chains_into(resp, n, self.order, self.value_kind, plan.order[part.i0:part.i1],
+                               plan.useq[part.i0:part.i1], part.u0, out)
         except WireFormatError as e:
             raise FatalError(shard, "?", _internal(), f"malformed response: {e}") from e
-        out.scatter(rows, chains)
 
     def open_stream(self, max_inflight: int | None = None, timeout: float | None = None):
         """A RoundStream: rounds pipelined over one LookupStream per shard (client/stream.py);

@@ -1,6 +1,6 @@
 """Per-shard transport: one unary Lookup answered by some replica of a shard.
 
-Policy, per call:
+Policy, per call (without hedging, attempts are blocking calls one after another):
 - Replicas are tried in rotating order (spreading load), recently failed ones last.
 - Hedging: if the first attempt has not answered after max(`hedge_delay`, `hedge_factor`
   x the shard's recent p95 latency), the same request
@@ -96,6 +96,54 @@ class ShardTransport:
 
     def lookup(self, request: pb.LookupRequest, deadline: float, timeout: float) -> pb.LookupResponse:
         """Answer `request` from some replica before `deadline` (time.monotonic())."""
+        if self.hedge_delay() is None:
+            return self._lookup_sequential(request, deadline, timeout)
+        return self._lookup_hedged(request, deadline, timeout)
+
+    def _failed(self, addr: str, err: grpc.RpcError, failures: dict[str, str]) -> grpc.StatusCode:
+        """Records a failed attempt; raises FatalError for a code that no retry can fix."""
+        code, details = err.code(), err.details()
+        failures[addr] = f"{code.name}: {details}"
+        if code != grpc.StatusCode.DEADLINE_EXCEEDED and code not in RETRYABLE_CODES:
+            raise FatalError(self.shard, addr, code, details)
+        return code
+
+    def _lookup_sequential(self, request: pb.LookupRequest, deadline: float, timeout: float) -> pb.LookupResponse:
+        """Without hedging, one attempt at a time, each a blocking call from this thread:
+        the future API would start a channel thread per call and hand the answer over
+        through a callback."""
+        p = self.policy
+        order = self._order()
+        failures: dict[str, str] = {}
+        backoff = p.backoff_initial
+        started = time.monotonic()
+        for tried in range(p.max_attempts):
+            addr = order[tried % len(order)]
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            if tried:
+                self.retries += 1
+            try:
+                resp = self.channels.stub(addr).Lookup(request, timeout=max(0.001, remaining))
+            except grpc.RpcError as err:
+                if self._failed(addr, err, failures) == grpc.StatusCode.DEADLINE_EXCEEDED:
+                    break
+                self._ejected_until[addr] = time.monotonic() + p.eject_seconds
+                pause = random.uniform(0, backoff)  # full jitter, doubling up to backoff_max
+                backoff = min(backoff * 2, p.backoff_max)
+                if tried + 1 < p.max_attempts and time.monotonic() + pause < deadline:
+                    time.sleep(pause)
+                continue
+            self._ejected_until.pop(addr, None)
+            self._latencies.append(time.monotonic() - started)
+            return resp
+        if time.monotonic() >= deadline or any(f.startswith("DEADLINE_EXCEEDED") for f in failures.values()):
+            raise ShardDeadlineError(self.shard, failures, timeout)
+        raise ShardUnavailableError(self.shard, failures, reason=f"all {p.max_attempts} attempts failed")
+
+    def _lookup_hedged(self, request: pb.LookupRequest, deadline: float, timeout: float) -> pb.LookupResponse:
+        """Attempts as futures, so that a hedge can race the first one."""
         p = self.policy
         order = self._order()
         done: queue.SimpleQueue = queue.SimpleQueue()
@@ -154,13 +202,13 @@ class ShardTransport:
                 self._ejected_until.pop(addr, None)
                 self._latencies.append(time.monotonic() - started)
                 return fut.result()
-            code, details = err.code(), err.details()
-            failures[addr] = f"{code.name}: {details}"
+            try:
+                code = self._failed(addr, err, failures)
+            except FatalError:
+                cancel_all()
+                raise
             if code == grpc.StatusCode.DEADLINE_EXCEEDED:
                 continue  # the loop reports the deadline once the others are given up
-            if code not in RETRYABLE_CODES:
-                cancel_all()
-                raise FatalError(self.shard, addr, code, details)
             self._ejected_until[addr] = time.monotonic() + p.eject_seconds
             if pending or retry_at is not None:
                 continue  # a hedge is still running, or a retry is already scheduled

@@ -43,6 +43,14 @@ class Chains:
         return cls(np.zeros(batch, np.int32), prob=np.full((batch, order), np.nan, np.float32),
                    backoff=np.zeros((batch, order), np.float32))
 
+    @classmethod
+    def uninitialized(cls, batch: int, order: int, value_kind: str) -> "Chains":
+        """Arrays of the right shapes, for a caller that writes every value."""
+        if value_kind == COUNTS:
+            return cls(np.empty(batch, np.int32), counts=np.empty((batch, order), np.uint64))
+        return cls(np.empty(batch, np.int32), prob=np.empty((batch, order), np.float32),
+                   backoff=np.empty((batch, order), np.float32))
+
     def arrays(self) -> dict[str, np.ndarray]:
         return {k: v for k, v in (("match_len", self.match_len), ("counts", self.counts),
                                   ("prob", self.prob), ("backoff", self.backoff)) if v is not None}

@@ -14,11 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+import numpy as np
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from ngram.chains import Chains
+from ngram.kernels.batch_ops import gather_unique
 from ngram.wire import SERVICE_NAME, pb_grpc
-from ngram.wire.chains import decode_chains, encode_chains
+from ngram.wire.chains import NARROW_COUNT_TYPES, decode_chains, decode_chains_into, encode_chains
 from shard_server.metrics import ServerMetrics
 from shard_server.engine import ShardEngine
 from shard_server.servicer import NgramShardServicer
@@ -131,10 +134,21 @@ class ShardServer:
 
 def warm_up(engine: ShardEngine) -> None:
     """Compile (or load from numba's cache) every kernel a request runs: the lookups of
-    both request orders (ShardEngine.warm_up), and the packed answer's encoding and its
-    decoding (the client's side; cached on disk, so clients on this machine find it)."""
+    both request orders (ShardEngine.warm_up), and the packed answer's encoding (in each
+    narrow count type) and its decoding (the client's side; cached on disk, so clients
+    on this machine find it)."""
     for chains in engine.warm_up():
-        decode_chains(encode_chains(0, 0, chains, packed=True), len(chains), chains.width, chains.value_kind)
+        resp = encode_chains(0, 0, chains, packed=True)
+        decode_chains(resp, len(chains), chains.width, chains.value_kind)
+        n, width = len(chains), chains.width
+        rows = np.arange(n)
+        gather_unique(np.zeros((n, width), np.int32), np.ones(n, np.int32), rows)  # client.router.plan
+        out = Chains.uninitialized(n, width, chains.value_kind)
+        decode_chains_into(resp, n, width, chains.value_kind, rows, rows, 0, out)
+        if chains.counts is not None:
+            for _, limit in NARROW_COUNT_TYPES:
+                wide = np.full_like(chains.counts, min(limit, 2**63))
+                encode_chains(0, 0, Chains(chains.match_len, counts=wide), packed=True)
 
 
 class _LazyServicer(pb_grpc.NgramShardServicer):

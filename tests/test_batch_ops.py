@@ -83,3 +83,34 @@ def test_scatter_into_equals_fancy_assignment(b, w, seed):
         want[rows] = src
         scatter_into(rows, src, dst)
         assert np.array_equal(dst, want)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 3), min_size=1, max_size=4), max_size=80),
+       st.integers(1, 5), st.integers(0, 2**32 - 1))
+def test_plan_sends_each_run_of_repeats_once(rows, num_shards, seed):
+    """client.router.plan against a naive reference: every row is answered by a unique row
+    holding the same n-gram (padding aside), in its shard's part; adjacent repeats in
+    routing order are merged, nothing else is."""
+    from client import router
+    from ngram.sharding import routing_order, shard_of
+
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, 4, (len(rows), 4)).astype(np.int32)  # junk in the padding
+    for b, r in enumerate(rows):
+        ids[b, :len(r)] = r
+    lengths = np.array([len(r) for r in rows], np.int32)
+    plan = router.plan(ids, lengths, num_shards, 7)
+    gram = [tuple(r) for r in rows]
+    _, order, _ = routing_order(ids, lengths, num_shards, 7) if rows else (None, np.zeros(0, int), None)
+    assert np.array_equal(plan.order, order)
+    sent = [tuple(plan.ids[u, :plan.lengths[u]]) for u in range(len(plan.lengths))]
+    runs = [g for i, g in enumerate(gram[r] for r in order) if i == 0 or g != gram[order[i - 1]]]
+    assert sent == runs  # the naive run-length dedup of the sorted n-grams
+    owner = shard_of(ids, lengths, num_shards, 7) if rows else []
+    for p in plan.parts:
+        assert p.i1 > p.i0 and p.u1 > p.u0
+        for i in range(p.i0, p.i1):
+            r = plan.order[i]
+            assert owner[r] == p.shard and p.u0 <= plan.useq[i] < p.u1 and sent[plan.useq[i]] == gram[r]
+    assert sum(p.i1 - p.i0 for p in plan.parts) == len(rows)

@@ -40,6 +40,8 @@ def test_remote_equals_local(remote, local, seed, size, width):
     rng = np.random.default_rng(seed)
     ids, lengths = corpus_batch(local, max(size, 1), rng)
     ids, lengths = ids[:size, :width], np.minimum(lengths[:size], width)
+    again = rng.integers(0, max(size, 1), size // 2)  # repeats, sent once (router.plan)
+    ids, lengths = np.concatenate([ids, ids[again]]), np.concatenate([lengths, lengths[again]])
     got = remote.lookup(ids, lengths)
     assert got.equals(local.lookup(ids, lengths))
 

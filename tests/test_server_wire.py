@@ -108,3 +108,24 @@ def test_malformed_packed_responses_are_refused():
     for resp, words in cases:
         with pytest.raises(WireFormatError, match=words):
             decode_chains(resp, 2, 3, "counts")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6),
+                          st.lists(st.integers(1, 2**40), min_size=6, max_size=6)), min_size=1, max_size=30),
+       st.sampled_from(["counts", "backoff"]), st.integers(1, 5), st.data())
+def test_packed_answer_written_into_rows_with_repeats(rows, kind, width, data):
+    """decode_chains_into: unique answer u goes to every row whose useq is u, at that row."""
+    from ngram.wire.chains import decode_chains_into
+    c = _chains_from(rows, kind, width)
+    U = len(rows)
+    repeats = data.draw(st.lists(st.integers(1, 3), min_size=U, max_size=U))
+    useq = np.repeat(np.arange(U), repeats) + 5  # unique rows 5.. (a later shard's part)
+    B = len(useq) + 3
+    dest = np.array(data.draw(st.permutations(range(B))))[:len(useq)]
+    out = Chains.uninitialized(B, width, kind)
+    for a in out.arrays().values():
+        a[...] = 7  # garbage every written row must lose
+    resp = pb.LookupResponse.FromString(encode_chains(0, 0, c, packed=True).SerializeToString())
+    decode_chains_into(resp, U, width, kind, dest, useq, 5, out)
+    assert out.take(dest).equals(c.take(useq - 5))

@@ -111,3 +111,33 @@ def scatter_into(rows, src, dst):
             r = rows[i]
             for c in range(src.shape[1]):
                 dst[r, c] = src[i, c]
+
+
+@njit(**JIT)
+def gather_unique(ids, lengths, order):
+    """The rows of ids[order] with each run of equal n-grams (same length and words;
+    padding ignored) kept once: (unique ids [U, W], unique lengths [U], useq int64[B]:
+    for each sorted position i, the index of its unique row). A routing order puts equal
+    n-grams next to each other (same key), so a decoder's repeats are sent and walked
+    once; an equal pair split by another n-gram of the same key is simply kept twice."""
+    B, W = order.shape[0], ids.shape[1]
+    out_ids = np.empty((B, W), ids.dtype)
+    out_len = np.empty(B, lengths.dtype)
+    useq = np.empty(B, np.int64)
+    u = 0
+    for i in range(B):
+        r = order[i]
+        n = lengths[r]
+        same = u > 0 and out_len[u - 1] == n
+        if same:
+            for c in range(n):
+                if out_ids[u - 1, c] != ids[r, c]:
+                    same = False
+                    break
+        if not same:
+            out_len[u] = n
+            for c in range(W):
+                out_ids[u, c] = ids[r, c]
+            u += 1
+        useq[i] = u - 1
+    return out_ids[:u], out_len[:u], useq

@@ -42,6 +42,43 @@ def backoff_extents(prob, backoff):
 
 
 @njit(**JIT)
+def count_pack_plan(counts, match):
+    """One pass over a counts answer: (extents as count_extents, their sum, the largest
+    count, whether every extent equals match[b]), so that the packed values can be
+    written straight into the narrowest type."""
+    B, W = counts.shape
+    extent = np.zeros(B, np.uint8)
+    total = 0
+    top = np.uint64(0)
+    same = True
+    for b in range(B):
+        e = 0
+        for k in range(W - 1, -1, -1):
+            if counts[b, k] != 0:
+                e = k + 1
+                break
+        for k in range(e):
+            if counts[b, k] > top:
+                top = counts[b, k]
+        extent[b] = e
+        total += e
+        if e != match[b]:
+            same = False
+    return extent, total, top, same
+
+
+@njit(**JIT)
+def pack_rows_into(values, extent, out):
+    """pack_rows into a caller-made array (of a narrower type: values fit, see top)."""
+    p = 0
+    for b in range(values.shape[0]):
+        for k in range(extent[b]):
+            out[p] = values[b, k]
+            p += 1
+    return p
+
+
+@njit(**JIT)
 def pack_rows(values, extent):
     """The first extent[b] values of every row b, row after row."""
     B = values.shape[0]
@@ -66,4 +103,31 @@ def unpack_rows(flat, extent, out):
         for k in range(extent[b]):
             out[b, k] = flat[p]
             p += 1
+    return p
+
+
+@njit(**JIT)
+def unpack_scatter(flat, extent, match, rows, useq, u0, empty, out, out_match):
+    """A packed answer for unique rows u0, u0 + 1, ... written straight into the caller's
+    rows: sorted position i (of this shard's slice) is row rows[i] and unique row
+    useq[i] (non-decreasing). Values past a row's extent become `empty`. Returns the
+    number of values read; the caller checked extents against len(flat) and the width."""
+    W = out.shape[1]
+    p = 0  # offset in flat of unique row `cur`
+    cur = 0
+    for i in range(rows.shape[0]):
+        u = useq[i] - u0
+        while cur < u:
+            p += extent[cur]
+            cur += 1
+        r = rows[i]
+        e = extent[u]
+        out_match[r] = match[u]
+        for k in range(e):
+            out[r, k] = flat[p + k]
+        for k in range(e, W):
+            out[r, k] = empty
+    while cur < extent.shape[0]:
+        p += extent[cur]
+        cur += 1
     return p

@@ -9,11 +9,13 @@ from __future__ import annotations
 import numpy as np
 
 from ngram.chains import COUNTS, Chains
-from ngram.kernels.wire_pack import backoff_extents, count_extents, pack_rows, unpack_rows
+from ngram.kernels.wire_pack import (backoff_extents, count_pack_plan, pack_rows, pack_rows_into, unpack_rows,
+                                    unpack_scatter)
 from ngram.wire import ngram_pb2 as pb
 from ngram.wire.arrays import WireFormatError, decode_array, encode_array
 
 _UNSIGNED = ("|u1", "<u2", "<u4", "<u8")
+NARROW_COUNT_TYPES = [(t, int(np.iinfo(t).max)) for t in (np.uint8, np.uint16, np.uint32, np.uint64)]
 
 
 def encode_chains(request_id: int, shard: int, chains: Chains, packed: bool = False) -> pb.LookupResponse:
@@ -32,19 +34,20 @@ def _encode_packed(request_id: int, shard: int, chains: Chains) -> pb.LookupResp
     match_len = np.asarray(chains.match_len).astype(np.uint8)
     if chains.counts is not None:
         counts = np.ascontiguousarray(chains.counts, dtype=np.uint64)
-        extent = count_extents(counts)
-        flat = pack_rows(counts, extent)
-        top = int(flat.max()) if len(flat) else 0
-        narrow = next(t for t in (np.uint8, np.uint16, np.uint32, np.uint64) if top <= np.iinfo(t).max)
-        arrays = {"counts": flat.astype(narrow)}
+        extent, total, top, same = count_pack_plan(counts, match_len)
+        narrow = next(t for t, limit in NARROW_COUNT_TYPES if top <= limit)
+        flat = np.empty(total, narrow)
+        pack_rows_into(counts, extent, flat)
+        arrays = {"counts": flat}
     else:
         prob = np.ascontiguousarray(chains.prob, dtype=np.float32)
         backoff = np.ascontiguousarray(chains.backoff, dtype=np.float32)
         extent = backoff_extents(prob, backoff)
         arrays = {"prob": pack_rows(prob, extent), "backoff": pack_rows(backoff, extent)}
+        same = np.array_equal(extent, match_len)
     resp = pb.LookupResponse(request_id=request_id, shard=shard, packed=True, match_len=encode_array(match_len),
                              **{k: encode_array(v) for k, v in arrays.items()})
-    if not np.array_equal(extent, match_len):
+    if not same:
         resp.extent.CopyFrom(encode_array(extent))
     return resp
 
@@ -66,7 +69,8 @@ def decode_chains(resp: pb.LookupResponse, batch: int, width: int, value_kind: s
     return Chains(match_len, **arrays)
 
 
-def _decode_packed(resp: pb.LookupResponse, batch: int, width: int, value_kind: str) -> Chains:
+def _packed_arrays(resp: pb.LookupResponse, batch: int, width: int, value_kind: str):
+    """(match_len, extent, {name: flat values}) of a packed response, checked."""
     match_len = decode_array(resp.match_len, "match_len", dtype="|u1", ndim=1)
     extent = decode_array(resp.extent, "extent", dtype="|u1", ndim=1) if resp.HasField("extent") else match_len
     if match_len.shape != (batch,) or extent.shape != (batch,):
@@ -75,9 +79,8 @@ def _decode_packed(resp: pb.LookupResponse, batch: int, width: int, value_kind: 
     if batch and (int(extent.max()) > width or (match_len > extent).any()):
         raise WireFormatError(f"packed response: extents above the order {width} or below match_len")
     total = int(extent.sum(dtype=np.int64))
-    out = Chains.empty(batch, width, value_kind)
-    names = ("counts",) if value_kind == COUNTS else ("prob", "backoff")
-    for name in names:
+    flats = {}
+    for name in (("counts",) if value_kind == COUNTS else ("prob", "backoff")):
         msg = getattr(resp, name)
         flat = decode_array(msg, name, ndim=1)
         if name == "counts" and msg.dtype not in _UNSIGNED:
@@ -86,7 +89,36 @@ def _decode_packed(resp: pb.LookupResponse, batch: int, width: int, value_kind: 
             raise WireFormatError(f"{name}: dtype {msg.dtype!r}, expected '<f4'")
         if len(flat) != total:
             raise WireFormatError(f"{name}: {len(flat)} packed values, the extents sum to {total}")
+        flats[name] = flat
+    return match_len, extent, flats
+
+
+def _decode_packed(resp: pb.LookupResponse, batch: int, width: int, value_kind: str) -> Chains:
+    match_len, extent, flats = _packed_arrays(resp, batch, width, value_kind)
+    out = Chains.empty(batch, width, value_kind)
+    for name, flat in flats.items():
         dense = getattr(out, name)
         unpack_rows(flat.astype(dense.dtype, copy=False), extent, dense)
     out.match_len = match_len.astype(np.int32)
     return out
+
+
+_EMPTY = {"counts": 0, "prob": np.nan, "backoff": 0.0}
+
+
+def decode_chains_into(resp: pb.LookupResponse, batch: int, width: int, value_kind: str,
+                       rows: np.ndarray, useq: np.ndarray, u0: int, out: Chains) -> None:
+    """Decode and check an answer for `batch` unique n-grams (u0, u0 + 1, ...) and write
+    it at out's rows: row rows[i] gets unique n-gram useq[i] (client.router.Plan). Every
+    value of those rows is written, so `out` needs no pre-filling."""
+    if not resp.packed:  # a server that predates packed answers
+        part = decode_chains(resp, batch, width, value_kind)
+        out.scatter(rows, part.take(np.asarray(useq) - u0))
+        return
+    match_len, extent, flats = _packed_arrays(resp, batch, width, value_kind)
+    for name, flat in flats.items():
+        dense = getattr(out, name)
+        # always a (writable) copy in the output's type: one compiled signature whatever
+        # the narrow wire type, so no first answer of a new type waits for numba
+        unpack_scatter(flat.astype(dense.dtype), extent, match_len, rows, useq, u0, _EMPTY[name], dense,
+                       out.match_len)
