@@ -21,6 +21,8 @@ class ServerMetrics:
         self.errors = Counter("ngram_errors", "Failed requests, by status code", ["code"], registry=r)
         self.inflight = Gauge("ngram_inflight", "Lookup requests being answered", registry=r)
         self.streams = Gauge("ngram_streams", "Open LookupStream calls", registry=r)
+        self.table_bytes = Gauge("ngram_table_bytes", "Bytes of the served shard tables in memory "
+                                 "(mapped files, plus decoded tables), by layout", ["layout"], registry=r)
         self._http = None
 
     def serve(self, port: int, host: str = "127.0.0.1") -> int:

@@ -104,6 +104,8 @@ class ShardServer:
 
     def attach(self, engine) -> None:
         """The shards are open: answer lookups and report SERVING."""
+        for table in engine.tables.values():
+            self.metrics.table_bytes.labels(table.layout_name).inc(table.memory_bytes)
         self.servicer.attach(engine)
         self._set_health(health_pb2.HealthCheckResponse.SERVING)
 

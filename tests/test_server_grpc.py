@@ -196,6 +196,8 @@ def test_metrics_endpoint(server, local, stub):
     assert 'ngram_requests_total{code="OK",method="Lookup"}' in text
     assert 'ngram_errors_total{code="FAILED_PRECONDITION"}' in text
     assert "ngram_lookups_total" in text and "ngram_request_seconds_bucket" in text
+    served = sum(t.memory_bytes for t in server.servicer.real.engine.tables.values())
+    assert f'ngram_table_bytes{{layout="compressed"}} {float(served)}' in text
 
 
 def test_not_serving_until_shards_are_open(model_dir):
