@@ -143,10 +143,11 @@ def cluster_status(cluster_file):
     from shard_server.cluster import status
 
     rows = status(cluster_file)
-    click.echo(f"{'address':<22} {'shards':<16} {'health':<12} {'inflight':>8}  pid")
+    click.echo(f"{'address':<22} {'shards':<16} {'health':<12} {'inflight':>8}  {'tables':<20} pid")
     for r in rows:
+        tables = f"{r['layout']} {r['table_bytes'] / 2**20:.1f} MiB" if r["layout"] else "-"
         click.echo(f"{r['address']:<22} {','.join(map(str, r['shards'])):<16} {r['health']:<12} "
-                   f"{r['inflight'] if r['inflight'] is not None else '-':>8}  {r['pid'] or '-'}")
+                   f"{r['inflight'] if r['inflight'] is not None else '-':>8}  {tables:<20} {r['pid'] or '-'}")
     if any(r["health"] != "SERVING" for r in rows):
         sys.exit(1)
 

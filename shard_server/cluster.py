@@ -207,14 +207,15 @@ def status(path: str | os.PathLike) -> list[dict]:
     rows = []
     for s in servers:
         state = health_status(s.address, spec.tls)
-        inflight = None
+        inflight = layout = table_bytes = None
         if state == "SERVING":
             try:
-                inflight = info(s.address, spec.tls).inflight
+                i = info(s.address, spec.tls)
+                inflight, layout, table_bytes = i.inflight, i.layout or None, i.table_bytes or None
             except grpc.RpcError:
                 pass
         rows.append({"address": s.address, "shards": s.shards, "health": state,
-                     "inflight": inflight, "pid": s.pid})
+                     "inflight": inflight, "layout": layout, "table_bytes": table_bytes, "pid": s.pid})
     return rows
 
 

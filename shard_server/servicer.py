@@ -184,4 +184,6 @@ class NgramShardServicer(pb_grpc.NgramShardServicer):
             shard_seed=int(e.model.shard_seed), value_kind=str(e.model.value_kind),
             shards=e.shard_indices, vocab_size=e.vocab_size, max_batch=e.max_batch,
             max_message_bytes=self.max_message_bytes, inflight=self._inflight,
-            draining=self._draining.is_set(), server_version=self.version)
+            draining=self._draining.is_set(), server_version=self.version,
+            layout=",".join(sorted({t.layout_name for t in e.tables.values()})),
+            table_bytes=sum(t.memory_bytes for t in e.tables.values()))

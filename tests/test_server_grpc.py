@@ -76,6 +76,7 @@ def test_info_health_reflection(server, local, stub):
     assert (info.model_id, info.order, info.num_shards, list(info.shards)) == (
         local.model_id, local.order, local.num_shards, [0, 2])
     assert info.vocab_size == len(local.vocab) and info.max_batch == 5000
+    assert info.layout == "compressed" and info.table_bytes == local.shards[0].nbytes + local.shards[2].nbytes
     with grpc.insecure_channel(server.address) as ch:
         h = health_pb2_grpc.HealthStub(ch)
         for name in ("", SERVICE_NAME):

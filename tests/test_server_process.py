@@ -100,7 +100,7 @@ def test_cluster_up_status_down(model_dir, local, tmp_path):
         assert len(spec["servers"]) == 4 and all(len(s["replicas"]) == 2 for s in spec["shards"])
         st = _cli("cluster", "status", "--cluster-file", str(cfile))
         assert st.returncode == 0, st.stdout + st.stderr
-        assert st.stdout.count("SERVING") == 4
+        assert st.stdout.count("SERVING") == 4 and st.stdout.count("decoded ") == 4
         assert all("(decoded, " in Path(s["log"]).read_text() for s in spec["servers"])
         with open_remote_backend(cfile) as be:
             ids, lengths = corpus_batch(local, 500, np.random.default_rng(3))

@@ -67,7 +67,7 @@ class InfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class InfoResponse(_message.Message):
-    __slots__ = ("model_id", "order", "num_shards", "shard_seed", "value_kind", "shards", "vocab_size", "max_batch", "max_message_bytes", "inflight", "draining", "server_version")
+    __slots__ = ("model_id", "order", "num_shards", "shard_seed", "value_kind", "shards", "vocab_size", "max_batch", "max_message_bytes", "inflight", "draining", "server_version", "layout", "table_bytes")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     ORDER_FIELD_NUMBER: _ClassVar[int]
     NUM_SHARDS_FIELD_NUMBER: _ClassVar[int]
@@ -80,6 +80,8 @@ class InfoResponse(_message.Message):
     INFLIGHT_FIELD_NUMBER: _ClassVar[int]
     DRAINING_FIELD_NUMBER: _ClassVar[int]
     SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    LAYOUT_FIELD_NUMBER: _ClassVar[int]
+    TABLE_BYTES_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     order: int
     num_shards: int
@@ -92,4 +94,6 @@ class InfoResponse(_message.Message):
     inflight: int
     draining: bool
     server_version: str
-    def __init__(self, model_id: _Optional[str] = ..., order: _Optional[int] = ..., num_shards: _Optional[int] = ..., shard_seed: _Optional[int] = ..., value_kind: _Optional[str] = ..., shards: _Optional[_Iterable[int]] = ..., vocab_size: _Optional[int] = ..., max_batch: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., inflight: _Optional[int] = ..., draining: _Optional[bool] = ..., server_version: _Optional[str] = ...) -> None: ...
+    layout: str
+    table_bytes: int
+    def __init__(self, model_id: _Optional[str] = ..., order: _Optional[int] = ..., num_shards: _Optional[int] = ..., shard_seed: _Optional[int] = ..., value_kind: _Optional[str] = ..., shards: _Optional[_Iterable[int]] = ..., vocab_size: _Optional[int] = ..., max_batch: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., inflight: _Optional[int] = ..., draining: _Optional[bool] = ..., server_version: _Optional[str] = ..., layout: _Optional[str] = ..., table_bytes: _Optional[int] = ...) -> None: ...
