@@ -31,15 +31,19 @@ class Client:
 
     @classmethod
     def open(cls, target: str | os.PathLike, *, policy: CallPolicy | None = None,
-             cache_size: int = 0, alpha: float = 0.4) -> "Client":
-        """A cluster file (.json/.toml) -> the remote backend; a model directory -> local."""
+             cache_size: int = 0, alpha: float = 0.4, layout: str | None = None) -> "Client":
+        """A cluster file (.json/.toml) -> the remote backend; a model directory -> local,
+        its shards held as `layout` ("compressed", the default, or "decoded": see Model.open)."""
         if looks_like_cluster_file(target):
+            if layout is not None:
+                raise ValueError(f"{target}: a cluster's table layout is chosen by its servers "
+                                 "(`ngram serve --layout`), not by the client")
             from client.remote import open_remote_backend
             backend = open_remote_backend(target, policy=policy)
         elif Path(target).is_dir():
             from ngram.backend import LocalBackend
             from ngram.model import Model
-            backend = LocalBackend(Model.open(target))
+            backend = LocalBackend(Model.open(target, layout=layout or "compressed"))
         else:
             raise FileNotFoundError(f"{target}: neither a cluster file nor a model directory")
         if cache_size:

@@ -80,3 +80,17 @@ def test_scoring_goes_through_the_core_scorer(remote_client, model_dir):
     for a, b in zip(got, want):
         assert np.allclose(a, b)
 
+
+
+def test_local_client_in_the_decoded_layout(remote_client, model_dir, tmp_path):
+    sents = corpus_text(40).decode().splitlines()
+    with Client.open(model_dir, layout="decoded") as dc:
+        assert {t.layout_name for t in dc.backend.model.shards.values()} == {"decoded"}
+        got = dc.score_sentences(sents)
+    want = remote_client.score_sentences(sents)
+    assert all(np.array_equal(a.log10, b.log10) and np.array_equal(a.ngram_length, b.ngram_length)
+               for a, b in zip(got, want))
+    cluster_file = tmp_path / "cluster.json"
+    cluster_file.write_text("{}")
+    with pytest.raises(ValueError, match="chosen by its servers"):
+        Client.open(cluster_file, layout="decoded")
