@@ -13,6 +13,7 @@ import numpy as np
 from numba import njit
 
 from .bits import INLINE, JIT
+from .lookup import last_word, write_match_lengths
 from .prefetch import prefetch_row
 from .sentence import D_BACKOFF, D_PROB, _probe, _slot
 
@@ -52,16 +53,13 @@ def decoded_lookup_kernel(nodes, vocab, order, absent, ids, lengths, out_match, 
     active = np.empty(B, np.int64)
     na = 0
     for b in range(B):  # level 1: the last word is its own node
-        n = lengths[b]
-        if n < 1:
-            continue
-        w = np.int64(ids[b, n - 1])
-        if w < 0 or w >= vocab:
+        w = last_word(ids, lengths, b, vocab)
+        if w < 0:
             continue
         node[b] = w
         depth[b] = 1
         _store(nodes, w, ncols, out_raw, b, 1)
-        if n >= 2:
+        if lengths[b] >= 2:
             active[na] = b
             na += 1
     for k in range(2, order + 1):
@@ -96,9 +94,4 @@ def decoded_lookup_kernel(nodes, vocab, order, absent, ids, lengths, out_match, 
                 active[kept] = b
                 kept += 1
         na = kept
-    for b in range(B):
-        m = 0
-        for k in range(depth[b]):
-            if out_raw[b, k, 0] != absent:
-                m = k + 1
-        out_match[b] = m
+    write_match_lengths(depth, out_raw, absent, out_match)

@@ -130,6 +130,31 @@ def find_key(buf, lay, row, lo, hi, target, hint):
         key = key + gap + 1
 
 
+@njit(**INLINE)
+def last_word(ids, lengths, b, vocab):
+    """Query b's last word (its level-1 node), or -1 for an empty query or an id outside
+    the vocabulary (validation normally refuses both first)."""
+    n = lengths[b]
+    if n < 1:
+        return np.int64(-1)
+    w = np.int64(ids[b, n - 1])
+    if w < 0 or w >= vocab:
+        return np.int64(-1)
+    return w
+
+
+@njit(**INLINE)
+def write_match_lengths(depth, out_raw, absent, out_match):
+    """out_match[b]: the longest order along query b's walk whose value is not absent
+    (a blank ARPA node is walked through but is not a match)."""
+    for b in range(depth.shape[0]):
+        m = 0
+        for k in range(depth[b]):
+            if out_raw[b, k, 0] != absent:
+                m = k + 1
+        out_match[b] = m
+
+
 @njit(**JIT)
 def lookup_kernel(buf, lay, ids, lengths, out_match, out_raw):
     """For each query b (ids[b, :lengths[b]], oldest word first) write the raw values of
@@ -157,11 +182,8 @@ def lookup_kernel(buf, lay, ids, lengths, out_match, out_raw):
     na = 0
     pw = np.int64(-1)
     for b in range(B):  # level 1: the last word
-        n = lengths[b]
-        if n < 1:
-            continue
-        w = np.int64(ids[b, n - 1])
-        if w < 0 or w >= vocab:
+        w = last_word(ids, lengths, b, vocab)
+        if w < 0:
             continue
         node[b] = w
         if w == pw:
@@ -240,9 +262,4 @@ def lookup_kernel(buf, lay, ids, lengths, out_match, out_raw):
                     sym[b, c], out_raw[b, k - 1, c] = column_value(buf, lay, k, c, j, sym[b, c])
                 pn = j
             pq = b
-    for b in range(B):
-        m = 0
-        for k in range(depth[b]):
-            if out_raw[b, k, 0] != absent:
-                m = k + 1
-        out_match[b] = m
+    write_match_lengths(depth, out_raw, absent, out_match)
