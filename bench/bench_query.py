@@ -56,6 +56,18 @@ def main() -> None:
         walls.append(time.perf_counter() - t)
         cpus.append(time.thread_time() - c)
     wall = statistics.median(walls)
+    # the same batch with the shards decoded into RAM (`--layout decoded`)
+    t = time.perf_counter()
+    decoded = Model.open(path, layout="decoded")
+    decode_s = time.perf_counter() - t
+    decoded.lookup(batch[:10], lengths[:10])
+    dwalls = []
+    for _ in range(args.reps):
+        t = time.perf_counter()
+        assert decoded.lookup(batch, lengths).equals(chains)
+        dwalls.append(time.perf_counter() - t)
+    decoded_bytes = sum(tb.memory_bytes for tb in decoded.shards.values())
+    decoded.close()
     write_result("query", {
         "model": {k: info[k] for k in ("model_id", "order", "vocab_size", "num_shards", "ngrams", "ngrams_total")},
         "bytes_shard_files": info["bytes"],
@@ -72,6 +84,11 @@ def main() -> None:
             "chain_lookups_per_s": round(len(batch) / wall),
             "chain_lookups_per_s_cpu_time": round(len(batch) / statistics.median(cpus)),
             "match_len_histogram": np.bincount(chains.match_len, minlength=6).tolist(),
+        },
+        "decoded_layout": {
+            "open_and_decode_s": round(decode_s, 2), "bytes_in_memory": decoded_bytes,
+            "bytes_per_ngram_in_memory": round(decoded_bytes / info["ngrams_total"], 2),
+            "chain_lookups_per_s": round(len(batch) / statistics.median(dwalls)),
         },
         "targets": {"bytes_per_ngram": 2.0, "chain_lookups_per_s": 2.5e6, "open_ms": 100},
         "references_design_md": {"kenlm_probing_query_words_per_s": 2.47e6, "kenlm_trie_q8_bytes_per_ngram": 4.75},
