@@ -122,7 +122,10 @@ def test_every_replica_down_fails_within_deadline_naming_the_shard(model_dir, lo
         c.kill(1)      # shard 1, first replica
         c.kill(5)      # shard 1, second replica
         ids, lengths = corpus_batch(local, 2000, np.random.default_rng(9))
-        for policy in (_policy(timeout=2.0), _policy(timeout=2.0, max_attempts=1000)):
+        # hedged attempts (futures), then one attempt at a time (blocking calls); each with
+        # few attempts (they run out) and with many (the deadline ends the call)
+        policies = [_policy(timeout=2.0, hedge_delay=h, max_attempts=n) for h in (0.05, None) for n in (6, 1000)]
+        for policy in policies:
             with open_remote_backend(c.path, policy=policy) as be:
                 t0 = time.monotonic()
                 with pytest.raises(ShardUnavailableError) as e:
@@ -138,8 +141,8 @@ def test_every_replica_down_fails_within_deadline_naming_the_shard(model_dir, lo
                 assert np.array_equal(mask, owner != 1) and not mask.all()
                 assert chains.take(np.flatnonzero(mask)).equals(
                     local.lookup(ids[mask], lengths[mask]))
-        # With a 1000-attempt budget, the deadline is what ends the call.
-        assert isinstance(e.value, ShardDeadlineError)
+                # With a 1000-attempt budget, the deadline is what ends the call.
+                assert isinstance(e.value, ShardDeadlineError) == (policy.max_attempts == 1000)
 
 
 def test_slow_replica_is_hedged_around(model_dir, local, tmp_path):
@@ -155,10 +158,11 @@ def test_slow_replica_is_hedged_around(model_dir, local, tmp_path):
             assert sum(t.hedges_sent for t in be.transports.values()) > 0
 
 
-def test_wrong_model_is_fatal_and_not_retried(cluster, local, tmp_path):
+@pytest.mark.parametrize("hedge_delay", [0.05, None])
+def test_wrong_model_is_fatal_and_not_retried(cluster, local, tmp_path, hedge_delay):
     path = cluster.write_cluster_file(tmp_path / "wrong.json")
     spec = cluster.spec(model_id="0" * 20)
-    be = RemoteBackend(spec, local.vocab, _policy())
+    be = RemoteBackend(spec, local.vocab, _policy(hedge_delay=hedge_delay))
     try:
         t0 = time.monotonic()
         with pytest.raises((FatalError, LookupFailedError)) as e:
