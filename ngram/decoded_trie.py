@@ -46,14 +46,25 @@ class DecodedTrie:
     def nbytes(self) -> int:
         return self.nodes.nbytes
 
+    @staticmethod
+    def _slots(table, load_factor: float) -> tuple[list[int], int]:
+        if not 0.05 <= load_factor <= 0.95:
+            raise ValueError(f"load factor {load_factor} is outside [0.05, 0.95]")
+        V = table.vocab_size
+        sizes = [V] + [int(table.layout[k, LY.L_N]) for k in range(2, table.order + 1)]
+        return sizes, max(int((sum(sizes) - V) / load_factor) + 1, 1)
+
+    @classmethod
+    def bytes_needed(cls, table, load_factor: float = LOAD_FACTOR) -> int:
+        """What from_shard(table) will allocate, known before decoding anything."""
+        _, nslots = cls._slots(table, load_factor)
+        return (table.vocab_size + nslots) * 4 * np.dtype(np.int32).itemsize
+
     @classmethod
     def from_shard(cls, table, load_factor: float = LOAD_FACTOR) -> "DecodedTrie":
         """Decodes every level of one ShardTable (either value kind, any shard)."""
-        if not 0.05 <= load_factor <= 0.95:
-            raise ValueError(f"load factor {load_factor} is outside [0.05, 0.95]")
         order, V = table.order, table.vocab_size
-        sizes = [V] + [int(table.layout[k, LY.L_N]) for k in range(2, order + 1)]
-        nslots = max(int((sum(sizes) - V) / load_factor) + 1, 1)
+        sizes, nslots = cls._slots(table, load_factor)
         if V + nslots >= 2**31:
             raise ValueError(f"{sum(sizes)} n-grams: too many for a decoded trie (int32 node ids)")
         nodes = np.zeros((V + nslots, 4), np.int32)
@@ -72,3 +83,24 @@ class DecodedTrie:
     def lookup_into(self, ids: np.ndarray, lengths: np.ndarray, match: np.ndarray, raw: np.ndarray) -> None:
         """ShardTable.run_kernel's contract (match and raw pre-filled with absent values)."""
         decoded_lookup_kernel(self.nodes, self.vocab_size, self.order, self.absent, ids, lengths, match, raw)
+
+
+def available_memory_bytes() -> int | None:
+    """The kernel's estimate of memory available to a new allocation (Linux MemAvailable),
+    or None where /proc/meminfo does not say."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def check_fits(needed: int, available: int | None, what: str) -> None:
+    """Refuse to decode what would not fit: an error now beats the OOM killer mid-decode."""
+    if available is not None and needed > available:
+        raise MemoryError(f"{what}: the decoded layout needs {needed / 2**30:.2f} GiB of RAM, and only "
+                          f"{available / 2**30:.2f} GiB is available; serve the compressed layout, or "
+                          f"fewer shards per process")

@@ -76,8 +76,15 @@ class Model:
         if verify:
             model.verify()
         if layout == "decoded":
-            for t in tables.values():
-                t.decode_in_memory()
+            from .decoded_trie import DecodedTrie, available_memory_bytes, check_fits
+            try:
+                check_fits(sum(DecodedTrie.bytes_needed(t) for t in tables.values()), available_memory_bytes(),
+                           f"{path} shards {sorted(tables)}")
+                for t in tables.values():
+                    t.decode_in_memory()
+            except BaseException:
+                model.close()
+                raise
         return model
 
     def verify(self) -> None:

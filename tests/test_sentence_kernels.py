@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from ngram.arpa import import_arpa
 from ngram.backoff_scoring import stream_log10
-from ngram.decoded_trie import DecodedTrie
+from ngram.decoded_trie import DecodedTrie, available_memory_bytes, check_fits
 from ngram.kernels.backoff import stream_rows
 from ngram.kernels.sentence import EMPTY, find_child, score_stream_compressed, score_stream_decoded
 from ngram.model import Model
@@ -115,8 +115,13 @@ def test_decoded_trie_of_a_split_counts_shard(tmp_path):
         d = DecodedTrie.from_shard(t)
         assert d.value_kind == "counts" and d.absent == 0
         assert np.array_equal(d.nodes[:t.vocab_size, 1:3].copy().view(np.uint64)[:, 0], t.decode()[0][:, 0])
+        assert DecodedTrie.bytes_needed(t) == d.nbytes  # known before decoding
     with pytest.raises(ValueError, match="load factor"):
         DecodedTrie.from_shard(m.shards[0], load_factor=1.0)
+    with pytest.raises(MemoryError, match=r"needs 2.00 GiB of RAM, and only 1.00 GiB is available"):
+        check_fits(2 << 30, 1 << 30, "model shards [0]")
+    check_fits(1 << 30, None, "where /proc/meminfo says nothing")  # no refusal
+    assert available_memory_bytes() > 0
     with pytest.raises(ValueError, match="layout 'probing'"):
         Model.open(tmp_path / "m", layout="probing")
     m.close()
