@@ -113,9 +113,10 @@ def test_malformed_packed_responses_are_refused():
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6),
                           st.lists(st.integers(1, 2**40), min_size=6, max_size=6)), min_size=1, max_size=30),
-       st.sampled_from(["counts", "backoff"]), st.integers(1, 5), st.data())
-def test_packed_answer_written_into_rows_with_repeats(rows, kind, width, data):
-    """decode_chains_into: unique answer u goes to every row whose useq is u, at that row."""
+       st.sampled_from(["counts", "backoff"]), st.integers(1, 5), st.booleans(), st.data())
+def test_answer_written_into_rows_with_repeats(rows, kind, width, packed, data):
+    """decode_chains_into: unique answer u goes to every row whose useq is u, at that row
+    (packed answers, and dense ones from a server that predates packing)."""
     from ngram.wire.chains import decode_chains_into
     c = _chains_from(rows, kind, width)
     U = len(rows)
@@ -126,6 +127,6 @@ def test_packed_answer_written_into_rows_with_repeats(rows, kind, width, data):
     out = Chains.uninitialized(B, width, kind)
     for a in out.arrays().values():
         a[...] = 7  # garbage every written row must lose
-    resp = pb.LookupResponse.FromString(encode_chains(0, 0, c, packed=True).SerializeToString())
+    resp = pb.LookupResponse.FromString(encode_chains(0, 0, c, packed=packed).SerializeToString())
     decode_chains_into(resp, U, width, kind, dest, useq, 5, out)
     assert out.take(dest).equals(c.take(useq - 5))
