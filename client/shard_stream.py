@@ -22,18 +22,22 @@ import grpc
 
 from client.errors import RETRYABLE_CODES, FatalError, ShardUnavailableError
 from ngram.wire import WireFormatError, pb
-from ngram.wire.chains import decode_chains
+from ngram.wire.chains import decode_chains_into
 
 _CODES = {c.value[0]: c for c in grpc.StatusCode}
 
 
 @dataclass(eq=False)
 class Part:
-    """The rows of one round that one shard answers."""
+    """The rows of one round that one shard answers: the request holds `unique` distinct
+    n-grams (router.plan's rows u0, u0 + 1, ...); round row rows[i] is unique row useq[i]."""
     round: object            # client.stream._Round
     shard: int
     rows: object             # np.ndarray of row indices into the round
     request: pb.LookupRequest
+    useq: object             # np.ndarray, one per row
+    u0: int
+    unique: int
     address: str | None = field(default=None)  # replica it was last sent to
 
 
@@ -130,12 +134,13 @@ class ShardStream:
         try:
             if resp.shard != self.shard:
                 raise WireFormatError(f"answer for shard {resp.shard}")
-            chains = decode_chains(resp, len(part.rows), self.order, self.value_kind)
+            decode_chains_into(resp, part.unique, self.order, self.value_kind, part.rows, part.useq, part.u0,
+                               part.round.out)
         except WireFormatError as e:
             part.round.fail(FatalError(self.shard, addr, grpc.StatusCode.INTERNAL,
                                        f"malformed response: {e}"))
             return
-        part.round.part_done(part, chains)
+        part.round.part_done(part)
 
     def _on_stream_end(self, gen: int, addr: str, why: str) -> None:
         with self._lock:

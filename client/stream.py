@@ -7,8 +7,9 @@
 - Flow control: at most `max_inflight` rounds are unanswered; `submit` waits (within the
   round's deadline) for a slot, so a fast producer cannot queue without bound. Servers
   stop reading a stream when their window is full, which pushes back through gRPC.
-- Each round is split by shard (router.split); each part is one request on that shard's
-  stream, tagged with a request id; the answers are merged in input order (router.merge).
+- Each round is planned as a unary lookup is (router.plan: split by shard, each run of
+  repeats once); each part is one request on that shard's stream, tagged with a request
+  id; each answer is written straight into the round's result, in input order.
 - Failover per shard stream: client/shard_stream.py.
 - Deadlines: one watcher thread fails a round at its deadline with ShardDeadlineError
   naming the shard still missing and the replica it was sent to (LookupFailedError when
@@ -28,7 +29,6 @@ from client.errors import (ClientError, LookupFailedError, ShardDeadlineError,
 from client.rounds import pair_ngrams, unique_rows
 from client.shard_stream import Part, ShardStream
 from ngram.chains import Chains
-from ngram.kernels.batch_ops import gather_rows
 from ngram.wire import encode_array, pb
 
 _serial = itertools.count()
@@ -43,22 +43,23 @@ class _Round:
         self.future: Future = Future()
         self.future.set_running_or_notify_cancel()  # a sent round cannot be cancelled
         self.waiting: dict[int, Part] = {}
-        self.answered: list = []
+        # Each part's answer is written here by its stream's reader (ShardStream) before
+        # part_done; parts are answered once each, and a failed round's result is never
+        # handed out, so no reader writes into a result a caller holds.
+        self.out = Chains.uninitialized(batch, width, value_kind)
         self.done = False
         self._lock = threading.Lock()
 
-    def part_done(self, part: Part, chains: Chains) -> None:
+    def part_done(self, part: Part) -> None:
         with self._lock:
             if self.done or self.waiting.get(part.shard) is not part:
                 return
             del self.waiting[part.shard]
-            self.answered.append((part.rows, chains))
             if self.waiting:
                 return
             self.done = True
         try:
-            result = router.merge(self.batch, self.width, self.value_kind, self.answered)
-            result = self.then(result) if self.then else result
+            result = self.then(self.out) if self.then else self.out
         except Exception as e:  # noqa: BLE001 - reported through the future
             return self._finish([], error=e)
         self._finish([], result=result)
@@ -167,11 +168,13 @@ class RoundStream:
             self._inflight.add(rnd)
             self.peak_inflight = max(self.peak_inflight, len(self._inflight))
         b = self.backend
-        for shard, rows in router.split(ids, lengths, b.num_shards, b.shard_seed):
-            gi, gl = gather_rows(ids, lengths, rows)
-            req = pb.LookupRequest(request_id=next(self._ids), model_id=b.model_id, shard=shard,
-                                   ids=encode_array(gi), lengths=encode_array(gl), packed_response=True)
-            rnd.waiting[shard] = Part(rnd, shard, rows, req)
+        plan = router.plan(ids, lengths, b.num_shards, b.shard_seed)
+        for p in plan.parts:
+            req = pb.LookupRequest(request_id=next(self._ids), model_id=b.model_id, shard=p.shard,
+                                   ids=encode_array(plan.ids[p.u0:p.u1]),
+                                   lengths=encode_array(plan.lengths[p.u0:p.u1]), packed_response=True)
+            rnd.waiting[p.shard] = Part(rnd, p.shard, plan.order[p.i0:p.i1], req, plan.useq[p.i0:p.i1], p.u0,
+                                        p.u1 - p.u0)
         parts = list(rnd.waiting.values())  # all registered before the first send
         if not parts:  # an empty round: nothing to send
             self._complete_empty(rnd)

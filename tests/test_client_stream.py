@@ -41,6 +41,9 @@ def test_many_rounds_in_flight_equal_local(model_dir, local, tmp_path):
             rs = be.open_stream(max_inflight=6, timeout=20.0)
             rng = np.random.default_rng(1)
             rounds = [corpus_batch(local, int(rng.integers(1, 800)), rng) for _ in range(16)]
+            again = [rng.integers(0, len(lengths), len(lengths) // 2) for _, lengths in rounds]
+            rounds = [(np.concatenate([ids, ids[a]]), np.concatenate([lengths, lengths[a]]))  # repeats
+                      for (ids, lengths), a in zip(rounds, again)]
             futs = [rs.submit(ids, lengths) for ids, lengths in rounds]
             for (ids, lengths), fut in zip(rounds, futs):
                 assert fut.result().equals(local.lookup(ids, lengths))
