@@ -13,7 +13,7 @@ import numpy as np
 from .chains import BACKOFF, COUNTS
 from .kernels import layout as LY
 from .kernels.decoded_lookup import decoded_lookup_kernel
-from .kernels.sentence import EMPTY, fill_child_table
+from .kernels.decoded_table import EMPTY, fill_child_table
 
 # Half full: a failed lookup (most walks end with one) probes ~2.5 slots instead of ~6
 # at 70%. en-dev.5, per held-out sentence in one process: 0.7 -> 22.7 B/n-gram, 5.1 us;
@@ -33,7 +33,7 @@ class DecodedTrie:
     """nodes int32[V + S, 4]: records (word, value word 0, value word 1, parent node).
     Node w < V is unigram w (parent -1); the S records after them are a hash table of
     the longer n-grams by (parent node, word), free slots with parent EMPTY
-    (ngram.kernels.sentence.fill_child_table / find_child)."""
+    (ngram.kernels.decoded_table)."""
 
     def __init__(self, nodes: np.ndarray, vocab_size: int, order: int, ngrams: list[int],
                  value_kind: str = BACKOFF, absent: int = LY.NAN_BITS):

@@ -14,7 +14,8 @@ from ngram.arpa import import_arpa
 from ngram.backoff_scoring import stream_log10
 from ngram.decoded_trie import DecodedTrie, available_memory_bytes, check_fits
 from ngram.kernels.backoff import stream_rows
-from ngram.kernels.sentence import EMPTY, find_child, score_stream_compressed, score_stream_decoded
+from ngram.kernels.decoded_table import EMPTY, find_child
+from ngram.kernels.sentence import score_stream_compressed, score_stream_decoded
 from ngram.model import Model
 
 ARPA = Path(__file__).resolve().parents[2] / "shared" / "arpa"

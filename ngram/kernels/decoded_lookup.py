@@ -15,7 +15,7 @@ from numba import njit
 from .bits import INLINE, JIT
 from .lookup import last_word, write_match_lengths
 from .prefetch import prefetch_row
-from .sentence import D_BACKOFF, D_PROB, _probe, _slot
+from .decoded_table import D_BACKOFF, D_PROB, child_slot, probe_child
 
 # A record's two value words: (prob, backoff) float32 bits for a backoff shard; the low
 # and high 32 bits of the count for a count shard.
@@ -74,7 +74,7 @@ def decoded_lookup_kernel(nodes, vocab, order, absent, ids, lengths, out_match, 
             if p == pn and t == pt:
                 slot[i] = -1  # the previous query's step
                 continue
-            h = _slot(p, t, nslots)
+            h = child_slot(p, t, nslots)
             slot[i] = h
             prefetch_row(nodes, vocab + h)
             pn, pt = p, t
@@ -83,7 +83,7 @@ def decoded_lookup_kernel(nodes, vocab, order, absent, ids, lengths, out_match, 
         for i in range(na):  # pass 2: probe; the queries that find their node walk on
             b = active[i]
             if slot[i] >= 0:
-                pc = _probe(nodes, vocab, slot[i], node[b], np.int64(ids[b, lengths[b] - k]))
+                pc = probe_child(nodes, vocab, slot[i], node[b], np.int64(ids[b, lengths[b] - k]))
             c = pc
             if c < 0:
                 continue

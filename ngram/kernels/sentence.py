@@ -21,6 +21,7 @@ from numba import njit
 from .backoff import MISSING_UNK_PROB
 from .bits import INLINE, JIT
 from .codecs import EF_SAMPLE, ef_pair
+from .decoded_table import D_BACKOFF, D_PROB, child_slot, probe_child
 from .layout import EF_DIR, EF_HI, EF_HI_WORDS, EF_L, EF_LO, EF_RANK, G_ORDER, L_N
 from .lookup import column_value, find_key
 from .prefetch import prefetch_row
@@ -29,12 +30,6 @@ from .vocab_kernels import encode_words, packed_views
 # the vocabulary's fixed ids (ngram.vocab; the core's kernels may not import it)
 UNK_ID, BOS_ID, EOS_ID = 0, 1, 2
 BOS_FLAG, EOS_FLAG = 1, 2  # the sentence kernels' flags
-
-# decoded layout: columns of the nodes array; hash multipliers (odd, well mixed)
-D_KEY, D_PROB, D_BACKOFF, D_PARENT = 0, 1, 2, 3
-EMPTY = -2  # D_PARENT of a free slot (a unigram's parent is -1)
-HASH_A = np.uint64(0x9E3779B97F4A7C15)
-HASH_B = np.uint64(0xC2B2AE3D27D4EB4F)
 
 
 @njit(**INLINE)
@@ -104,59 +99,6 @@ def score_stream_compressed(buf, lay, tokens, first, out_prob, out_len):
         depth_prev = depth
 
 
-@njit(**INLINE)
-def _slot(parent, word, nslots):
-    """First slot of (parent node, word) among nslots (multiply-shift: any table size)."""
-    h = (np.uint64(parent) * HASH_A) ^ (np.uint64(word) * HASH_B)
-    h ^= h >> np.uint64(32)
-    return np.int64((h & np.uint64(0xFFFFFFFF)) * np.uint64(nslots) >> np.uint64(32))
-
-
-@njit(**JIT)
-def fill_child_table(nodes, vocab, words, values, parents):
-    """Places the nodes of one level: node i (words[i], values[i], parent node parents[i])
-    goes to the first free slot from _slot(parent, word) in nodes[vocab:], probing
-    linearly (wrapping). Returns each node's slot (its node id from now on)."""
-    nslots = nodes.shape[0] - vocab
-    where = np.empty(words.shape[0], np.int64)
-    for i in range(words.shape[0]):
-        h = _slot(parents[i], words[i], nslots)
-        while nodes[vocab + h, D_PARENT] != EMPTY:
-            h += 1
-            if h == nslots:
-                h = 0
-        r = vocab + h
-        nodes[r, D_KEY] = words[i]
-        nodes[r, D_PROB] = values[i, 0]
-        nodes[r, D_BACKOFF] = values[i, 1]
-        nodes[r, D_PARENT] = parents[i]
-        where[i] = r
-    return where
-
-
-@njit(**INLINE)
-def _probe(nodes, vocab, h, parent, word):
-    """The node (parent, word), probing linearly from slot h of the table; -1 if absent."""
-    nslots = nodes.shape[0] - vocab
-    while True:
-        r = vocab + h
-        q = nodes[r, D_PARENT]
-        if q == EMPTY:
-            return np.int64(-1)
-        if q == parent and nodes[r, D_KEY] == word:
-            return r
-        h += 1
-        if h == nslots:
-            h = 0
-
-
-@njit(**INLINE)
-def find_child(nodes, vocab, parent, word):
-    """The node (parent, word) of a decoded trie, or -1: one record read when the slot
-    is the first probed (KenLM's probing hash tables keep the value beside the key too)."""
-    return _probe(nodes, vocab, _slot(parent, word, nodes.shape[0] - vocab), parent, word)
-
-
 @njit(**JIT)
 def score_stream_decoded(nodes, vocab, order, tokens, first, out_prob, out_len):
     """score_stream_compressed over a decoded trie (ngram.decoded_trie): nodes[w] =
@@ -196,7 +138,7 @@ def score_stream_decoded(nodes, vocab, order, tokens, first, out_prob, out_len):
             if depth[p] != k - 1 or depth[p - 1] < k - 1:
                 slot[p] = -1
                 continue
-            h = _slot(node[p], tokens[p - k + 1], nslots)
+            h = child_slot(node[p], tokens[p - k + 1], nslots)
             slot[p] = h
             prefetch_row(nodes, vocab + h)
             walking = True
@@ -205,7 +147,7 @@ def score_stream_decoded(nodes, vocab, order, tokens, first, out_prob, out_len):
         for p in range(k - 1, T):
             if slot[p] < 0:
                 continue
-            c = _probe(nodes, vocab, slot[p], node[p], tokens[p - k + 1])
+            c = probe_child(nodes, vocab, slot[p], node[p], tokens[p - k + 1])
             if c < 0:
                 continue
             pv = _f32(nodes[c, D_PROB])
