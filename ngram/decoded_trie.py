@@ -1,6 +1,7 @@
 """A shard decoded into plain arrays, for lookups at the speed of an uncompressed model
 (KenLM's probing tables) in exchange for memory: a 16-byte record per n-gram in a hash
-table half full, ~32 bytes per n-gram, against ~2 for the compressed shard.
+table half full, 32-35 bytes per n-gram (31.6 for en-dev.5, 34.8 for en-train), against
+~2 for the compressed shard.
 
 Kept in RAM only (built from the shard when a model is opened with it); the file format
 does not change. Read by ngram.kernels.sentence (one sentence, backoff models) and

@@ -39,7 +39,7 @@ class Model:
     def open(cls, path: str | os.PathLike, shards: list[int] | None = None, verify: bool = False,
              layout: str = "compressed") -> "Model":
         """layout: "compressed" (the mapped files as stored) or "decoded" (each shard also
-        decoded into RAM, ngram.decoded_trie: ~16x the bytes, lookups ~2.4x faster)."""
+        decoded into RAM, ngram.decoded_trie: ~18x the bytes, lookups 2-3x faster)."""
         if layout not in LAYOUTS:
             raise ValueError(f"layout {layout!r}: expected one of {', '.join(LAYOUTS)}")
         path = Path(path)

@@ -20,7 +20,7 @@ from .query import check_batch
 SHARD_KIND = b"SHD1"
 
 # How a shard is held in memory: the mapped file as stored (~2 bytes per n-gram), or also
-# decoded into a hash table (ngram.decoded_trie: ~32 bytes per n-gram, lookups ~2.4x faster)
+# decoded into a hash table (ngram.decoded_trie: ~35 bytes per n-gram, lookups 2-3x faster)
 LAYOUTS = ("compressed", "decoded")
 
 
@@ -49,7 +49,7 @@ class ShardTable:
 
     def decode_in_memory(self) -> None:
         """Decode the shard into RAM (ngram.decoded_trie); lookups then read the decoded
-        table. Costs ~1 s and ~32 bytes per n-gram for a shard of 3.5 M n-grams."""
+        table. Costs ~0.6-1 s and ~35 bytes per n-gram for a shard of 3.5 M n-grams."""
         if self.decoded is None:
             from .decoded_trie import DecodedTrie
             self.decoded = DecodedTrie.from_shard(self)

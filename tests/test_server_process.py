@@ -118,3 +118,9 @@ def test_cluster_up_status_down(model_dir, local, tmp_path):
 def test_serve_rejects_a_bad_shard_list(model_dir, tmp_path):
     r = _cli("serve", str(model_dir), "--shards", "0,9", timeout=60)
     assert r.returncode != 0 and "9" in (r.stderr + r.stdout)
+
+
+def test_serve_offers_the_core_layouts():
+    from ngram.shard import LAYOUTS
+    from shard_server.cli import LAYOUTS as CLI_LAYOUTS
+    assert CLI_LAYOUTS == LAYOUTS

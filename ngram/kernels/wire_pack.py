@@ -15,19 +15,6 @@ from .bits import JIT
 
 
 @njit(**JIT)
-def count_extents(counts):
-    """uint8[B]: per row, 1 + the last column with a non-zero count (0 if none)."""
-    B, W = counts.shape
-    out = np.zeros(B, np.uint8)
-    for b in range(B):
-        for k in range(W - 1, -1, -1):
-            if counts[b, k] != 0:
-                out[b] = k + 1
-                break
-    return out
-
-
-@njit(**JIT)
 def backoff_extents(prob, backoff):
     """uint8[B]: per row, 1 + the last column whose prob is not NaN or whose backoff is
     not 0 (a blank ARPA node has a backoff and no prob)."""
@@ -43,9 +30,10 @@ def backoff_extents(prob, backoff):
 
 @njit(**JIT)
 def count_pack_plan(counts, match):
-    """One pass over a counts answer: (extents as count_extents, their sum, the largest
-    count, whether every extent equals match[b]), so that the packed values can be
-    written straight into the narrowest type."""
+    """One pass over a counts answer: (extent uint8[B]: per row, 1 + the last column with
+    a non-zero count, 0 if none; the extents' sum; the largest count; whether every
+    extent equals match[b]), so that the packed values can be written straight into the
+    narrowest type."""
     B, W = counts.shape
     extent = np.zeros(B, np.uint8)
     total = 0
@@ -69,7 +57,8 @@ def count_pack_plan(counts, match):
 
 @njit(**JIT)
 def pack_rows_into(values, extent, out):
-    """pack_rows into a caller-made array (of a narrower type: values fit, see top)."""
+    """The first extent[b] values of every row b, row after row, into `out` (of a
+    narrower type when the values fit: count_pack_plan's top). Returns how many."""
     p = 0
     for b in range(values.shape[0]):
         for k in range(extent[b]):
@@ -81,16 +70,11 @@ def pack_rows_into(values, extent, out):
 @njit(**JIT)
 def pack_rows(values, extent):
     """The first extent[b] values of every row b, row after row."""
-    B = values.shape[0]
     total = 0
-    for b in range(B):
+    for b in range(values.shape[0]):
         total += extent[b]
     out = np.empty(total, values.dtype)
-    p = 0
-    for b in range(B):
-        for k in range(extent[b]):
-            out[p] = values[b, k]
-            p += 1
+    pack_rows_into(values, extent, out)
     return out
 
 
