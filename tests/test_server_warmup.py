@@ -12,7 +12,6 @@ from ngram.kernels.decoded_lookup import decoded_lookup_kernel
 from ngram.kernels.lookup import lookup_kernel
 from ngram.kernels.wire_pack import count_pack_plan, pack_rows_into, unpack_scatter
 from ngram.model import Model
-from ngram.sharding import routing_order
 from ngram.wire.chains import decode_chains_into, encode_chains
 from shard_server.engine import ShardEngine
 from shard_server.server import warm_up
