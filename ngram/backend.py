@@ -1,7 +1,7 @@
 """The one interface every consumer of a model uses: in-process or over the network.
 
-A backend has `order`, `vocab`, `model_id`, `value_kind`, `num_shards` and
-`lookup(ids, lengths) -> Chains`. `LocalBackend` wraps an opened `Model`; the remote
+`Backend` declares all a consumer may use; nobody probes a backend with getattr/hasattr.
+`LocalBackend` wraps an opened `Model`; the remote
 backend (a cluster of shard servers) lives in `client/` and is found through the
 `ngram.backends` entry-point group, so the core never imports gRPC.
 """
@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -19,18 +20,53 @@ from .errors import ModelFormatError, NgramError
 from .model import Model
 from .vocab import Vocabulary
 
+if TYPE_CHECKING:
+    from .tokenizer import Tokenizer
+
 BACKENDS_GROUP = "ngram.backends"
 
 
 @runtime_checkable
+class RoundStream(Protocol):
+    """Pipelined lookup rounds: `submit` returns a Future of Chains at once; at most
+    `max_inflight` rounds are unanswered (submit waits, within the stream's deadline).
+    A context manager; closing it waits for (or fails, at the deadline) what is in flight."""
+
+    def submit(self, ids: np.ndarray, lengths: np.ndarray) -> "Future[Chains]": ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> "RoundStream": ...
+
+    def __exit__(self, *exc) -> None: ...
+
+
+@runtime_checkable
 class Backend(Protocol):
+    """Everything a consumer (Scorer, Client, the kenlm facade, applications) may use.
+
+    - `tokenizer`: the model's tokenizer settings (ngram.tokenizer.Tokenizer), so every
+      consumer splits and normalizes text exactly as the model was built.
+    - `lookup`: every n-gram answered, or an error (a remote shard that no replica
+      answered raises, naming the shard).
+    - `lookup_partial`: (chains, answered bool[B], errors by shard); a local backend
+      answers everything.
+    - `stream_rounds`: a RoundStream; a local backend answers its rounds in-process.
+    """
     order: int
     vocab: Vocabulary
     model_id: str
     value_kind: str
     num_shards: int
 
+    @property
+    def tokenizer(self) -> "Tokenizer": ...
+
     def lookup(self, ids: np.ndarray, lengths: np.ndarray) -> Chains: ...
+
+    def lookup_partial(self, ids: np.ndarray, lengths: np.ndarray) -> tuple[Chains, np.ndarray, dict]: ...
+
+    def stream_rounds(self, max_inflight: int | None = None, timeout: float | None = None) -> RoundStream: ...
 
     def close(self) -> None: ...
 
