@@ -29,3 +29,12 @@ class ArpaFormatError(NgramError):
         super().__init__(f"{where}: {message}")
         self.path = path
         self.line = line
+
+
+class InputError(NgramError):
+    """An input file (corpus, ARPA, query list) cannot be read whole: unreadable,
+    truncated or corrupt compressed data. ``path`` names the file."""
+
+    def __init__(self, message: str, path: str | None = None):
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
