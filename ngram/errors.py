@@ -29,3 +29,7 @@ class ArpaFormatError(NgramError):
         super().__init__(f"{where}: {message}")
         self.path = path
         self.line = line
+
+
+class RoundStreamClosedError(NgramError, RuntimeError):
+    """A round was submitted to a closed RoundStream (ngram.backend)."""

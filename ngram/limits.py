@@ -11,6 +11,9 @@ LAYOUTS = ("compressed", "decoded")  # table layouts of an opened shard
 DEFAULT_LAYOUT = "compressed"
 QUANTIZATIONS = ("none", "8", "16")  # backoff-model value quantization, as the CLI spells it
 
+# -- scoring -----------------------------------------------------------------------------
+DEFAULT_ALPHA = 0.4                  # Stupid Backoff's penalty per backed-off order (Brants et al.)
+
 # -- serving -----------------------------------------------------------------------------
 DEFAULT_MAX_BATCH = 1_000_000        # n-grams per Lookup request a server accepts
 DEFAULT_MAX_MESSAGE_BYTES = 64 << 20  # gRPC message limit, both directions, server and client
