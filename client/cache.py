@@ -82,7 +82,7 @@ class CachedBackend:
         out = Chains.empty(len(lengths), self.backend.order, self.backend.value_kind)
         mask = np.ones(len(lengths), bool)
         errors: dict = {}
-        names = list(out.arrays())
+        columns = list(out.arrays().values())  # the result's own arrays, written in place
         key_bytes = keys.tolist()
         miss = []
         for b, k in enumerate(key_bytes):
@@ -91,8 +91,8 @@ class CachedBackend:
                 miss.append(b)
                 continue
             self._lru.move_to_end(k)
-            for name, value in zip(names, hit):
-                getattr(out, name)[b] = value
+            for column, value in zip(columns, hit):
+                column[b] = value
         self.hits += len(key_bytes) - len(miss)
         self.misses += len(miss)
         if miss:
