@@ -63,6 +63,19 @@ class Tokenizer:
             raise ModelFormatError(f"manifest tokenizer 'lowercase' must be true or false, not {tok.lowercase!r}")
         return tok
 
+    def as_manifest(self) -> dict:
+        """The "tokenizer" block a build writes (the model id hashes it, so its shape is
+        fixed): kind, lowercase, min_word_count and max_vocab always; jsonl_field and
+        on_bad_bytes only when they differ from the default (None, "error").
+        from_manifest(...).as_manifest() gives back every block the builder writes."""
+        block = {"kind": self.kind, "lowercase": self.lowercase, "min_word_count": self.min_word_count,
+                 "max_vocab": self.max_vocab}
+        if self.jsonl_field is not None:
+            block["jsonl_field"] = self.jsonl_field
+        if self.on_bad_bytes not in (None, "error"):
+            block["on_bad_bytes"] = self.on_bad_bytes
+        return block
+
     # -- one text ----------------------------------------------------------------------
     def normalize(self, text: str | bytes) -> bytes:
         """The UTF-8 bytes the words are split from (lowercased for a lowercase model).

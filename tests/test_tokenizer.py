@@ -111,3 +111,19 @@ def test_from_manifest_reads_the_tokenizer_block():
         Tokenizer.from_manifest({"tokenizer": {"lowercase": "yes"}})
     with pytest.raises(ModelFormatError, match="must be an object"):
         Tokenizer.from_manifest({"tokenizer": []})
+
+
+def test_as_manifest_gives_back_the_block_the_builder_writes(tmp_path):
+    """The builder will write its block through Tokenizer.as_manifest: the model id hashes
+    it, so it must be the block builder/pipeline.py writes today, key for key."""
+    import json
+
+    from builder.inmemory import build_model_inmemory
+    for i, kw in enumerate([{}, {"lowercase": True, "min_word_count": 2}]):
+        out = tmp_path / f"m{i}"
+        build_model_inmemory(b"a b c\na b\n", out, order=2, num_shards=1, **kw)
+        block = json.loads((out / "manifest.json").read_text())["tokenizer"]
+        assert Tokenizer.from_manifest({"tokenizer": block}).as_manifest() == block
+    block = {"kind": "whitespace", "lowercase": False, "min_word_count": 1, "max_vocab": None,
+             "jsonl_field": "text", "on_bad_bytes": "skip"}
+    assert Tokenizer.from_manifest({"tokenizer": block}).as_manifest() == block
