@@ -12,6 +12,7 @@ import numpy as np
 
 from ngram.backend import Backend, RoundStream
 from ngram.chains import Chains
+from ngram.errors import InvalidArgumentError
 from ngram.query import check_batch
 from ngram.tokenizer import Tokenizer
 from ngram.vocab import Vocabulary
@@ -23,7 +24,7 @@ class CachedBackend:
 
     def __init__(self, backend: Backend, capacity: int = 100_000):
         if capacity < 1:
-            raise ValueError("cache capacity must be >= 1")
+            raise InvalidArgumentError(f"cache capacity must be >= 1, not {capacity}")
         self.backend = backend
         self.capacity = capacity
         self._lru: OrderedDict[bytes, tuple] = OrderedDict()

@@ -23,6 +23,7 @@ from ngram.backend import Backend, LocalBackend, RoundStream
 from ngram.chains import Chains
 from ngram.cluster_file import looks_like_cluster_file
 from ngram.counting import ngram_counts
+from ngram.errors import InvalidArgumentError
 from ngram.limits import DEFAULT_ALPHA, DEFAULT_LAYOUT
 from ngram.query import pair_ngrams, unique_rows
 from ngram.tokenizer import Tokenizer
@@ -41,7 +42,7 @@ class Client:
         its shards held as `layout` ("compressed", the default, or "decoded": see Model.open)."""
         if looks_like_cluster_file(target):
             if layout is not None:
-                raise ValueError(f"{target}: a cluster's table layout is chosen by its servers "
+                raise InvalidArgumentError(f"{target}: a cluster's table layout is chosen by its servers "
                                  "(`ngram serve --layout`), not by the client")
             from client.remote import open_remote_backend
             backend = open_remote_backend(target, policy=policy)

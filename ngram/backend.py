@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from .chains import Chains
-from .errors import ModelFormatError, NgramError, RoundStreamClosedError
+from .errors import InvalidArgumentError, ModelFormatError, NgramError, RoundStreamClosedError
 from .limits import DEFAULT_STREAM_ROUNDS
 from .model import Model
 from .query import pair_ngrams, unique_rows
@@ -128,9 +128,9 @@ class LocalRoundStream:
     def __init__(self, backend: Backend, max_inflight: int | None = None, timeout: float | None = None):
         self.max_inflight = DEFAULT_STREAM_ROUNDS if max_inflight is None else int(max_inflight)
         if self.max_inflight < 1:
-            raise ValueError(f"max_inflight must be >= 1, not {max_inflight}")
+            raise InvalidArgumentError(f"max_inflight must be >= 1, not {max_inflight}")
         if timeout is not None and not timeout > 0:
-            raise ValueError(f"timeout must be > 0 seconds, not {timeout}")
+            raise InvalidArgumentError(f"timeout must be > 0 seconds, not {timeout}")
         self.timeout = timeout
         self.backend = backend
         self._closed = False

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from .chains import COUNTS
+from .errors import ValueKindError
 from .vocab import UNK_ID
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ _UNKNOWN = -1  # the tokenizer's id for a word outside the vocabulary, told apar
 def ngram_counts(backend: "Backend", ngrams: Sequence[str | bytes]) -> np.ndarray:
     """uint64 counts of n-grams given as text (str or UTF-8 bytes), in one lookup."""
     if backend.value_kind != COUNTS:
-        raise ValueError("this model stores probabilities, not counts")
+        raise ValueKindError("counts need a counts model; this one stores probabilities")
     if not len(ngrams):
         return np.zeros(0, np.uint64)
     ids, lengths = backend.tokenizer.ngram_ids(backend.vocab, ngrams, backend.order, unknown_id=_UNKNOWN)

@@ -20,7 +20,7 @@ DEFAULT_MAX_MESSAGE_BYTES = 64 << 20  # gRPC message limit, both directions, ser
 DEFAULT_SERVER_MAX_INFLIGHT = 16     # lookups + open streams a server runs before RESOURCE_EXHAUSTED
 DEFAULT_STREAM_WINDOW = 8            # requests of one LookupStream a server answers concurrently
 DEFAULT_STREAM_ROUNDS = 8            # client: rounds in flight on a stream before submit() waits
-DEFAULT_DRAIN_GRACE_S = 10.0         # seconds a draining server finishes accepted requests
+DEFAULT_DRAIN_GRACE_S = 30.0         # seconds a draining server finishes accepted requests
 
 # -- input -------------------------------------------------------------------------------
 DEFAULT_MAX_LINE_BYTES = 1 << 20     # a corpus line longer than this is an error

@@ -26,6 +26,7 @@ import numpy as np
 from typing import TYPE_CHECKING
 
 from .chains import BACKOFF, COUNTS, Chains
+from .errors import InvalidArgumentError, ValueKindError
 from .kernels.stupid_backoff import stupid_backoff_kernel
 from .limits import DEFAULT_ALPHA
 from .query import check_batch, pair_ngrams
@@ -101,7 +102,7 @@ class Scorer:
 
     def __init__(self, backend: "Backend", alpha: float = DEFAULT_ALPHA):
         if not 0.0 < alpha <= 1.0:
-            raise ValueError(f"alpha must be in (0, 1], not {alpha}")
+            raise InvalidArgumentError(f"alpha must be in (0, 1], not {alpha}")
         self.backend = backend
         self.alpha = float(alpha)
         self.order = int(backend.order)
@@ -109,7 +110,7 @@ class Scorer:
         self.tokenizer = backend.tokenizer
         self.value_kind = backend.value_kind
         if self.value_kind not in (COUNTS, BACKOFF):
-            raise ValueError(f"unknown value kind {self.value_kind!r}")
+            raise ValueKindError(f"unknown value kind {self.value_kind!r}")
 
     # -- pairs -------------------------------------------------------------------------
     def score_pairs(self, context_ids, context_lengths, word_ids) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from builder.inmemory import build_model_inmemory
 from ngram.backend import open_backend
 from ngram.counting import ngram_counts
-from ngram.errors import InvalidQueryError
+from ngram.errors import InvalidQueryError, ValueKindError
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +30,15 @@ def test_bad_lines_are_refused(backend):
     with pytest.raises(InvalidQueryError, match="has no words"):
         ngram_counts(backend, [b"a", b"  "])
     assert len(ngram_counts(backend, [])) == 0
+
+
+def test_a_backoff_model_has_no_counts(tmp_path):
+    from ngram.arpa import import_arpa
+    arpa = tmp_path / "m.arpa"
+    arpa.write_text("\\data\\\nngram 1=3\n\n\\1-grams:\n-1\t<unk>\n-99\t<s>\n-1\t</s>\n\n\\end\\\n")
+    import_arpa(arpa, tmp_path / "m", quantization="none")
+    with open_backend(tmp_path / "m") as b, pytest.raises(ValueKindError, match="counts model"):
+        ngram_counts(b, [b"a"])
 
 
 # -- the <unk> rule against a plain-Python count of the corpus as the builder maps it ----

@@ -20,7 +20,7 @@ from client.policy import CallPolicy
 from client.remote import open_remote_backend
 from cluster_harness import Cluster
 from ngram.backend import Backend, LocalBackend, LocalRoundStream, RoundStream, open_backend
-from ngram.errors import InvalidQueryError, RoundStreamClosedError
+from ngram.errors import InvalidArgumentError, InvalidQueryError, RoundStreamClosedError
 from ngram.query import pair_ngrams, unique_rows
 from ngram.scoring import Scorer
 from ngram.tokenizer import Tokenizer
@@ -121,9 +121,9 @@ def test_local_rounds_are_answered_in_process(backends):
             rounds.submit(np.array([[1, 2]]), np.array([3]))
     with pytest.raises(RoundStreamClosedError):
         rounds.submit(ctx[:, :2], np.ones(40, np.int32))
-    with pytest.raises(ValueError, match="max_inflight"):
+    with pytest.raises(InvalidArgumentError, match="max_inflight"):
         b.stream_rounds(max_inflight=0)
-    with pytest.raises(ValueError, match="timeout"):
+    with pytest.raises(InvalidArgumentError, match="timeout"):
         b.stream_rounds(timeout=0)
 
 
