@@ -21,6 +21,7 @@ from ngram import cluster_file
 from ngram.chains import Chains
 from ngram.cluster_file import ClusterFileError, ClusterSpec
 from ngram.query import check_batch
+from ngram.tokenizer import Tokenizer
 from ngram.wire import WireFormatError, encode_array, pb
 from ngram.wire.chains import decode_chains_into
 
@@ -51,6 +52,13 @@ class RemoteBackend:
         self._request_ids = itertools.count(1)
 
     # -- Backend interface ----------------------------------------------------------------
+    @property
+    def tokenizer(self) -> Tokenizer:
+        return Tokenizer.from_manifest(self.manifest)
+
+    def stream_rounds(self, max_inflight: int | None = None, timeout: float | None = None):
+        return self.open_stream(max_inflight=max_inflight, timeout=timeout)
+
     def lookup(self, ids, lengths, timeout: float | None = None) -> Chains:
         """All-or-nothing: raises the failed shard's error (or LookupFailedError for several)."""
         chains, _mask, errors = self.lookup_partial(ids, lengths, timeout)

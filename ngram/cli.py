@@ -158,8 +158,9 @@ def count(args, cluster):
     """Exact counts of n-grams: as arguments, or one per line from FILE or stdin."""
     backend, rest = _open(args, cluster)
     try:
-        lines, _ = _input_lines(rest)
-        lines = [ln for ln in lines if ln.split()]
+        lines, from_args = _input_lines(rest)
+        if not from_args:  # blank lines of a query file are skipped; an empty argument is an error
+            lines = [ln for ln in lines if backend.tokenizer.split(ln)]
         from .counting import ngram_counts
         counts = ngram_counts(backend, lines)
     finally:

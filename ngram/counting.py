@@ -1,40 +1,41 @@
-"""Exact counts of n-grams given as text, over any backend, in one lookup."""
+"""Exact counts of n-grams given as text, over any backend, in one lookup.
+
+The rule, the same for `ngram count`, `Client.count` and the remote backend:
+- the text of each n-gram is split by the model's tokenizer (ngram.tokenizer: ASCII
+  whitespace only, lowercased for a lowercase model);
+- an n-gram holding a word outside the vocabulary counts 0 (it never occurred as such);
+- the literal word ``<unk>`` is the model's ``<unk>`` entry (id 0) and is looked up like
+  any other word. The builder maps a literal ``<unk>`` in the corpus, and every word its
+  vocabulary cut-offs (--min-word-count, --max-vocab) drop, to that id, so the count of
+  "<unk> of" is how often "of" followed <unk> in the corpus as the model holds it:
+  exactly the corpus's count of the text "<unk> of" when no cut-off dropped a word.
+- an n-gram with no words, or more words than the model's order, is an InvalidQueryError.
+"""
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from .chains import COUNTS
-from .errors import InvalidQueryError
-from .vocab import UNK, UNK_ID
+from .errors import ValueKindError
+from .vocab import UNK_ID
+
+if TYPE_CHECKING:
+    from .backend import Backend
+
+_UNKNOWN = -1  # the tokenizer's id for a word outside the vocabulary, told apart from <unk>
 
 
-def ngram_counts(backend, lines: list[bytes]) -> np.ndarray:
-    """Counts of n-grams, one per line, words separated by ASCII whitespace (one lookup).
-
-    An n-gram holding a word outside the vocabulary counts 0; the literal word <unk> is
-    looked up like any other. Every line must hold 1..order words."""
+def ngram_counts(backend: "Backend", ngrams: Sequence[str | bytes]) -> np.ndarray:
+    """uint64 counts of n-grams given as text (str or UTF-8 bytes), in one lookup."""
     if backend.value_kind != COUNTS:
-        raise ValueError("this model stores probabilities, not counts")
-    if not lines:
+        raise ValueKindError("counts need a counts model; this one stores probabilities")
+    if not len(ngrams):
         return np.zeros(0, np.uint64)
-    ids, offs = backend.vocab.encode_lines(b"\n".join(lines), boundaries=False)
-    lengths = np.diff(offs).astype(np.int32)
-    if len(lengths) != len(lines):
-        raise InvalidQueryError("an n-gram has no words (blank line)")
-    N = backend.order
-    long_ = np.flatnonzero(lengths > N)
-    if len(long_):
-        b = int(long_[0])
-        raise InvalidQueryError(f"n-gram {lines[b].decode('utf-8', 'replace')!r} has {int(lengths[b])} words; "
-                                f"the model's order is {N}")
-    grid = np.zeros((len(lengths), N), np.int32)
-    used = np.arange(N)[None, :] < lengths[:, None]
-    grid[used] = ids
-    chains = backend.lookup(grid, lengths)
-    zeros = ((grid == UNK_ID) & used).sum(axis=1)
-    if zeros.any() and UNK in b"\n".join(lines):  # rare: a literal <unk> is a word like others
-        zeros -= np.array([ln.split().count(UNK) for ln in lines])
-    unknown = zeros > 0
-    rows = np.arange(len(lengths))
+    ids, lengths = backend.tokenizer.ngram_ids(backend.vocab, ngrams, backend.order, unknown_id=_UNKNOWN)
+    unknown = (ids == _UNKNOWN).any(axis=1)
+    ids[ids == _UNKNOWN] = UNK_ID
+    chains = backend.lookup(ids, lengths)
     found = (chains.match_len == lengths) & ~unknown
-    return np.where(found, chains.counts[rows, lengths - 1], 0).astype(np.uint64)
+    return np.where(found, chains.counts[np.arange(len(lengths)), lengths - 1], 0).astype(np.uint64)

@@ -6,6 +6,10 @@ class NgramError(Exception):
     """Base class of every error this project raises on purpose."""
 
 
+class RoundStreamClosedError(NgramError, RuntimeError):
+    """A round was submitted to a closed RoundStream (ngram.backend.LocalRoundStream)."""
+
+
 class ModelFormatError(NgramError):
     """A model directory or file is missing, truncated, corrupt or of another version.
 
@@ -17,8 +21,17 @@ class ModelFormatError(NgramError):
         self.path = path
 
 
+class InvalidArgumentError(NgramError, ValueError):
+    """A caller passed a setting outside what the function accepts (a layout, a shard
+    list, an order, a quantization); the message names the setting and what is allowed."""
+
+
 class InvalidQueryError(NgramError, ValueError):
     """A lookup request is malformed: wrong shapes, ids out of range, orders above N."""
+
+
+class ValueKindError(InvalidArgumentError):
+    """An operation needs the other kind of model (counts vs. backoff)."""
 
 
 class ArpaFormatError(NgramError):

@@ -1,7 +1,7 @@
 """Scoring over any backend: Stupid Backoff for counts models, exact backoff for ARPA ones.
 
-A backend is anything with `order`, `vocab`, `value_kind` and `lookup(ids, lengths) ->
-Chains` (`ngram.backend`). Scoring a batch of sentences costs one lookup for all of it:
+The backend is any `ngram.backend.Backend` (its `order`, `vocab`, `value_kind`,
+`tokenizer` and `lookup`); text is split by the model's tokenizer (ngram.tokenizer). Scoring a batch of sentences costs one lookup for all of it:
 row p of the batch is the n-gram ending at token p, and its chain holds the counts of
 every suffix, which for the n-gram ending at p-1 are exactly the counts of token p's
 context suffixes. Sentences start with <s> as context and end by scoring </s>, as
@@ -23,10 +23,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from typing import TYPE_CHECKING
+
 from .chains import BACKOFF, COUNTS, Chains
-from .errors import InvalidQueryError
+from .errors import InvalidArgumentError, ValueKindError
 from .kernels.stupid_backoff import stupid_backoff_kernel
+from .limits import DEFAULT_ALPHA
+from .query import check_batch, pair_ngrams
 from .vocab import BOS_ID, EOS_ID, UNK_ID
+
+if TYPE_CHECKING:
+    from .backend import Backend
 
 
 @dataclass(frozen=True)
@@ -93,18 +100,17 @@ class _Stream:
 class Scorer:
     """Scores (context, word) pairs and sentences over a backend."""
 
-    def __init__(self, backend, alpha: float = 0.4):
+    def __init__(self, backend: "Backend", alpha: float = DEFAULT_ALPHA):
         if not 0.0 < alpha <= 1.0:
-            raise ValueError(f"alpha must be in (0, 1], not {alpha}")
+            raise InvalidArgumentError(f"alpha must be in (0, 1], not {alpha}")
         self.backend = backend
         self.alpha = float(alpha)
         self.order = int(backend.order)
         self.vocab = backend.vocab
+        self.tokenizer = backend.tokenizer
         self.value_kind = backend.value_kind
         if self.value_kind not in (COUNTS, BACKOFF):
-            raise ValueError(f"unknown value kind {self.value_kind!r}")
-        manifest = getattr(backend, "manifest", None) or {}
-        self.lowercase = bool(manifest.get("tokenizer", {}).get("lowercase", False))
+            raise ValueKindError(f"unknown value kind {self.value_kind!r}")
 
     # -- pairs -------------------------------------------------------------------------
     def score_pairs(self, context_ids, context_lengths, word_ids) -> tuple[np.ndarray, np.ndarray]:
@@ -112,22 +118,18 @@ class Scorer:
 
         context_ids[b, :context_lengths[b]] is the context, oldest word first; only its
         last order-1 words matter. Returns (log10 float64[B], ngram_length int32[B])."""
-        ctx, clen, words = _check_pairs(context_ids, context_lengths, word_ids)
-        B, N = len(words), self.order
-        k = np.minimum(clen, N - 1)  # context words kept
-        n = k + 1
-        cols = np.arange(N)
-        # full n-gram b: the last k context words, then the word
-        src = (clen - k)[:, None] + cols[None, :]
-        full = np.zeros((B, N), np.int32)
-        in_ctx = cols[None, :] < k[:, None]
-        if ctx.shape[1]:
-            full[in_ctx] = ctx[np.arange(B)[:, None], np.minimum(src, ctx.shape[1] - 1)][in_ctx]
-        full[np.arange(B), k] = words
+        return self.score_ngrams(*pair_ngrams(context_ids, context_lengths, word_ids, self.order))
+
+    def score_ngrams(self, ids, lengths) -> tuple[np.ndarray, np.ndarray]:
+        """log10 p(last word | the words before it) of each left-aligned n-gram
+        (ids[b, :lengths[b]], lengths 1..order), and the n-gram length used. One lookup:
+        the n-grams and, for those with a context, their contexts."""
+        ids, n = check_batch(ids, lengths, self.order, len(self.vocab))
+        B, W = ids.shape
+        k = n - 1
         has_ctx = np.flatnonzero(k > 0)
-        ids = np.concatenate([full, np.where(in_ctx[has_ctx], full[has_ctx], 0)])
-        lengths = np.concatenate([n, k[has_ctx]]).astype(np.int32)
-        chains = self._lookup(ids, lengths)
+        ctx = np.where(np.arange(W)[None, :] < k[has_ctx, None], ids[has_ctx], 0)
+        chains = self._lookup(np.concatenate([ids, ctx]).astype(np.int32), np.concatenate([n, k[has_ctx]]))
         ctx_rows = np.full(B, -1, np.int64)
         ctx_rows[has_ctx] = B + np.arange(len(has_ctx))
         return self._score(chains, B, n, ctx_rows, k)
@@ -170,19 +172,14 @@ class Scorer:
     def _tokens(self, sentences, bos: bool, eos: bool):
         """(tokens int32[T], position in sentence int64[T], sentence starts int64[S+1]) of
         the sentences with <s>/</s> added; blank sentences keep their boundaries."""
-        raw = [_to_bytes(s, self.lowercase) for s in sentences]
-        nonblank = np.fromiter((bool(r.strip()) for r in raw), bool, len(raw))
-        ids, offs = self.vocab.encode_lines(b"\n".join(raw), boundaries=False)
-        if len(offs) - 1 != int(nonblank.sum()):
-            raise AssertionError("tokenizer and sentence split disagree")
-        nw = np.zeros(len(raw), np.int64)
-        nw[nonblank] = np.diff(offs)
+        ids, nw = self.tokenizer.encode(self.vocab, sentences)
+        offs = np.concatenate([[0], np.cumsum(nw)])
         L = nw + int(bos) + int(eos)
         starts = np.concatenate([[0], np.cumsum(L)])
         T = int(starts[-1])
         tokens = np.empty(T, np.int32)
-        sid = np.repeat(np.arange(len(raw)), nw)
-        word_pos = np.arange(len(ids)) - np.repeat(offs[:-1], np.diff(offs))
+        sid = np.repeat(np.arange(len(nw)), nw)
+        word_pos = np.arange(len(ids)) - offs[sid]
         tokens[starts[sid] + int(bos) + word_pos] = ids
         if bos:
             tokens[starts[:-1][L > 0]] = BOS_ID
@@ -211,28 +208,3 @@ class Scorer:
             return out, out_len
         from .backoff_scoring import backoff_log10  # the ARPA side; loaded only for backoff models
         return backoff_log10(chains.take(np.arange(B)), n, chains.take(np.maximum(ctx_rows, 0)), k)
-
-
-def _to_bytes(s: str | bytes, lowercase: bool) -> bytes:
-    if isinstance(s, str):
-        b = (s.lower() if lowercase else s).encode("utf-8")
-    else:
-        b = s.decode("utf-8").lower().encode("utf-8") if lowercase else bytes(s)
-    # a newline inside a sentence is whitespace, not a sentence break
-    return b.replace(b"\n", b" ") if b"\n" in b else b
-
-
-def _check_pairs(context_ids, context_lengths, word_ids):
-    ctx = np.asarray(context_ids)
-    clen = np.asarray(context_lengths)
-    words = np.asarray(word_ids)
-    if ctx.ndim != 2 or clen.ndim != 1 or words.ndim != 1 or not (len(ctx) == len(clen) == len(words)):
-        raise InvalidQueryError(f"need context_ids[B, W], context_lengths[B], word_ids[B]; got shapes "
-                                f"{ctx.shape}, {clen.shape}, {words.shape}")
-    if any(a.dtype.kind not in "iu" for a in (ctx, clen, words)):
-        raise InvalidQueryError("context_ids, context_lengths and word_ids must be integer arrays")
-    bad = np.flatnonzero((clen < 0) | (clen > ctx.shape[1]))
-    if len(bad):
-        b = int(bad[0])
-        raise InvalidQueryError(f"context_lengths[{b}] = {int(clen[b])} is outside 0..{ctx.shape[1]}")
-    return ctx.astype(np.int32, copy=False), clen.astype(np.int64), words.astype(np.int32)
