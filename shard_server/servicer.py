@@ -17,10 +17,12 @@ from concurrent.futures import Executor
 
 import grpc
 
-from ngram.errors import InvalidQueryError, NgramError
-from ngram.wire import WireFormatError, decode_array, pb, pb_grpc
+from ngram.errors import InvalidQueryError, NgramError, WireFormatError
+from ngram.limits import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_SERVER_MAX_INFLIGHT, DEFAULT_STREAM_WINDOW
+from ngram.wire import decode_array, pb, pb_grpc
 from ngram.wire.chains import encode_chains
-from shard_server.engine import ShardEngine, ShardNotServedError, WrongModelError
+from shard_server.engine import ShardEngine
+from shard_server.errors import ShardNotServedError, WrongModelError
 
 
 class _Failure(Exception):
@@ -44,8 +46,8 @@ def _status_of(exc: Exception) -> _Failure:
 
 class NgramShardServicer(pb_grpc.NgramShardServicer):
     def __init__(self, engine: ShardEngine, kernel_pool: Executor, metrics, *,
-                 max_inflight: int = 16, stream_window: int = 8,
-                 max_message_bytes: int = 64 << 20, version: str = ""):
+                 max_inflight: int = DEFAULT_SERVER_MAX_INFLIGHT, stream_window: int = DEFAULT_STREAM_WINDOW,
+                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, version: str = ""):
         self.engine = engine
         self.pool = kernel_pool
         self.metrics = metrics

@@ -5,16 +5,17 @@ no per-element Python runs on either side.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from ngram.errors import WireFormatError
 from ngram.wire import ngram_pb2 as pb
 
 # Only these types cross the wire; anything else is a malformed request, not a crash.
 ALLOWED_DTYPES = frozenset({"<i4", "<u4", "<i8", "<u8", "<f4", "<f8", "|i1", "|u1", "<u2"})
 
-
-class WireFormatError(ValueError):
-    """An Array message that cannot be decoded (bad dtype, shape or byte count)."""
+__all__ = ["ALLOWED_DTYPES", "WireFormatError", "decode_array", "encode_array"]
 
 
 def encode_array(arr: np.ndarray) -> pb.Array:
@@ -42,7 +43,9 @@ def decode_array(msg: pb.Array, name: str = "array", *, dtype: str | None = None
     if any(d < 0 for d in shape):
         raise WireFormatError(f"{name}: negative dimension in shape {list(shape)}")
     dt = np.dtype(msg.dtype)
-    n = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    # Python integers: a product of huge dimensions must not wrap around in int64 (a
+    # shape of 2**32 x 2**32 would multiply to 0 and pass the byte-count check)
+    n = math.prod(shape)
     if n * dt.itemsize != len(msg.data):
         raise WireFormatError(
             f"{name}: {len(msg.data)} bytes do not match shape {list(shape)} of {msg.dtype}")
