@@ -21,8 +21,7 @@ from .limits import DEFAULT_ALPHA
 
 COMMANDS_GROUP = "ngram.commands"
 CHUNK_LINES = 50_000  # sentences scored per lookup: bounds memory on big inputs
-EXIT_ERROR = 1        # a bad model, file or query (README: "Querying from the command line")
-EXIT_USAGE = 2        # click's code for usage errors
+EXIT_ERROR = 1  # a bad model, file or query (README: "Querying from the command line"); usage errors: click's 2
 
 
 class ErrorMappingGroup(click.Group):

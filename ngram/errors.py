@@ -54,10 +54,6 @@ class InputError(NgramError):
         self.path = path
 
 
-class OutputExistsError(NgramError, FileExistsError):
-    """The output path is taken by something this command will not replace."""
-
-
 class InsufficientMemoryError(NgramError, MemoryError):
     """A structure would not fit in the memory available; says how much it needs."""
 

@@ -1,5 +1,6 @@
-"""Real English text for tests: the samples bundled in samples/ (always in the repo),
-and the shared corpus beside the repository when it is there (NGRAM_SHARED or ../shared)."""
+"""The one home of the tests' data paths, and real English text for tests: the samples
+bundled in samples/ (always in the repo), and the shared corpus and ARPA files beside the
+repository (NGRAM_SHARED or ../shared). conftest.py's `data_paths` fixture hands these out."""
 import os
 from pathlib import Path
 
@@ -8,6 +9,8 @@ SAMPLES = ROOT / "samples"
 HELDOUT_SAMPLE = SAMPLES / "en-heldout-sample.txt"
 TRAIN_SAMPLE = SAMPLES / "en-sample.txt.zst"
 SHARED = Path(os.environ.get("NGRAM_SHARED", ROOT.parent / "shared"))
+ARPA_DIR = SHARED / "arpa"                              # kenlm-test.arpa, en-dev.5.arpa.zst, ...
+HELDOUT_CORPUS = SHARED / "corpus" / "en-heldout.txt"
 
 
 def sample_lines(n: int, source: Path = TRAIN_SAMPLE) -> list[bytes]:

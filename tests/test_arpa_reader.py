@@ -14,8 +14,9 @@ import zstandard
 
 from ngram.arpa import ArpaModel, read_arpa, write_arpa
 from ngram.errors import ArpaFormatError, NgramError
+from sample_corpus import ARPA_DIR
 
-ARPA = Path(__file__).resolve().parents[2] / "shared" / "arpa"
+ARPA = ARPA_DIR
 TEST_ARPA = ARPA / "kenlm-test.arpa"
 
 

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from ngram.arpa import export_arpa, import_arpa, read_arpa
 from ngram.model import Model
+from sample_corpus import ARPA_DIR, ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
-ARPA = ROOT.parent / "shared" / "arpa"
+ARPA = ARPA_DIR
 NAMES = ["kenlm-test", "kenlm-test_nounk", "kenlm-toy0", "kenlm-toy1"]
 
 

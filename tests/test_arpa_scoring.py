@@ -11,11 +11,12 @@ import pytest
 
 from ngram.arpa import read_arpa
 from ngram.backoff_scoring import backoff_log10, stream_log10
+from sample_corpus import ARPA_DIR
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
 from arpa_reference import ReferenceModel  # noqa: E402
 
-ARPA = Path(__file__).resolve().parents[2] / "shared" / "arpa"
+ARPA = ARPA_DIR
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 # (context words, word, expected log10, KenLM's n-gram length) from lm/model_test.cc

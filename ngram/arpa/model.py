@@ -17,10 +17,6 @@ class ArpaLevel:
     prob: np.ndarray  # float32[n]
     backoff: np.ndarray  # float32[n]
 
-    @property
-    def num_blank(self) -> int:
-        return int(np.isnan(self.prob).sum())
-
 
 @dataclass
 class ArpaModel:
@@ -32,7 +28,3 @@ class ArpaModel:
     counts: list[int]  # n-grams per order as in the file (1..N)
     added_unk: bool = False
     blanks: list[int] = field(default_factory=list)  # blanks inserted per order 2..N
-
-    @property
-    def num_ngrams(self) -> int:
-        return sum(self.counts)
