@@ -10,6 +10,7 @@ import pytest
 from builder.inmemory import build_model_inmemory
 from ngram.backend import open_backend
 from ngram.scoring import Scorer
+from reference import count_ngrams
 from sample_corpus import HELDOUT_SAMPLE, sample_lines
 
 LINES = sample_lines(400)
@@ -27,13 +28,9 @@ def model_dir(tmp_path_factory):
     return out
 
 
-def naive_counts():
-    c = Counter()
-    for line in LINES:
-        toks = [b"<s>"] + line.split() + [b"</s>"]
-        for k in (1, 2, 3):
-            c.update(b" ".join(toks[i:i + k]) for i in range(len(toks) - k + 1))
-    return c
+def naive_counts() -> dict:
+    counts = count_ngrams([line.split() for line in LINES], 3, bos=b"<s>", eos=b"</s>")
+    return Counter({b" ".join(g): c for g, c in counts.items()})
 
 
 QUERIES = [b"of the", b"the", b"in the same", b"the of", b"zzzz-not-a-word the", b"<s> The"]
