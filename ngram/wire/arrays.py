@@ -15,6 +15,8 @@ from ngram.wire import ngram_pb2 as pb
 # Only these types cross the wire; anything else is a malformed request, not a crash.
 ALLOWED_DTYPES = frozenset({"<i4", "<u4", "<i8", "<u8", "<f4", "<f8", "|i1", "|u1", "<u2"})
 
+MAX_DIMS = 32  # numpy's limit (NPY_MAXDIMS of numpy 1.x; 2.x allows 64)
+
 __all__ = ["ALLOWED_DTYPES", "WireFormatError", "decode_array", "encode_array"]
 
 
@@ -42,9 +44,15 @@ def decode_array(msg: pb.Array, name: str = "array", *, dtype: str | None = None
         raise WireFormatError(f"{name}: {len(shape)}-d shape {list(shape)}, expected {ndim}-d")
     if any(d < 0 for d in shape):
         raise WireFormatError(f"{name}: negative dimension in shape {list(shape)}")
+    if len(shape) > MAX_DIMS:
+        raise WireFormatError(f"{name}: {len(shape)} dimensions, at most {MAX_DIMS}")
     dt = np.dtype(msg.dtype)
-    # Python integers: a product of huge dimensions must not wrap around in int64 (a
-    # shape of 2**32 x 2**32 would multiply to 0 and pass the byte-count check)
+    # In Python integers: a product of huge dimensions must not wrap around in int64 (a
+    # shape of 2**32 x 2**32 multiplied to 0 and passed the byte-count check), and numpy
+    # refuses a shape whose non-zero dimensions multiply past its index type, even when
+    # another dimension is 0.
+    if math.prod(d for d in shape if d) * dt.itemsize > np.iinfo(np.intp).max:
+        raise WireFormatError(f"{name}: shape {list(shape)} is too big for any array")
     n = math.prod(shape)
     if n * dt.itemsize != len(msg.data):
         raise WireFormatError(
