@@ -7,7 +7,7 @@ import pytest
 from cluster_harness import small_model
 from ngram.kernels import drop_stale_numba_caches
 from ngram.model import Model
-from sample_corpus import ROOT, SHARED
+from sample_corpus import ARPA_DIR, ROOT, SAMPLES, SHARED
 
 
 def pytest_configure(config):
@@ -18,10 +18,10 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def data_paths():
-    """Where test data lives: the bundled samples, the shared corpus and ARPA files."""
+    """Where test data lives: the bundled samples, the shared corpus and ARPA files (the
+    paths of tests/sample_corpus.py, which module-level constants import directly)."""
     from types import SimpleNamespace
-    return SimpleNamespace(root=ROOT, samples=ROOT / "samples", shared=SHARED,
-                           corpus=SHARED / "corpus", arpa=SHARED / "arpa")
+    return SimpleNamespace(root=ROOT, samples=SAMPLES, shared=SHARED, corpus=SHARED / "corpus", arpa=ARPA_DIR)
 
 
 @pytest.fixture(scope="module")

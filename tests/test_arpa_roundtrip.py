@@ -69,12 +69,12 @@ def test_cli_malformed_writes_nothing(tmp_path):
 
 
 @pytest.mark.parametrize("suffix", [".gz", ".zst"])
-def test_cli_truncated_compressed_arpa_is_one_line_not_aborted(tmp_path, suffix):
+def test_cli_truncated_compressed_arpa_is_one_line_not_aborted(tmp_path, suffix, data_paths):
     # issue 11: `ngram import-arpa cut.arpa.gz` printed click's "Aborted!" (gzip's EOFError)
     import gzip
 
     import zstandard
-    data = (ARPA / "kenlm-test.arpa").read_bytes()
+    data = (data_paths.arpa / "kenlm-test.arpa").read_bytes()
     packed = gzip.compress(data) if suffix == ".gz" else zstandard.ZstdCompressor().compress(data)
     cut = tmp_path / ("cut.arpa" + suffix)
     cut.write_bytes(packed[: len(packed) // 2])
@@ -86,16 +86,16 @@ def test_cli_truncated_compressed_arpa_is_one_line_not_aborted(tmp_path, suffix)
     assert "Aborted" not in r.stderr and not out.exists()
 
 
-def test_cli_export_writes_atomically_compressed_by_suffix(tmp_path):
+def test_cli_export_writes_atomically_compressed_by_suffix(tmp_path, data_paths):
     model = tmp_path / "model"
-    import_arpa(ARPA / "kenlm-toy0.arpa", model, quantization="none")
+    import_arpa(data_paths.arpa / "kenlm-toy0.arpa", model, quantization="none")
     out = tmp_path / "back.arpa.xz"
     r = subprocess.run([sys.executable, "-m", "ngram.cli", "export-arpa", str(model), str(out)],
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr
     assert out.read_bytes()[:6] == b"\xfd7zXZ\x00"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["back.arpa.xz", "model"]  # no temporary file left
-    _same(read_arpa(ARPA / "kenlm-toy0.arpa"), read_arpa(out))
+    _same(read_arpa(data_paths.arpa / "kenlm-toy0.arpa"), read_arpa(out))
 
 
 def test_library_error_leaves_no_model(tmp_path):
