@@ -14,6 +14,7 @@ import queue
 import threading
 import time
 from concurrent.futures import Executor
+from typing import NamedTuple
 
 import grpc
 
@@ -25,16 +26,14 @@ from shard_server.engine import ShardEngine
 from shard_server.errors import ShardNotServedError, WrongModelError
 
 
-class _Failure(Exception):
-    def __init__(self, code: grpc.StatusCode, message: str):
-        super().__init__(message)
-        self.code, self.message = code, message
+class _Failure(NamedTuple):
+    """The status a failed request is answered with (a value, never raised)."""
+    code: grpc.StatusCode
+    message: str
 
 
 def _status_of(exc: Exception) -> _Failure:
     """Domain error -> gRPC status; the message always says what was wrong."""
-    if isinstance(exc, _Failure):
-        return exc
     if isinstance(exc, (WireFormatError, InvalidQueryError)):
         return _Failure(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
     if isinstance(exc, (WrongModelError, ShardNotServedError)):
