@@ -157,6 +157,8 @@ def cluster_up(model, replicas, base_port, servers_per_replica, host, cluster_fi
 
     if bool(tls_cert) != bool(tls_key):
         raise click.UsageError("--tls-cert and --tls-key go together")
+    if not tls_cert and not is_loopback(host):
+        click.echo(plaintext_warning(host), err=True)
     tls = TLSConfig(ca=tls_ca, server_name="localhost") if tls_cert else None
     spec = start_cluster(model, cluster_file, replicas=replicas, base_port=base_port,
                          servers_per_replica=servers_per_replica, host=host,

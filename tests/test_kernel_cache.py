@@ -75,3 +75,17 @@ def test_importing_the_kernels_has_no_side_effect(tmp_path):
             "assert not ngram.kernels._checked\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
     assert r.returncode == 0, r.stderr
+
+
+def test_model_open_and_the_cli_run_the_guard(tmp_path):
+    code = ("import ngram.kernels as K\nfrom ngram.errors import ModelFormatError\nfrom ngram.model import Model\n"
+            "assert not K._checked\n"
+            f"try:\n    Model.open({str(tmp_path / 'none')!r})\nexcept ModelFormatError:\n    pass\n"
+            "assert K._checked\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    code = ("import sys, ngram.kernels as K\nfrom ngram.cli import main\n"
+            "sys.argv = ['ngram', 'count']\n"  # a usage error: no model is opened
+            "try:\n    main()\nexcept SystemExit:\n    pass\nassert K._checked\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
