@@ -11,6 +11,10 @@ class NgramError(Exception):
     """Base class of every error this project raises on purpose."""
 
 
+class RoundStreamClosedError(NgramError, RuntimeError):
+    """A round was submitted to a closed RoundStream (ngram.backend.LocalRoundStream)."""
+
+
 class ModelFormatError(NgramError):
     """A model directory or file is missing, truncated, corrupt or of another version.
 

@@ -18,13 +18,13 @@ DEFAULT_ALPHA = 0.4                  # Stupid Backoff's penalty per backed-off o
 DEFAULT_MAX_BATCH = 1_000_000        # n-grams per Lookup request a server accepts
 DEFAULT_MAX_MESSAGE_BYTES = 64 << 20  # gRPC message limit, both directions, server and client
 DEFAULT_SERVER_MAX_INFLIGHT = 16     # lookups + open streams a server runs before RESOURCE_EXHAUSTED
-DEFAULT_STREAM_WINDOW = 8            # requests of one LookupStream a server answers concurrently
-DEFAULT_STREAM_ROUNDS = 8            # client: rounds in flight on a stream before submit() waits
-DEFAULT_DRAIN_GRACE_S = 30.0         # seconds a draining server finishes accepted requests
 DEFAULT_SERVER_HOST = "127.0.0.1"    # servers bind loopback unless told otherwise
 MAX_PORT = 65535
 DEFAULT_CLUSTER_START_TIMEOUT_S = 120.0  # `cluster up`: every server healthy within this
 DEFAULT_CLUSTER_STOP_GRACE_S = 30.0  # `cluster down`: SIGKILL a server still running after this
+DEFAULT_STREAM_WINDOW = 8            # requests of one LookupStream a server answers concurrently
+DEFAULT_STREAM_ROUNDS = 8            # client: rounds in flight on a stream before submit() waits
+DEFAULT_DRAIN_GRACE_S = 30.0         # seconds a draining server finishes accepted requests
 
 # -- input -------------------------------------------------------------------------------
 DEFAULT_MAX_LINE_BYTES = 1 << 20     # a corpus line longer than this is an error
