@@ -14,22 +14,12 @@ HELDOUT_CORPUS = SHARED / "corpus" / "en-heldout.txt"
 
 
 def sample_lines(n: int, source: Path = TRAIN_SAMPLE) -> list[bytes]:
-    """The first n sentences of a bundled sample (zstd or plain)."""
-    if source.suffix == ".zst":
-        import zstandard
-        with open(source, "rb") as f:
-            lines = []
-            reader = zstandard.ZstdDecompressor().stream_reader(f)
-            buf = b""
-            while len(lines) < n:
-                chunk = reader.read(1 << 16)
-                if not chunk:
-                    break
-                buf += chunk
-                *done, buf = buf.split(b"\n")
-                lines += done
-            return lines[:n]
-    return source.read_bytes().split(b"\n")[:n]
+    """The first n sentences of a bundled sample (compressed or plain)."""
+    from itertools import islice
+
+    from ngram.compressed_io import open_input
+    with open_input(source) as f:
+        return [line[:-1] if line.endswith(b"\n") else line for line in islice(f, n)]
 
 
 def sample_text(n: int) -> bytes:
