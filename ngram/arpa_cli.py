@@ -1,4 +1,5 @@
-"""`ngram import-arpa` and `ngram export-arpa`: a thin click layer over ngram.arpa."""
+"""`ngram import-arpa` and `ngram export-arpa`: a thin click layer over ngram.arpa.
+Errors become messages and exit codes in ngram.cli's group, like every command's."""
 from __future__ import annotations
 
 import json
@@ -7,15 +8,17 @@ import time
 
 import click
 
-from .errors import NgramError
+from .limits import QUANTIZATIONS
 
 
 @click.command("import-arpa")
 @click.argument("arpa_file", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(), help="Model directory to publish.")
-@click.option("--shards", "num_shards", default=1, show_default=True, help="Number of shard files.")
-@click.option("--shard-seed", default=0, show_default=True, help="Seed of the sharding hash.")
-@click.option("--quantize", "quantization", type=click.Choice(["8", "16", "none"]), default="8", show_default=True,
+@click.option("--shards", "num_shards", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Number of shard files.")
+@click.option("--shard-seed", type=int, default=0, show_default=True, help="Seed of the sharding hash.")
+@click.option("--quantize", "quantization", type=click.Choice(QUANTIZATIONS),
+              default="8", show_default=True,
               help="Bits per stored log10 probability and backoff; none keeps exact float32.")
 @click.option("--json-summary", is_flag=True, help="Print the summary as JSON.")
 def import_arpa(arpa_file, out_dir, num_shards, shard_seed, quantization, json_summary):
@@ -23,12 +26,7 @@ def import_arpa(arpa_file, out_dir, num_shards, shard_seed, quantization, json_s
     from .arpa import import_arpa as run
 
     t0 = time.perf_counter()
-    try:
-        manifest = run(arpa_file, out_dir, num_shards=num_shards, quantization=quantization, shard_seed=shard_seed)
-    except NgramError as e:
-        raise click.ClickException(f"{e} (nothing was written)") from None
-    except (FileExistsError, ValueError, OSError) as e:
-        raise click.ClickException(f"{e} (nothing was written)") from None
+    manifest = run(arpa_file, out_dir, num_shards=num_shards, quantization=quantization, shard_seed=shard_seed)
     src = manifest["source"]
     shard_bytes = sum(f["bytes"] for n, f in manifest["files"].items() if n.startswith("shard-"))
     summary = {
@@ -59,10 +57,7 @@ def export_arpa(model_dir, out):
     standard output without OUT)."""
     from .arpa import export_arpa as run
 
-    try:
-        counts = run(model_dir, out)
-    except (NgramError, ValueError, OSError) as e:
-        raise click.ClickException(str(e)) from None
+    counts = run(model_dir, out)
     if out:
         click.echo(f"wrote {out}: {sum(counts):,} n-grams {counts}", err=True)
     sys.stdout.flush()

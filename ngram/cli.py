@@ -2,7 +2,11 @@
 
 Core commands live here; other packages add theirs through the `ngram.commands`
 entry-point group, loaded only when named (so `ngram info` never imports gRPC or Dask).
-Library code raises; this module turns errors into one line on stderr and exit code 1.
+
+Errors are turned into exit codes in one place, `ErrorMappingGroup` (also the group of
+`python -m shard_server`): an `NgramError` (bad model, file or query) or an `OSError`
+(a missing file, a full disk, a port in use) is one line on stderr and exit code 1; a
+usage error (click's) is exit code 2; anything else is a bug and ends in a traceback.
 """
 from __future__ import annotations
 
@@ -12,13 +16,37 @@ from importlib.metadata import entry_points
 
 import click
 
-from .errors import NgramError
+from .errors import InvalidQueryError, NgramError
+from .limits import DEFAULT_ALPHA
 
 COMMANDS_GROUP = "ngram.commands"
 CHUNK_LINES = 50_000  # sentences scored per lookup: bounds memory on big inputs
+EXIT_ERROR = 1  # a bad model, file or query (README: "Querying from the command line"); usage errors: click's 2
 
 
-class LazyGroup(click.Group):
+class ErrorMappingGroup(click.Group):
+    """A click group that maps library errors to one line on stderr and exit code 1."""
+
+    prog = "ngram"
+
+    def invoke(self, ctx):
+        from .kernels import drop_stale_numba_caches
+        drop_stale_numba_caches()  # before any command loads a cached kernel
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:  # `ngram count ... | head`
+            sys.stderr.close()
+            ctx.exit(EXIT_ERROR)
+        except (NgramError, OSError) as e:
+            click.echo(f"{self.prog}: error: {_one_line(e)}", err=True)
+            ctx.exit(EXIT_ERROR)
+
+
+def _one_line(e: Exception) -> str:
+    return " ".join(str(e).split("\n")) or type(e).__name__
+
+
+class LazyGroup(ErrorMappingGroup):
     """Core commands plus the entry points of `ngram.commands`, imported on demand."""
 
     def _entry_points(self) -> dict:
@@ -38,16 +66,6 @@ class LazyGroup(click.Group):
             return ep.load()
         except ImportError as e:
             return _unavailable(name, ep.value, e)
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except BrokenPipeError:  # `ngram count ... | head`
-            sys.stderr.close()
-            ctx.exit(1)
-        except (NgramError, ValueError, OSError) as e:
-            click.echo(f"ngram: error: {e}", err=True)
-            ctx.exit(1)
 
 
 def _unavailable(name: str, target: str, error: Exception) -> click.Command:
@@ -125,30 +143,27 @@ def _input_lines(rest: list[str]) -> tuple[list[bytes], bool]:
     argument is left; (lines, True) if the arguments themselves are the lines."""
     from pathlib import Path
     if rest and rest[0] != "-" and not (len(rest) == 1 and Path(rest[0]).is_file()):
-        return [a.encode("utf-8") for a in rest], True
+        return [_argument_bytes(i, a) for i, a in enumerate(rest, start=1)], True
     if len(rest) > 1:
         raise click.UsageError("give either one input file (or '-') or n-grams as arguments")
-    data = sys.stdin.buffer.read() if not rest or rest[0] == "-" else _read(rest[0])
+    from .compressed_io import read_all
+    data = read_all(rest[0] if rest else "-")
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
     return lines, False
 
 
-def _read(path: str) -> bytes:
-    """A whole file, decompressed by suffix (.gz, .xz, .zst)."""
-    import gzip
-    import lzma
-    if path.endswith(".gz"):
-        return gzip.open(path).read()
-    if path.endswith(".xz"):
-        return lzma.open(path).read()
-    if path.endswith(".zst"):
-        import zstandard
-        with open(path, "rb") as f:
-            return zstandard.ZstdDecompressor().stream_reader(f).read()
-    with open(path, "rb") as f:
-        return f.read()
+def _argument_bytes(position: int, arg: str) -> bytes:
+    """An n-gram given as an argument, as UTF-8. An argument that is not UTF-8 text (its
+    undecodable bytes arrive as lone surrogates) is refused, as a str query with a lone
+    surrogate is everywhere (ngram.tokenizer); bytes read from a file are taken as given."""
+    try:
+        return arg.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise InvalidQueryError(f"argument {position} is not UTF-8 text: a lone surrogate "
+                                f"U+{ord(arg[e.start]):04X} at character {e.start + 1} "
+                                "(read n-grams that are not UTF-8 from a file)") from None
 
 
 @main.command(context_settings={"ignore_unknown_options": False})
@@ -174,7 +189,8 @@ def count(args, cluster):
 @main.command()
 @click.argument("args", nargs=-1, metavar="[DIR] [FILE|-]")
 @click.option("--cluster", type=click.Path(dir_okay=False), help="Ask the servers of this cluster file.")
-@click.option("--alpha", type=float, default=0.4, show_default=True, help="Stupid Backoff's penalty.")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True), default=DEFAULT_ALPHA, show_default=True,
+              help="Stupid Backoff's penalty, in (0, 1].")
 def score(args, cluster, alpha):
     """Score sentences (one per line, FILE or stdin) like KenLM's `query`."""
     from .scoring import PerplexityStats, Scorer

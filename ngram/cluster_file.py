@@ -25,14 +25,10 @@ import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ngram.errors import NgramError
+from ngram.errors import ClusterFileError
 
 FORMAT = "ngram-cluster"
 VERSION = 1
-
-
-class ClusterFileError(NgramError, ValueError):
-    """A cluster file that is missing, unparsable or inconsistent; the message says which."""
 
 
 @dataclass(frozen=True)

@@ -121,14 +121,16 @@ def read_all(path: str | os.PathLike) -> bytes:
             raise InputError(f"cannot read: {e.strerror}", str(path)) from e
 
 
-def create_output(path: str | os.PathLike) -> BinaryIO:
-    """A binary stream writing `path`, compressed according to its suffix."""
+def create_output(path: str | os.PathLike, named: str | os.PathLike | None = None) -> BinaryIO:
+    """A binary stream writing `path`, compressed according to the suffix of `named`
+    (default: `path`; a temporary file of an atomic write passes its target's name)."""
     name = str(path)
-    if name.endswith(".gz"):
+    kind = str(named if named is not None else path)
+    if kind.endswith(".gz"):
         return gzip.open(name, "wb", compresslevel=6)
-    if name.endswith(".xz"):
+    if kind.endswith(".xz"):
         return lzma.open(name, "wb")
-    if name.endswith(".zst"):
+    if kind.endswith(".zst"):
         f = open(name, "wb")
         return zstandard.ZstdCompressor(level=10).stream_writer(f, closefd=True)
     return open(name, "wb")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .chains import BACKOFF, COUNTS
+from .errors import InsufficientMemoryError
 from .kernels import layout as LY
 from .kernels.decoded_lookup import decoded_lookup_kernel
 from .kernels.decoded_table import EMPTY, fill_child_table
@@ -102,6 +103,6 @@ def available_memory_bytes() -> int | None:
 def check_fits(needed: int, available: int | None, what: str) -> None:
     """Refuse to decode what would not fit: an error now beats the OOM killer mid-decode."""
     if available is not None and needed > available:
-        raise MemoryError(f"{what}: the decoded layout needs {needed / 2**30:.2f} GiB of RAM, and only "
+        raise InsufficientMemoryError(f"{what}: the decoded layout needs {needed / 2**30:.2f} GiB of RAM, and only "
                           f"{available / 2**30:.2f} GiB is available; serve the compressed layout, or "
                           f"fewer shards per process")

@@ -1,4 +1,9 @@
-"""Exception hierarchy. Library code raises these; only the CLI turns them into messages."""
+"""Exception hierarchy of the core. Library code raises these (and only these); the CLI
+turns them into one line on stderr and exit code 1 (ngram.cli.ErrorMappingGroup).
+
+Every error type of the `ngram` package lives here. Where a standard type is the natural
+one for callers to catch (a bad argument is a ValueError), an error subclasses it too.
+"""
 from __future__ import annotations
 
 
@@ -51,3 +56,15 @@ class InputError(NgramError):
     def __init__(self, message: str, path: str | None = None):
         super().__init__(f"{path}: {message}" if path else message)
         self.path = path
+
+
+class InsufficientMemoryError(NgramError, MemoryError):
+    """A structure would not fit in the memory available; says how much it needs."""
+
+
+class WireFormatError(NgramError, ValueError):
+    """A wire message that cannot be decoded (bad dtype, shape or byte count)."""
+
+
+class ClusterFileError(NgramError, ValueError):
+    """A cluster file that is missing, unparsable or inconsistent; the message says which."""

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from .chains import Chains
-from .errors import ModelFormatError
+from .errors import InvalidArgumentError, ModelFormatError
 from .manifest import file_digest, read_manifest, shard_file_name
+from .kernels import drop_stale_numba_caches
 from .kernels.batch_ops import gather_rows
 from .query import check_batch
 from .shard import LAYOUTS, ShardTable, chains_from_raw, new_outputs, unsort_outputs
@@ -41,14 +42,15 @@ class Model:
         """layout: "compressed" (the mapped files as stored) or "decoded" (each shard also
         decoded into RAM, ngram.decoded_trie: ~18x the bytes, lookups 2-3x faster)."""
         if layout not in LAYOUTS:
-            raise ValueError(f"layout {layout!r}: expected one of {', '.join(LAYOUTS)}")
+            raise InvalidArgumentError(f"layout {layout!r}: expected one of {', '.join(LAYOUTS)}")
+        drop_stale_numba_caches()  # before any cached kernel loads (once per process)
         path = Path(path)
         manifest = read_manifest(path)
         num_shards = int(manifest["num_shards"])
         wanted = list(range(num_shards)) if shards is None else sorted(set(int(s) for s in shards))
         bad = [s for s in wanted if not 0 <= s < num_shards]
         if bad:
-            raise ValueError(f"shards {bad} do not exist: the model has shards 0..{num_shards - 1}")
+            raise InvalidArgumentError(f"shards {bad} do not exist: the model has shards 0..{num_shards - 1}")
         files = manifest["files"]
         names = [VOCAB_FILE] + [shard_file_name(s, num_shards) for s in wanted]
         for name in names:
@@ -127,7 +129,7 @@ class Model:
         try:
             return self.shards[s]
         except KeyError:
-            raise ValueError(f"shard {s} is not open in this process (opened: {sorted(self.shards)})") from None
+            raise InvalidArgumentError(f"shard {s} is not open in this process (opened: {sorted(self.shards)})") from None
 
     @property
     def shard_bytes(self) -> int:

@@ -20,12 +20,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from ngram import cluster_file
 from ngram.cluster_file import ClusterSpec, ServerEntry, TLSConfig
-from ngram.errors import NgramError
+from ngram.limits import (DEFAULT_CLUSTER_START_TIMEOUT_S, DEFAULT_CLUSTER_STOP_GRACE_S, DEFAULT_LAYOUT,
+                          DEFAULT_SERVER_HOST)
 from ngram.wire import pb, pb_grpc
+from shard_server.errors import ClusterError
 
-
-class ClusterError(NgramError):
-    """A server did not start, or did not become healthy in time; says which and why."""
+__all__ = ["ClusterError", "start_cluster", "status", "stop_cluster", "spawn_server", "wait_ready", "terminate"]
 
 
 def channel(address: str, tls: TLSConfig | None = None, options=()) -> grpc.Channel:
@@ -77,13 +77,15 @@ class ServerProcess:
 
 
 def spawn_server(model: str | os.PathLike, shards: list[int], *, port: int = 0,
-                 host: str = "127.0.0.1", workdir: Path, name: str,
+                 host: str = DEFAULT_SERVER_HOST, workdir: Path, name: str,
                  metrics_port: int | None = None, extra_args: list[str] = (),
-                 new_session: bool = True) -> ServerProcess:
+                 new_session: bool = True, launcher: list[str] | None = None) -> ServerProcess:
+    """Start `serve` for `shards` of `model` in a new process. `launcher` is the command
+    that runs the shard server's CLI (default ``python -m shard_server``)."""
     workdir.mkdir(parents=True, exist_ok=True)
     ready, log = workdir / f"{name}.ready.json", workdir / f"{name}.log"
     ready.unlink(missing_ok=True)
-    cmd = [sys.executable, "-m", "shard_server", "serve", str(model),
+    cmd = [*(launcher or [sys.executable, "-m", "shard_server"]), "serve", str(model),
            "--shards", ",".join(map(str, shards)), "--port", str(port), "--host", host,
            "--ready-file", str(ready), *extra_args]
     if metrics_port is not None:
@@ -132,9 +134,10 @@ def terminate(servers: list[ServerProcess], grace: float = 10.0) -> None:
 
 def start_cluster(model: str | os.PathLike, cluster_path: str | os.PathLike, *, replicas: int = 1,
                   base_port: int = 0, servers_per_replica: int | None = None,
-                  host: str = "127.0.0.1", metrics: bool = True, timeout: float = 120.0,
+                  host: str = DEFAULT_SERVER_HOST, metrics: bool = True,
+                  timeout: float = DEFAULT_CLUSTER_START_TIMEOUT_S,
                   tls_cert: str | None = None, tls_key: str | None = None,
-                  tls: TLSConfig | None = None, layout: str = "compressed",
+                  tls: TLSConfig | None = None, layout: str = DEFAULT_LAYOUT,
                   extra_args: list[str] = ()) -> ClusterSpec:
     """Start replicas x servers_per_replica processes, wait for health, write the file.
     layout: the servers' table layout (`ngram serve --layout`)."""
@@ -183,7 +186,7 @@ def start_cluster(model: str | os.PathLike, cluster_path: str | os.PathLike, *, 
     return spec
 
 
-def _load_kernels(model: str | os.PathLike, layout: str = "compressed") -> None:
+def _load_kernels(model: str | os.PathLike, layout: str = DEFAULT_LAYOUT) -> None:
     """Compile (or load) the request kernels here, once, before the servers start: with a
     cold numba cache, 8 servers compiling the same kernels at once on 2 cores took 88.5 s
     to become healthy, 18.0 s after this warm-up; warm, ~3 s."""
@@ -228,7 +231,7 @@ def _is_our_server(pid: int) -> bool:
     return b"shard_server" in cmdline and b"serve" in cmdline
 
 
-def stop_cluster(path: str | os.PathLike, grace: float = 30.0) -> int:
+def stop_cluster(path: str | os.PathLike, grace: float = DEFAULT_CLUSTER_STOP_GRACE_S) -> int:
     """SIGTERM every recorded server, SIGKILL after `grace`, remove the file; returns count."""
     spec = cluster_file.read(path)
     pids = [s.pid for s in spec.servers if s.pid and _is_our_server(s.pid)]

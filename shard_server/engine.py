@@ -7,33 +7,26 @@ core's (`ShardTable.lookup` raises InvalidQueryError saying which). Kernels are 
 """
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from ngram.errors import InvalidQueryError, NgramError
+from ngram.errors import InvalidQueryError
+from ngram.limits import DEFAULT_MAX_BATCH
+from shard_server.errors import ServerStartError, ShardNotServedError, WrongModelError
 
-
-class WrongModelError(NgramError):
-    """The request names another model id than the one this server holds."""
-
-
-class ShardNotServedError(NgramError):
-    """The request targets a shard this server does not hold (a stale cluster file)."""
+__all__ = ["ShardEngine", "ShardNotServedError", "WrongModelError"]
 
 
 class ShardEngine:
     """Answers lookups for the shards of `model` that were opened (`model.shards`)."""
 
-    def __init__(self, model, *, max_batch: int = 1_000_000, inject_delay_s: float = 0.0):
+    def __init__(self, model, *, max_batch: int = DEFAULT_MAX_BATCH):
         self.model = model
         self.tables = dict(model.shards)
         if not self.tables:
-            raise ValueError("ShardEngine needs at least one open shard")
+            raise ServerStartError(f"{model.path}: no shard is open, nothing to serve")
         self.order = int(model.order)
         self.vocab_size = len(model.vocab)
         self.max_batch = max_batch
-        self.inject_delay_s = inject_delay_s  # test hook: a slow replica, for hedging tests
 
     @property
     def model_id(self) -> str:
@@ -54,7 +47,7 @@ class ShardEngine:
             grid[:, 0] = (first, 1 - first)
             ids = np.frombuffer(grid.tobytes(), "<i4").reshape(2, self.order)
             for shard in self.shard_indices:
-                # the path of `lookup`, minus test delays
+                # the path of `lookup`
                 answers.append(self.tables[shard].lookup(ids, lengths, check=True))
         return answers
 
@@ -79,8 +72,6 @@ class ShardEngine:
         if ids.ndim >= 1 and ids.shape[0] > self.max_batch:
             raise InvalidQueryError(f"batch of {ids.shape[0]} n-grams is above the limit of "
                                     f"{self.max_batch}")
-        if self.inject_delay_s:
-            time.sleep(self.inject_delay_s)
         # check=True: shapes, lengths, ids in the vocabulary, and that every n-gram of
         # length >= 2 belongs to this shard (a misrouted one would silently read "absent").
         return table.lookup(ids, lengths, check=True)

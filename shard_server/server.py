@@ -20,33 +20,37 @@ from grpc_reflection.v1alpha import reflection
 
 from ngram.chains import Chains
 from ngram.kernels.batch_ops import gather_unique
+from ngram.limits import (DEFAULT_DRAIN_GRACE_S, DEFAULT_LAYOUT, DEFAULT_MAX_BATCH, DEFAULT_MAX_MESSAGE_BYTES,
+                          DEFAULT_SERVER_HOST, DEFAULT_SERVER_MAX_INFLIGHT, DEFAULT_STREAM_WINDOW)
 from ngram.wire import SERVICE_NAME, pb_grpc
 from ngram.wire.chains import NARROW_COUNT_TYPES, decode_chains, decode_chains_into, encode_chains
 from shard_server.metrics import ServerMetrics
 from shard_server.engine import ShardEngine
+from shard_server.errors import ServerStartError
 from shard_server.servicer import NgramShardServicer
 
 
 @dataclass
 class ServerConfig:
-    host: str = "127.0.0.1"              # loopback unless asked otherwise
+    host: str = DEFAULT_SERVER_HOST       # loopback unless asked otherwise
     port: int = 0                         # 0: the OS picks a free port
-    max_inflight: int = 16                # lookups + open streams before RESOURCE_EXHAUSTED
+    max_inflight: int = DEFAULT_SERVER_MAX_INFLIGHT  # lookups + open streams before RESOURCE_EXHAUSTED
     threads: int = os.cpu_count() or 2    # kernel threads for stream requests
-    stream_window: int = 8                # requests of one stream answered concurrently
-    max_message_bytes: int = 64 << 20     # both directions
-    max_batch: int = 1_000_000            # n-grams per request
+    stream_window: int = DEFAULT_STREAM_WINDOW  # requests of one stream answered concurrently
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES  # both directions
+    max_batch: int = DEFAULT_MAX_BATCH    # n-grams per request
     metrics_port: int | None = None       # None: no Prometheus endpoint; 0: any free port
     tls_cert: str | None = None           # server certificate chain (PEM) -> TLS
     tls_key: str | None = None
     tls_client_ca: str | None = None      # roots for client certificates -> mutual TLS
-    inject_delay_s: float = 0.0           # test hook: delay every lookup
 
 
 _serial = itertools.count()
 
 
 class ShardServer:
+    engine_class = ShardEngine  # what answers the lookups of an opened model
+
     def __init__(self, config: ServerConfig, version: str = ""):
         self.config = config
         self.metrics = ServerMetrics()
@@ -92,7 +96,7 @@ class ShardServer:
         self.port = (self.server.add_secure_port(addr, creds) if creds
                      else self.server.add_insecure_port(addr))
         if not self.port:
-            raise OSError(f"cannot bind {addr}")
+            raise ServerStartError(f"cannot bind {addr} (address in use, or not an address of this host)")
         self.server.start()
         if self.config.metrics_port is not None:
             self.metrics_port = self.metrics.serve(self.config.metrics_port, self.config.host)
@@ -109,7 +113,7 @@ class ShardServer:
         self.servicer.attach(engine)
         self._set_health(health_pb2.HealthCheckResponse.SERVING)
 
-    def drain(self, grace: float = 30.0) -> None:
+    def drain(self, grace: float = DEFAULT_DRAIN_GRACE_S) -> None:
         """Finish accepted requests (up to `grace` s), refuse new ones, then stop."""
         self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
         self.servicer.begin_drain()
@@ -122,13 +126,13 @@ class ShardServer:
         self.drain(grace=0)
 
     def open_model(self, model_dir, shards: list[int] | None = None, verify: bool = False,
-                   layout: str = "compressed"):
+                   layout: str = DEFAULT_LAYOUT):
         """mmap the listed shards (all when None; decoded into RAM with layout="decoded")
         and start answering; returns the model."""
         from ngram.model import Model
         model = Model.open(model_dir, shards=shards, verify=verify, layout=layout)
         c = self.config
-        engine = ShardEngine(model, max_batch=c.max_batch, inject_delay_s=c.inject_delay_s)
+        engine = self.engine_class(model, max_batch=c.max_batch)
         warm_up(engine)  # kernels compiled or loaded before SERVING
         self.attach(engine)
         return model

@@ -14,25 +14,26 @@ import queue
 import threading
 import time
 from concurrent.futures import Executor
+from typing import NamedTuple
 
 import grpc
 
-from ngram.errors import InvalidQueryError, NgramError
-from ngram.wire import WireFormatError, decode_array, pb, pb_grpc
+from ngram.errors import InvalidQueryError, NgramError, WireFormatError
+from ngram.limits import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_SERVER_MAX_INFLIGHT, DEFAULT_STREAM_WINDOW
+from ngram.wire import decode_array, pb, pb_grpc
 from ngram.wire.chains import encode_chains
-from shard_server.engine import ShardEngine, ShardNotServedError, WrongModelError
+from shard_server.engine import ShardEngine
+from shard_server.errors import ShardNotServedError, WrongModelError
 
 
-class _Failure(Exception):
-    def __init__(self, code: grpc.StatusCode, message: str):
-        super().__init__(message)
-        self.code, self.message = code, message
+class _Failure(NamedTuple):
+    """The status a failed request is answered with (a value, never raised)."""
+    code: grpc.StatusCode
+    message: str
 
 
 def _status_of(exc: Exception) -> _Failure:
     """Domain error -> gRPC status; the message always says what was wrong."""
-    if isinstance(exc, _Failure):
-        return exc
     if isinstance(exc, (WireFormatError, InvalidQueryError)):
         return _Failure(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
     if isinstance(exc, (WrongModelError, ShardNotServedError)):
@@ -44,8 +45,8 @@ def _status_of(exc: Exception) -> _Failure:
 
 class NgramShardServicer(pb_grpc.NgramShardServicer):
     def __init__(self, engine: ShardEngine, kernel_pool: Executor, metrics, *,
-                 max_inflight: int = 16, stream_window: int = 8,
-                 max_message_bytes: int = 64 << 20, version: str = ""):
+                 max_inflight: int = DEFAULT_SERVER_MAX_INFLIGHT, stream_window: int = DEFAULT_STREAM_WINDOW,
+                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, version: str = ""):
         self.engine = engine
         self.pool = kernel_pool
         self.metrics = metrics

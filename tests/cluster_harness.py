@@ -19,8 +19,10 @@ from ngram.cluster_file import ClusterSpec, ServerEntry, TLSConfig
 from ngram.model import Model
 from shard_server.cluster import ServerProcess, spawn_server, terminate, wait_ready
 from shard_server.server import ServerConfig, ShardServer
+from sample_corpus import HELDOUT_CORPUS
+from slow_server import SlowShardServer, launcher
 
-HELDOUT = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "en-heldout.txt"
+HELDOUT = HELDOUT_CORPUS
 START_DEADLINE = 60.0  # seconds for every server to be SERVING, else the test fails
 
 _models: dict = {}
@@ -64,6 +66,9 @@ class Cluster:
 
     mode "inprocess": ShardServer objects in this process; "subprocess": `serve` processes.
     Server j serves shards `layout[j % len(layout)]` (default: one shard per server).
+    `config` (every server) and `per_server` (server j) hold ServerConfig fields, plus
+    the harness's own ``inject_delay_s``: that server sleeps so long before each lookup
+    (tests/slow_server.py; production code has no such hook).
     """
 
     def __init__(self, model_dir: Path, workdir: Path, *, replicas: int = 1,
@@ -109,24 +114,25 @@ class Cluster:
 
     def _start_one(self, j: int, shards: list[int], cfg: dict):
         tls = self.tls or {}
+        cfg = dict(cfg)
+        delay_s = float(cfg.pop("inject_delay_s", 0.0))
         if self.mode == "inprocess":
-            srv = ShardServer(ServerConfig(tls_cert=tls.get("cert"), tls_key=tls.get("key"),
-                                           tls_client_ca=tls.get("client_ca"), **cfg))
+            config = ServerConfig(tls_cert=tls.get("cert"), tls_key=tls.get("key"),
+                                  tls_client_ca=tls.get("client_ca"), **cfg)
+            srv = SlowShardServer(config, delay_s) if delay_s else ShardServer(config)
             srv.start()
             srv.open_model(self.model_dir, shards=shards)
             self.addresses.append(srv.address)
             return srv
         args = []
         for key, value in cfg.items():  # ServerConfig field names -> `serve` flags
-            if key == "inject_delay_s":
-                key, value = "inject_delay_ms", value * 1000
             args += [f"--{key.replace('_', '-')}", str(value)]
         if tls:
             args += ["--tls-cert", tls["cert"], "--tls-key", tls["key"]]
             if tls.get("client_ca"):
                 args += ["--tls-client-ca", tls["client_ca"]]
         return spawn_server(self.model_dir, shards, workdir=self.workdir, name=f"server-{j}",
-                            extra_args=args, new_session=False)
+                            extra_args=args, new_session=False, launcher=launcher(delay_s) if delay_s else None)
 
     def spec(self, **overrides) -> ClusterSpec:
         m = self.meta

@@ -14,8 +14,9 @@ import zstandard
 
 from ngram.arpa import ArpaModel, read_arpa, write_arpa
 from ngram.errors import ArpaFormatError, NgramError
+from sample_corpus import ARPA_DIR
 
-ARPA = Path(__file__).resolve().parents[2] / "shared" / "arpa"
+ARPA = ARPA_DIR
 TEST_ARPA = ARPA / "kenlm-test.arpa"
 
 
@@ -74,11 +75,28 @@ def test_compressed_files_read_the_same(tmp_path, suffix):
 
 
 def _same(a: ArpaModel, b: ArpaModel):
-    assert a.words == b.words and a.counts == b.counts
+    """Every field equal: words, counts, blanks, every id and every value (NaN blanks too)."""
+    assert (a.order, a.words, a.counts, a.added_unk, a.blanks) == (b.order, b.words, b.counts, b.added_unk, b.blanks)
     assert np.array_equal(a.unigram_prob, b.unigram_prob) and np.array_equal(a.unigram_backoff, b.unigram_backoff)
-    for x, y in zip(a.levels, b.levels):
-        assert np.array_equal(x.grams, y.grams)
+    assert len(a.levels) == len(b.levels) == a.order - 1
+    for x, y in zip(a.levels, b.levels, strict=True):
+        assert x.grams.dtype == y.grams.dtype and np.array_equal(x.grams, y.grams)
         assert np.array_equal(x.prob, y.prob, equal_nan=True) and np.array_equal(x.backoff, y.backoff)
+
+
+def test_same_notices_a_changed_value():
+    a, b = read_arpa(TEST_ARPA), read_arpa(TEST_ARPA)
+    _same(a, b)
+    for level, column in ((1, "prob"), (3, "backoff"), (0, "grams")):
+        c = read_arpa(TEST_ARPA)
+        arr = getattr(c.levels[level], column)
+        arr[-1] = arr[-1] + 1 if column == "grams" else np.float32(-0.125)
+        with pytest.raises(AssertionError):
+            _same(a, c)
+    c = read_arpa(TEST_ARPA)
+    c.unigram_backoff[5] += 1
+    with pytest.raises(AssertionError):
+        _same(a, c)
 
 
 def test_order_8_and_crlf(tmp_path):
@@ -187,10 +205,10 @@ _NUMBERS = [b"-1.5", b"0", b"-0.0", b"3", b"-99", b"1e-5", b"-2.25E+01", b"+.5",
 def test_block_parser_equals_the_line_parser(k, highest, data):
     # the numba block parser (ngram.kernels.arpa_lines) against the line-by-line one, on
     # regular lines with any ASCII whitespace, and on irregular ones (it must decline)
-    from ngram.arpa import _parse_block, _parse_block_fast, _WordIndex
+    from ngram.arpa.sections import WordIndex, parse_block, parse_block_fast
 
     vocab = {w: i for i, w in enumerate(_WORDS)}
-    index = _WordIndex(_WORDS)
+    index = WordIndex(_WORDS)
     space = st.sampled_from([b" ", b"\t", b"  ", b" \t", b"\x0b", b"\x0c", b"\r "])
 
     def line():
@@ -205,8 +223,8 @@ def test_block_parser_equals_the_line_parser(k, highest, data):
     lines = [line() for _ in range(data.draw(st.integers(1, 20)))]
     if data.draw(st.booleans()):
         lines[-1] = lines[-1].rstrip(b"\n")  # the file's last line may lack its newline
-    want = _parse_block(lines, k, 100, 0, 1, highest, vocab, lambda msg, line: AssertionError(msg))
-    got = _parse_block_fast(lines, k, highest, index)
+    want = parse_block(lines, k, 100, 0, 1, highest, vocab, lambda msg, line: AssertionError(msg))
+    got = parse_block_fast(lines, k, highest, index)
     assert got is not None
     for g, w in zip(got, want):
         assert np.array_equal(g, w)
@@ -214,4 +232,45 @@ def test_block_parser_equals_the_line_parser(k, highest, data):
     bad = data.draw(st.sampled_from([b"-1 a\n", b"-1 " + b"a " * (k + 2) + b"\n", b"-1 zz" + b" a" * (k - 1) + b"\n",
                                      b"x1" + b" a" * k + b"\n", b"\n", b"-1" + b" a" * k + b" " + b"9" * 30 + b"\n"]))
     at = data.draw(st.integers(0, len(lines)))
-    assert _parse_block_fast(lines[:at] + [bad] + lines[at:], k, highest, index) is None
+    assert parse_block_fast(lines[:at] + [bad] + lines[at:], k, highest, index) is None
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".zst", ".xz"])
+def test_truncated_compressed_arpa_is_a_line_numbered_error(tmp_path, suffix):
+    # issue 11: a cut .arpa.gz ended in click's "Aborted!" (gzip's EOFError)
+    data = TEST_ARPA.read_bytes()
+    packed = {".gz": gzip.compress, ".xz": lzma.compress,
+              ".zst": zstandard.ZstdCompressor().compress}[suffix](data)
+    p = tmp_path / ("cut.arpa" + suffix)
+    p.write_bytes(packed[: len(packed) * 2 // 3])
+    with pytest.raises(ArpaFormatError) as e:
+        read_arpa(p)
+    assert e.value.line is not None and 1 <= e.value.line <= data.count(b"\n") + 1
+    assert f"{p}:{e.value.line}:" in str(e.value) and "truncated" in str(e.value)
+
+
+@pytest.mark.parametrize("count", ["99999999999999", str(2**62)])
+def test_absurd_header_count_is_a_line_numbered_error(tmp_path, count):
+    # issue 11: a header count far above the section's lines made numpy allocate it (traceback)
+    p = _write(tmp_path, GOOD.replace("ngram 2=2", f"ngram 2={count}"))
+    with pytest.raises(ArpaFormatError) as e:
+        read_arpa(p)
+    assert e.value.line == 15 and f"announces {count} 2-grams, the section has 2" in str(e.value)
+
+
+def test_header_order_above_the_limit_is_a_line_numbered_error(tmp_path):
+    from ngram.limits import MAX_ORDER
+    header = "\n".join(f"ngram {k}=1" for k in range(1, MAX_ORDER + 2))
+    p = _write(tmp_path, f"\\data\\\n{header}\n\n\\1-grams:\n")
+    with pytest.raises(ArpaFormatError, match=f"order {MAX_ORDER + 1} is above") as e:
+        read_arpa(p)
+    assert e.value.line == MAX_ORDER + 2
+
+
+def test_section_longer_than_the_first_allocation(tmp_path, monkeypatch):
+    # the section arrays grow as lines arrive; the result equals the one-allocation read
+    import ngram.arpa.sections as sections
+    want = read_arpa(TEST_ARPA)
+    monkeypatch.setattr(sections, "FIRST_ALLOCATION", 2)
+    monkeypatch.setattr(sections, "CHUNK_LINES", 3)
+    _same(want, read_arpa(TEST_ARPA))

@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from ngram.arpa import export_arpa, import_arpa, read_arpa
 from ngram.model import Model
+from sample_corpus import ARPA_DIR, ROOT
+from test_arpa_reader import _same
 
-ROOT = Path(__file__).resolve().parents[1]
-ARPA = ROOT.parent / "shared" / "arpa"
+ARPA = ARPA_DIR
 NAMES = ["kenlm-test", "kenlm-test_nounk", "kenlm-toy0", "kenlm-toy1"]
-
-
-def _same(a, b):
-    assert a.words == b.words and a.counts == b.counts
-    assert np.array_equal(a.unigram_prob, b.unigram_prob) and np.array_equal(a.unigram_backoff, b.unigram_backoff)
-    for x, y in zip(a.levels, b.levels):
-        assert np.array_equal(x.grams, y.grams)
-        assert np.array_equal(x.prob, y.prob, equal_nan=True) and np.array_equal(x.backoff, y.backoff)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -49,12 +41,12 @@ def test_import_export_import(tmp_path, name, shards, quant, context):
 
 def test_cli_import_export_subprocess(tmp_path):
     model = tmp_path / "model"
-    r = subprocess.run([sys.executable, "-c", "from ngram.arpa_cli import import_arpa; import_arpa()",
+    r = subprocess.run([sys.executable, "-m", "ngram.cli", "import-arpa",
                         str(ARPA / "kenlm-test.arpa"), "--out", str(model), "--shards", "2", "--quantize", "none",
                         "--json-summary"], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr
     assert '"blank_nodes": [5, 2, 1, 0]' in r.stdout
-    r = subprocess.run([sys.executable, "-c", "from ngram.arpa_cli import export_arpa; export_arpa()", str(model)],
+    r = subprocess.run([sys.executable, "-m", "ngram.cli", "export-arpa", str(model)],
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("\\data\\\nngram 1=37\nngram 2=47\nngram 3=11\nngram 4=6\nngram 5=4\n")
@@ -68,12 +60,42 @@ def test_cli_malformed_writes_nothing(tmp_path):
     text = (ARPA / "kenlm-test.arpa").read_text().replace("ngram 3=11", "ngram 3=12")
     bad.write_text(text)
     out = tmp_path / "model"
-    r = subprocess.run([sys.executable, "-c", "from ngram.arpa_cli import import_arpa; import_arpa()",
-                        str(bad), "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
-    assert r.returncode == 1
-    assert f"{bad}:109:" in r.stderr and "announces 12 3-grams" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "ngram.cli", "import-arpa", str(bad), "--out", str(out)],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 1 and len(r.stderr.splitlines()) == 1, r.stderr
+    assert r.stderr.startswith(f"ngram: error: {bad}:109: ") and "announces 12 3-grams" in r.stderr
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir()] == ["bad.arpa"]  # no temporary directory left
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".zst"])
+def test_cli_truncated_compressed_arpa_is_one_line_not_aborted(tmp_path, suffix, data_paths):
+    # issue 11: `ngram import-arpa cut.arpa.gz` printed click's "Aborted!" (gzip's EOFError)
+    import gzip
+
+    import zstandard
+    data = (data_paths.arpa / "kenlm-test.arpa").read_bytes()
+    packed = gzip.compress(data) if suffix == ".gz" else zstandard.ZstdCompressor().compress(data)
+    cut = tmp_path / ("cut.arpa" + suffix)
+    cut.write_bytes(packed[: len(packed) // 2])
+    out = tmp_path / "model"
+    r = subprocess.run([sys.executable, "-m", "ngram.cli", "import-arpa", str(cut), "--out", str(out)],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 1 and len(r.stderr.splitlines()) == 1, r.stderr
+    assert r.stderr.startswith(f"ngram: error: {cut}:") and "truncated" in r.stderr
+    assert "Aborted" not in r.stderr and not out.exists()
+
+
+def test_cli_export_writes_atomically_compressed_by_suffix(tmp_path, data_paths):
+    model = tmp_path / "model"
+    import_arpa(data_paths.arpa / "kenlm-toy0.arpa", model, quantization="none")
+    out = tmp_path / "back.arpa.xz"
+    r = subprocess.run([sys.executable, "-m", "ngram.cli", "export-arpa", str(model), str(out)],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes()[:6] == b"\xfd7zXZ\x00"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["back.arpa.xz", "model"]  # no temporary file left
+    _same(read_arpa(data_paths.arpa / "kenlm-toy0.arpa"), read_arpa(out))
 
 
 def test_library_error_leaves_no_model(tmp_path):

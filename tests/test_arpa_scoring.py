@@ -2,7 +2,6 @@
 lookup: KenLM's own asserted values, and the kenlm module's scores (fixtures)."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -11,11 +10,11 @@ import pytest
 
 from ngram.arpa import read_arpa
 from ngram.backoff_scoring import backoff_log10, stream_log10
+from sample_corpus import ARPA_DIR
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
-from arpa_reference import ReferenceModel  # noqa: E402
+from reference import BackoffReference
 
-ARPA = Path(__file__).resolve().parents[2] / "shared" / "arpa"
+ARPA = ARPA_DIR
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 # (context words, word, expected log10, KenLM's n-gram length) from lm/model_test.cc
@@ -52,7 +51,7 @@ KENLM_TEST_VALUES = [
 ]
 
 
-def _chains_for(ref: ReferenceModel, grams: list[list[int]]):
+def _chains_for(ref: BackoffReference, grams: list[list[int]]):
     N = ref.order
     ids = np.zeros((len(grams), N), np.int32)
     lengths = np.array([len(g) for g in grams], np.int32)
@@ -61,7 +60,7 @@ def _chains_for(ref: ReferenceModel, grams: list[list[int]]):
     return ref.lookup(ids, lengths), lengths
 
 
-def _score(ref: ReferenceModel, cases):
+def _score(ref: BackoffReference, cases):
     N = ref.order
     full, ctx = [], []
     for c, w, *_ in cases:
@@ -76,7 +75,7 @@ def _score(ref: ReferenceModel, cases):
 
 @pytest.fixture(scope="module")
 def test_ref():
-    return ReferenceModel(read_arpa(ARPA / "kenlm-test.arpa"))
+    return BackoffReference(read_arpa(ARPA / "kenlm-test.arpa"))
 
 
 def test_kenlm_model_test_values(test_ref):
@@ -96,7 +95,7 @@ def test_kenlm_model_test_values(test_ref):
 
 
 def test_nounk_unknown_word_is_minus_100():
-    ref = ReferenceModel(read_arpa(ARPA / "kenlm-test_nounk.arpa"))
+    ref = BackoffReference(read_arpa(ARPA / "kenlm-test_nounk.arpa"))
     got, length = _score(ref, [([], "not_found", 0, 1), (["<s>"], "not_found", 0, 1)])
     assert got[0] == pytest.approx(-100)
     assert got[1] == pytest.approx(-100 - 0.4149733, abs=1e-5)
@@ -124,7 +123,7 @@ def _fixture(name):
     return np.load(FIXTURES / f"kenlm_expected_{name}.npz", allow_pickle=False)
 
 
-def _stream_scores(ref: ReferenceModel, sentence: str):
+def _stream_scores(ref: BackoffReference, sentence: str):
     N = ref.order
     toks = [1] + [ref.ids.get(w.encode(), 0) for w in sentence.split()] + [2]
     rows = [toks[max(0, p - N + 1):p + 1] for p in range(len(toks))]
@@ -136,7 +135,7 @@ def _stream_scores(ref: ReferenceModel, sentence: str):
 @pytest.mark.parametrize("name", ["kenlm-test", "kenlm-test_nounk", "kenlm-toy0", "kenlm-toy1"])
 def test_small_models_match_kenlm_module(name):
     fx = _fixture(name)
-    ref = ReferenceModel(read_arpa(ARPA / f"{name}.arpa"))
+    ref = BackoffReference(read_arpa(ARPA / f"{name}.arpa"))
     off = fx["offsets"]
     for i, s in enumerate(fx["sentences"]):
         got, n = _stream_scores(ref, str(s))

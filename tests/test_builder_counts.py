@@ -1,7 +1,5 @@
 """Counts from the map/reduce stages equal a naive Python counter, cutoffs included,
 whatever the chunking, block size and spill threshold (hypothesis)."""
-from collections import Counter
-
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -13,27 +11,16 @@ from builder.reduce_stage import ReducePlan, shard_levels
 from builder.vocab_pass import VocabMerger, vocab_task
 from builder.workdir import WorkDir
 from ngram.writer import ShardSpec
+from reference import apply_cutoffs, count_ngrams
 
 WORDS = ["a", "b", "c", "d", "e", "f", "the", "of", "x\u00e9"]
 
 
 def naive_counts(lines, vocab, order, cutoffs):
     """{gram tuple (ids w1..wk): count}, with cutoffs and the suffix rule, by brute force."""
-    counts = Counter()
-    for line in lines:
-        words = line.split()
-        if not words:
-            continue
-        ids = [1] + [int(vocab.ids([w.encode()])[0]) for w in words] + [2]
-        for k in range(2, order + 1):
-            for i in range(len(ids) - k + 1):
-                counts[tuple(ids[i:i + k])] += 1
-    kept = {}
-    for k in range(2, order + 1):
-        for g, c in counts.items():
-            if len(g) == k and c >= cutoffs[k - 1] and (k == 2 or g[1:] in kept):
-                kept[g] = c
-    return kept
+    sentences = [[int(vocab.ids([w.encode()])[0]) for w in line.split()] for line in lines]
+    counts = count_ngrams(sentences, order, bos=1, eos=2, orders=range(2, order + 1))
+    return {g: c for g, c in apply_cutoffs(counts, cutoffs).items() if len(g) > 1}
 
 
 def run_stages(tmp_path, text: bytes, order, shards, cutoffs, chunk_bytes, block_tokens, spill_bytes,

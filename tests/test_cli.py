@@ -10,6 +10,7 @@ import pytest
 from builder.inmemory import build_model_inmemory
 from ngram.backend import open_backend
 from ngram.scoring import Scorer
+from reference import count_ngrams
 from sample_corpus import HELDOUT_SAMPLE, sample_lines
 
 LINES = sample_lines(400)
@@ -27,13 +28,9 @@ def model_dir(tmp_path_factory):
     return out
 
 
-def naive_counts():
-    c = Counter()
-    for line in LINES:
-        toks = [b"<s>"] + line.split() + [b"</s>"]
-        for k in (1, 2, 3):
-            c.update(b" ".join(toks[i:i + k]) for i in range(len(toks) - k + 1))
-    return c
+def naive_counts() -> dict:
+    counts = count_ngrams([line.split() for line in LINES], 3, bos=b"<s>", eos=b"</s>")
+    return Counter({b" ".join(g): c for g, c in counts.items()})
 
 
 QUERIES = [b"of the", b"the", b"in the same", b"the of", b"zzzz-not-a-word the", b"<s> The"]
@@ -129,6 +126,89 @@ def test_usage_errors_exit_2(model_dir):
     assert ngram("info").returncode == 2
     assert ngram("no-such-command").returncode == 2
     assert ngram("count", "--cluster").returncode == 2
+
+
+@pytest.mark.parametrize("args", [
+    ["serve", "{m}", "--shards", "a"],          # was "cannot open ...", exit 1, after binding a port
+    ["serve", "{m}", "--port", "-5"],           # was bound to port 65531
+    ["serve", "{m}", "--max-inflight", "0"],
+    ["serve", "{m}", "--max-message-mb", "0"],
+    ["cluster", "up", "{m}", "--replicas", "0"],  # was a hang
+    ["score", "{m}", "--alpha", "2"],           # was the Scorer's ValueError, exit 1
+    ["score", "{m}", "--alpha", "0"],
+    ["import-arpa", "/dev/null", "-o", "{tmp}/x", "--shards", "0"],  # was read first, then exit 1
+])
+def test_usage_errors_exit_2_not_1(model_dir, tmp_path, args):
+    r = ngram(*[a.format(m=model_dir, tmp=tmp_path) for a in args])
+    assert r.returncode == 2, r.stderr
+    assert b"Invalid value" in r.stderr and b"Traceback" not in r.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_library_errors_exit_1_with_one_line(model_dir, tmp_path):
+    for args in (["count", model_dir, "a b c d"], ["info", tmp_path / "none"],
+                 ["export-arpa", model_dir],          # a counts model: ValueKindError
+                 ["serve", model_dir, "--shards", "7"]):  # no shard 7: InvalidArgumentError
+        r = ngram(*args)
+        assert r.returncode == 1 and len(r.stderr.splitlines()) == 1, (args, r.stderr)
+        assert r.stderr.startswith(b"ngram: error: ") and b"Traceback" not in r.stderr
+
+
+def test_an_unexpected_exception_is_a_traceback_not_bad_input(model_dir):
+    # a bug (here: a library function raising what no library code raises on purpose) must
+    # not be reported as "ngram: error: ..." as if the input were bad
+    code = ("import sys, ngram.model\n"
+            "def broken(self):\n    raise KeyError('a bug')\n"
+            "ngram.model.Model.info = broken\n"
+            f"sys.argv = ['ngram', 'info', {str(model_dir)!r}]\n"
+            "from ngram.cli import main\nmain()\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    assert r.returncode not in (0, 2)
+    assert b"Traceback" in r.stderr and b"KeyError: 'a bug'" in r.stderr
+    assert b"ngram: error" not in r.stderr
+
+
+def test_count_refuses_an_argument_with_a_lone_surrogate(model_dir):
+    # issue 11: undecodable bytes in an argument arrive as a lone surrogate; the CLI refuses
+    # them (exit 1, one line naming the argument), as a str query with one is refused by
+    # the library; the same bytes read from a file are taken as given (an unknown word)
+    r = subprocess.run([sys.executable, "-m", "ngram.cli", "count", str(model_dir), "of the", b"the \xff"],
+                       capture_output=True, timeout=120)
+    assert r.returncode == 1 and len(r.stderr.splitlines()) == 1, r.stderr
+    assert b"argument 2" in r.stderr and b"lone surrogate U+DCFF" in r.stderr and b"Traceback" not in r.stderr
+    r = ngram("count", model_dir, input=b"of the\nthe \xff\n")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[1] == "the \ufffd\t0".encode()
+    assert int(r.stdout.splitlines()[0].split(b"\t")[1]) == naive_counts()[b"of the"]
+
+
+def test_count_reads_compressed_query_files_by_content_and_refuses_truncated_ones(model_dir, tmp_path):
+    import gzip
+    data = gzip.compress(b"\n".join(QUERIES * 50) + b"\n")
+    named_plain = tmp_path / "queries.txt"  # gzip inside, whatever the name says
+    named_plain.write_bytes(data)
+    r = ngram("count", model_dir, named_plain)
+    assert r.returncode == 0, r.stderr
+    assert parse_counts(r.stdout) == {q: naive_counts()[q] for q in QUERIES}
+    cut = tmp_path / "cut.txt.gz"
+    cut.write_bytes(data[: len(data) // 2])
+    r = ngram("count", model_dir, cut)
+    assert r.returncode == 1 and str(cut).encode() in r.stderr and b"truncated" in r.stderr
+    assert r.stdout == b""
+
+
+@pytest.mark.parametrize("host,warned", [("0.0.0.0", True), ("127.0.0.1", False), ("localhost", False)])
+def test_serve_on_a_non_loopback_host_without_tls_warns(model_dir, host, warned):
+    # --shards 9 does not exist: the server binds, prints what it prints, then exits 1
+    r = ngram("serve", model_dir, "--host", host, "--shards", "9", "--no-verify")
+    assert r.returncode == 1, r.stderr
+    assert (b"warning: serving without TLS on " + host.encode() in r.stderr) == warned, r.stderr
+
+
+def test_loopback_rule():
+    from shard_server.cli import is_loopback
+    assert all(map(is_loopback, ["127.0.0.1", "127.4.5.6", "::1", "[::1]", "localhost"]))
+    assert not any(map(is_loopback, ["0.0.0.0", "::", "10.1.2.3", "192.168.0.1", "example.com"]))
 
 
 def test_help_lists_core_and_plugin_commands():

@@ -10,9 +10,9 @@ import pytest
 
 from client import Client, demo
 from cluster_harness import Cluster, corpus_text
+from sample_corpus import ROOT
 
 pytestmark = pytest.mark.timeout(120)
-ROOT = Path(__file__).resolve().parents[1]
 TEXT = corpus_text(200)
 SENTENCES = [s.decode() for s in TEXT.splitlines()[:5]] + ["zzqx unseen words here"]
 
@@ -48,9 +48,19 @@ def test_demo_runs_end_to_end(tiny, tmp_path):
     lines = r.stdout.splitlines()
     assert any(l.startswith("decoder round: 5000 pairs -> ") for l in lines), r.stdout
     assert "remote == local: OK" in lines and "stopped 2 server(s)" in lines
-    per_sentence = [l for l in lines if l.startswith(("  log10 ", "  counts "))]
+    # the scores and perplexity it prints are the local model's (demo's format: %9.3f, %.4g)
+    with Client.open(tiny) as local:
+        want = local.score_sentences(SENTENCES[:3])
+        want_ppl = local.perplexity(SENTENCES[:3])
+    per_sentence = [l for l in lines if l.startswith("  log10 ")]
     assert len(per_sentence) == 3, r.stdout
-    assert any(l.startswith("  perplexity: perplexity=") for l in lines) or "counts" in r.stdout
+    for line, sentence, w in zip(per_sentence, SENTENCES, want):
+        total, text = line[len("  log10 "):].split(None, 1)
+        assert text == sentence and float(total) == pytest.approx(w.total, abs=1e-3)
+    ppl_line = next(l for l in lines if l.startswith("  perplexity: "))
+    shown = dict(kv.split("=") for kv in ppl_line[len("  perplexity: "):].split(", "))
+    assert float(shown["perplexity"]) == pytest.approx(want_ppl["perplexity"], rel=1e-3)
+    assert int(shown["tokens"]) == want_ppl["tokens"]
     assert all(_gone(p) for p in _pids(lines))
     assert not (tmp_path / "cluster.json").exists()
 

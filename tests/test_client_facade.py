@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from client import Client
 from client.rounds import pair_ngrams, unique_rows
 from cluster_harness import Cluster, corpus_text
+from reference import count_ngrams
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -24,12 +25,7 @@ def remote_client(model_dir, tmp_path_factory):
 
 def test_count_matches_a_plain_python_counter(remote_client):
     lines = [l.split() for l in corpus_text().decode().splitlines()]
-    ref = Counter()
-    for toks in lines:
-        toks = ["<s>", *toks, "</s>"]
-        for n in (1, 2, 3):
-            for i in range(len(toks) - n + 1):
-                ref[" ".join(toks[i:i + n])] += 1
+    ref = Counter({" ".join(g): c for g, c in count_ngrams(lines, 3, bos="<s>", eos="</s>").items()})
     grams = [g for g, _ in ref.most_common(300)] + ["zzqx unseen", "of the zzqx"]
     got = remote_client.count(grams)
     # <s> is counted per sentence as a unigram by the builder's own rule; skip it.

@@ -10,13 +10,12 @@ import pytest
 
 import client.kenlm_compat as kenlm
 from ngram.arpa import import_arpa
+from sample_corpus import ARPA_DIR, HELDOUT_CORPUS, ROOT
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_arpa_scoring import KENLM_TEST_VALUES  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-ARPA = ROOT.parent / "shared" / "arpa"
-HELDOUT = ROOT.parent / "shared" / "corpus" / "en-heldout.txt"
+ARPA, HELDOUT = ARPA_DIR, HELDOUT_CORPUS
 FIXTURES = ROOT / "tests" / "fixtures"
 
 

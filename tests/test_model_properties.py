@@ -6,7 +6,6 @@ and without word and n-gram cutoffs.
 """
 import math
 import tempfile
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -16,60 +15,9 @@ from builder.inmemory import build_model_inmemory
 from ngram.backend import LocalBackend
 from ngram.model import Model
 from ngram.scoring import Scorer
+from reference import STUPID_BACKOFF_ALPHA, UNK_ID as UNK, CountsReference
 
-ALPHA = 0.4
-BOS, EOS, UNK = 1, 2, 0
-
-
-class NaiveModel:
-    """What the model should hold, counted the obvious way."""
-
-    def __init__(self, sentences: list[list[str]], order: int, min_count: int, cutoffs: list[int]):
-        self.order = order
-        sentences = [s for s in sentences if s]
-        words = Counter(w for s in sentences for w in s)
-        kept = sorted((w for w, c in words.items() if c >= min_count), key=lambda w: (-words[w], w.encode()))
-        self.ids = {w: i + 3 for i, w in enumerate(kept)}
-        self.vocab_size = 3 + len(kept)
-        unigram = Counter({UNK: sum(c for w, c in words.items() if w not in self.ids),
-                           BOS: len(sentences), EOS: len(sentences)})
-        unigram.update({self.ids[w]: c for w, c in words.items() if w in self.ids})
-        self.counts = {(i,): c for i, c in unigram.items() if c > 0}
-        self.total = sum(unigram.values()) - unigram[BOS]
-        self.sentences = [[BOS] + [self.ids.get(w, UNK) for w in s] + [EOS] for s in sentences]
-        for k in range(2, order + 1):
-            grams = Counter(tuple(s[i:i + k]) for s in self.sentences for i in range(len(s) - k + 1))
-            # cutoffs drop a k-gram, and every k-gram whose suffix was dropped
-            self.counts.update({g: c for g, c in grams.items() if c >= cutoffs[k - 1] and g[1:] in self.counts})
-
-    def count(self, gram) -> int:
-        return self.counts.get(tuple(gram), 0)
-
-    def chain(self, gram) -> list[int]:
-        return [self.count(gram[len(gram) - k:]) for k in range(1, len(gram) + 1)]
-
-    def match_len(self, gram) -> int:
-        return max([k for k in range(1, len(gram) + 1) if self.count(gram[len(gram) - k:])], default=0)
-
-    def sb(self, ctx, w) -> tuple[float, int]:
-        """Brants et al.'s recursion: relative frequency if seen, else alpha * shorter."""
-        ctx = tuple(ctx)[max(0, len(ctx) - (self.order - 1)):] if self.order > 1 else ()
-        if not ctx:
-            c = self.count((w,))
-            return (c / self.total, 1) if c else (1 / self.total, 0)
-        c, cc = self.count(ctx + (w,)), self.count(ctx)
-        if c and cc:
-            return c / cc, len(ctx) + 1
-        s, m = self.sb(ctx[1:], w)
-        return ALPHA * s, m
-
-    def score_sentence(self, ids, bos, eos):
-        toks = ([BOS] if bos else []) + list(ids) + ([EOS] if eos else [])
-        out = []
-        for p in range(1 if bos else 0, len(toks)):
-            s, m = self.sb(toks[max(0, p - self.order + 1):p], toks[p])
-            out.append((math.log10(s), m, toks[p] == UNK or m == 0))
-        return out
+ALPHA = STUPID_BACKOFF_ALPHA
 
 
 ALPHABET = ["a", "b", "c", "d", "e", "f"]
@@ -86,13 +34,13 @@ def cases(draw):
                 value_context=draw(st.sampled_from(["auto", "always", "never"])))
 
 
-def build(case, tmp: str) -> tuple[Model, NaiveModel]:
+def build(case, tmp: str) -> tuple[Model, CountsReference]:
     text = "\n".join(" ".join(s) for s in case["sentences"]).encode()
     out = Path(tmp) / "model"
     build_model_inmemory(text, out, order=case["order"], num_shards=case["num_shards"],
                          min_word_count=case["min_count"], cutoffs=case["cutoffs"],
                          value_context=case["value_context"])
-    naive = NaiveModel(case["sentences"], case["order"], case["min_count"], case["cutoffs"])
+    naive = CountsReference(case["sentences"], case["order"], case["min_count"], case["cutoffs"])
     return Model.open(out, verify=True), naive
 
 

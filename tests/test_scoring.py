@@ -8,6 +8,7 @@ from ngram.backend import Backend, LocalBackend, open_backend
 from ngram.errors import InvalidQueryError, ModelFormatError, NgramError
 from ngram.model import Model
 from ngram.scoring import Scorer
+from reference import BackoffReference
 from sample_corpus import sample_text
 
 TEXT = b"the cat sat on the mat\nThe Dog sat\nthe cat ate\n"
@@ -118,34 +119,15 @@ ngram 3=2
 """
 
 
-def naive_backoff(sentence: str) -> list[tuple[float, int]]:
-    """log10 p(w | ctx) = prob(ctx w) if listed, else backoff(ctx) + log10 p(w | ctx[1:])."""
-    prob, bo = {}, {}
-    for line in TINY_ARPA.splitlines():
-        parts = line.split("\t")
-        if len(parts) >= 2:
-            prob[tuple(parts[1].split())] = float(parts[0])
-            bo[tuple(parts[1].split())] = float(parts[2]) if len(parts) > 2 else 0.0
-    vocab = {g[0] for g in prob if len(g) == 1}
-
-    def p(ctx, w):
-        if ctx + (w,) in prob:
-            return prob[ctx + (w,)], len(ctx) + 1
-        s, m = p(ctx[1:], w)
-        return bo.get(ctx, 0.0) + s, m
-
-    toks = ["<s>"] + [w if w in vocab else "<unk>" for w in sentence.split()] + ["</s>"]
-    return [p(tuple(toks[max(0, i - 2):i]), toks[i]) for i in range(1, len(toks))]
-
-
 def test_backoff_models_use_exact_backoff(tmp_path):
-    from ngram.arpa import import_arpa
+    from ngram.arpa import import_arpa, read_arpa
     (tmp_path / "tiny.arpa").write_text(TINY_ARPA.lstrip())
     import_arpa(tmp_path / "tiny.arpa", tmp_path / "m", num_shards=2, quantization="none")
     s = Scorer(open_backend(tmp_path / "m"))
+    reference = BackoffReference(read_arpa(tmp_path / "tiny.arpa"))
     sents = ["a b c", "a a b", "c b a zz", "", "b c c a b"]
     for text, got in zip(sents, s.score_sentences(sents)):
-        want = naive_backoff(text)
+        want = reference.sentence(text)
         np.testing.assert_allclose(got.log10, [w for w, _ in want], atol=1e-6)
         assert got.ngram_length.tolist() == [m for _, m in want]
         assert got.oov.tolist() == [w == "zz" for w in text.split()] + [False]

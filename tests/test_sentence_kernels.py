@@ -3,7 +3,6 @@ decoded trie, against the batched lookup + stream scoring path on random token s
 and the decoded trie against the shard's own decoding."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,8 +16,9 @@ from ngram.kernels.backoff import stream_rows
 from ngram.kernels.decoded_table import EMPTY, find_child
 from ngram.kernels.sentence import score_stream_compressed, score_stream_decoded
 from ngram.model import Model
+from sample_corpus import ARPA_DIR
 
-ARPA = Path(__file__).resolve().parents[2] / "shared" / "arpa"
+ARPA = ARPA_DIR
 NAMES = ["kenlm-test", "kenlm-test_nounk", "kenlm-toy0", "kenlm-toy1"]
 
 

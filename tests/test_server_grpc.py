@@ -115,6 +115,9 @@ def test_bad_requests_get_the_right_code_and_the_server_keeps_serving(local, stu
         (req(ids=pb.Array(data=b"\0" * 7, shape=[1, 2], dtype="<i4")), INVALID, "bytes"),
         (req(ids=encode_array(gi.astype(np.float32))), INVALID, "dtype"),
         (req(ids=pb.Array(data=b"evil", shape=[1], dtype="O")), INVALID, "dtype"),
+        # an element count that overflows int64 (was INTERNAL: numpy's reshape error)
+        (req(ids=pb.Array(data=b"", shape=[2**32, 2**32], dtype="<i4")), INVALID, "too big for any array"),
+        (req(lengths=pb.Array(data=b"", shape=[2**62, 4], dtype="<i4")), INVALID, "too big for any array"),
         (req(lengths=encode_array(gl[:-1])), INVALID, "lengths"),
         (req(lengths=encode_array(np.full_like(gl, local.order + 1))), INVALID, "exceeds"),
         (req(ids=encode_array(np.full_like(gi, len(local.vocab)))), INVALID, "vocabulary"),

@@ -117,10 +117,44 @@ def test_cluster_up_status_down(model_dir, local, tmp_path):
 
 def test_serve_rejects_a_bad_shard_list(model_dir, tmp_path):
     r = _cli("serve", str(model_dir), "--shards", "0,9", timeout=60)
-    assert r.returncode != 0 and "9" in (r.stderr + r.stdout)
+    assert r.returncode == 1 and r.stderr.splitlines() == [
+        "shard_server: error: shards [9] do not exist: the model has shards 0..3"], r.stderr
+    r = _cli("serve", str(model_dir), "--shards", "0,x", timeout=60)
+    assert r.returncode == 2 and "Invalid value for '--shards'" in r.stderr
 
 
 def test_serve_offers_the_core_layouts():
     from ngram.shard import LAYOUTS
-    from shard_server.cli import LAYOUTS as CLI_LAYOUTS
-    assert CLI_LAYOUTS == LAYOUTS
+    from shard_server.cli import serve
+    layout = next(p for p in serve.params if p.name == "layout")
+    assert tuple(layout.type.choices) == LAYOUTS
+
+
+def test_server_defaults_come_from_limits():
+    # one home for each default: the CLI's, the config's and the servicer's are ngram.limits'
+    import inspect
+
+    from ngram import limits as L
+    from shard_server.cli import cluster_down, cluster_up, serve
+    from shard_server.server import ServerConfig
+    from shard_server.servicer import NgramShardServicer
+
+    opts = {p.name: p.default for p in serve.params}
+    assert (opts["max_inflight"], opts["max_batch"], opts["max_message_mb"] << 20, opts["drain_grace"],
+            opts["host"], opts["layout"]) == (L.DEFAULT_SERVER_MAX_INFLIGHT, L.DEFAULT_MAX_BATCH,
+                                              L.DEFAULT_MAX_MESSAGE_BYTES, L.DEFAULT_DRAIN_GRACE_S,
+                                              L.DEFAULT_SERVER_HOST, L.DEFAULT_LAYOUT)
+    c = ServerConfig()
+    assert (c.max_inflight, c.max_batch, c.max_message_bytes, c.stream_window, c.host) == (
+        L.DEFAULT_SERVER_MAX_INFLIGHT, L.DEFAULT_MAX_BATCH, L.DEFAULT_MAX_MESSAGE_BYTES,
+        L.DEFAULT_STREAM_WINDOW, L.DEFAULT_SERVER_HOST)
+    kw = inspect.signature(NgramShardServicer).parameters
+    assert (kw["max_inflight"].default, kw["stream_window"].default, kw["max_message_bytes"].default) == (
+        L.DEFAULT_SERVER_MAX_INFLIGHT, L.DEFAULT_STREAM_WINDOW, L.DEFAULT_MAX_MESSAGE_BYTES)
+    up = {p.name: p.default for p in cluster_up.params}
+    assert (up["timeout"], up["layout"], up["host"]) == (L.DEFAULT_CLUSTER_START_TIMEOUT_S, L.DEFAULT_LAYOUT,
+                                                         L.DEFAULT_SERVER_HOST)
+    assert {p.name: p.default for p in cluster_down.params}["grace"] == L.DEFAULT_CLUSTER_STOP_GRACE_S
+    for cmd in (serve, cluster_up):
+        layout = next(p for p in cmd.params if p.name == "layout")
+        assert tuple(layout.type.choices) == L.LAYOUTS

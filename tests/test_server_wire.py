@@ -39,6 +39,17 @@ def test_bad_arrays_are_refused(msg, kw, words):
         decode_array(msg, **kw)
 
 
+@pytest.mark.parametrize("shape", [[2**32, 2**32], [2**62, 4], [2**63 - 1, 2**63 - 1, 0, 3], [3, 2**40, 2**40]])
+def test_shape_whose_element_count_overflows_int64_is_refused(shape):
+    # issue 11: np.prod wrapped around (2**32 x 2**32 -> 0 elements), passed the byte count
+    # check, and the reshape's ValueError became INTERNAL instead of INVALID_ARGUMENT
+    data = b"" if 0 in shape else b"\0" * 16
+    with pytest.raises(WireFormatError, match="too big for any array"):
+        decode_array(pb.Array(data=data, shape=shape, dtype="<i4"))
+    with pytest.raises(WireFormatError, match="dimensions, at most"):
+        decode_array(pb.Array(data=b"", shape=[0, 2**40] * 20, dtype="<i4"))
+
+
 def test_chains_round_trip_and_shape_check():
     c = Chains(np.array([1, 2], np.int32), counts=np.arange(8, dtype=np.uint64).reshape(2, 4))
     r = encode_chains(5, 3, c)

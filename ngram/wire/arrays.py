@@ -5,16 +5,19 @@ no per-element Python runs on either side.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from ngram.errors import WireFormatError
 from ngram.wire import ngram_pb2 as pb
 
 # Only these types cross the wire; anything else is a malformed request, not a crash.
 ALLOWED_DTYPES = frozenset({"<i4", "<u4", "<i8", "<u8", "<f4", "<f8", "|i1", "|u1", "<u2"})
 
+MAX_DIMS = 32  # numpy's limit (NPY_MAXDIMS of numpy 1.x; 2.x allows 64)
 
-class WireFormatError(ValueError):
-    """An Array message that cannot be decoded (bad dtype, shape or byte count)."""
+__all__ = ["ALLOWED_DTYPES", "WireFormatError", "decode_array", "encode_array"]
 
 
 def encode_array(arr: np.ndarray) -> pb.Array:
@@ -41,8 +44,16 @@ def decode_array(msg: pb.Array, name: str = "array", *, dtype: str | None = None
         raise WireFormatError(f"{name}: {len(shape)}-d shape {list(shape)}, expected {ndim}-d")
     if any(d < 0 for d in shape):
         raise WireFormatError(f"{name}: negative dimension in shape {list(shape)}")
+    if len(shape) > MAX_DIMS:
+        raise WireFormatError(f"{name}: {len(shape)} dimensions, at most {MAX_DIMS}")
     dt = np.dtype(msg.dtype)
-    n = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    # In Python integers: a product of huge dimensions must not wrap around in int64 (a
+    # shape of 2**32 x 2**32 multiplied to 0 and passed the byte-count check), and numpy
+    # refuses a shape whose non-zero dimensions multiply past its index type, even when
+    # another dimension is 0.
+    if math.prod(d for d in shape if d) * dt.itemsize > np.iinfo(np.intp).max:
+        raise WireFormatError(f"{name}: shape {list(shape)} is too big for any array")
+    n = math.prod(shape)
     if n * dt.itemsize != len(msg.data):
         raise WireFormatError(
             f"{name}: {len(msg.data)} bytes do not match shape {list(shape)} of {msg.dtype}")
