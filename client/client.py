@@ -114,8 +114,7 @@ class Client:
         """Pipelined decoder rounds: `.submit_pairs(contexts, context_lengths, words)` (or
         `.submit(ids, lengths)`) returns a Future at once; over a cluster, one LookupStream
         per shard carries up to `max_inflight` rounds. Use as a context manager."""
-        from client.stream import open_stream
-        return open_stream(self.backend, max_inflight=max_inflight, timeout=timeout)
+        return self.backend.stream_rounds(max_inflight=max_inflight, timeout=timeout)
 
     # -- scoring (the core's Scorer over our backend) -----------------------------------
     @property

@@ -38,7 +38,7 @@ def test_many_rounds_in_flight_equal_local(model_dir, local, tmp_path):
     with Cluster(model_dir, tmp_path, replicas=2, config={"inject_delay_s": 0.1}) as c:
         baseline = _grpc_request_threads()
         with open_remote_backend(c.path) as be:
-            rs = be.open_stream(max_inflight=6, timeout=20.0)
+            rs = be.stream_rounds(max_inflight=6, timeout=20.0)
             rng = np.random.default_rng(1)
             rounds = [corpus_batch(local, int(rng.integers(1, 800)), rng) for _ in range(16)]
             again = [rng.integers(0, len(lengths), len(lengths) // 2) for _, lengths in rounds]
@@ -85,7 +85,7 @@ def test_failover_when_the_streaming_replica_is_killed(model_dir, local, tmp_pat
                  config={"inject_delay_s": 0.02}) as c:
         be = open_remote_backend(c.path, policy=CallPolicy(timeout=30.0))
         try:
-            rs = be.open_stream(max_inflight=6)
+            rs = be.stream_rounds(max_inflight=6)
             rng = np.random.default_rng(3)
             rounds = [corpus_batch(local, 400, rng) for _ in range(8)]
             wants = [local.lookup(*r) for r in rounds]
@@ -119,7 +119,7 @@ def test_deadline_and_dead_shard_errors_name_the_shard(model_dir, local, tmp_pat
             ids, lengths, local.num_shards, local.shard_seed)
         with open_remote_backend(c.path) as be:
             baseline = _grpc_request_threads()
-            rs = be.open_stream(timeout=0.5)
+            rs = be.stream_rounds(timeout=0.5)
             only1 = np.flatnonzero(owner == 1)
             with pytest.raises(ShardDeadlineError) as e:
                 rs.submit(ids[only1], lengths[only1]).result(timeout=30)
@@ -201,7 +201,7 @@ def test_answers_out_of_order_are_matched_by_request_id(local):
     be = RemoteBackend(spec, local.vocab)
     be.channels.close()
     be.channels = _FakeChannels(local)
-    rs = be.open_stream(max_inflight=8, timeout=30.0)
+    rs = be.stream_rounds(max_inflight=8, timeout=30.0)
     try:
         rng = np.random.default_rng(5)
         rounds = [corpus_batch(local, 300, rng) for _ in range(8)]  # even: answered in pairs
