@@ -48,6 +48,7 @@ class ReplicaSet:
         self._timeouts: dict[str, int] = {}     # consecutive timeouts, for the cool-down
         self._latencies: collections.deque = collections.deque(maxlen=100)
         self.ejections = 0  # observable in tests and benchmarks
+        self.answered: collections.Counter = collections.Counter()  # address -> successes
 
     def order(self) -> list[str]:
         """Every replica, in rotating order, the ones in a cool-down last."""
@@ -64,6 +65,7 @@ class ReplicaSet:
 
     def succeeded(self, address: str, latency: float | None = None) -> None:
         with self._lock:
+            self.answered[address] += 1
             self._ejected_until.pop(address, None)
             self._timeouts.pop(address, None)
             if latency is not None:
