@@ -66,9 +66,9 @@ class RemoteBackend:
         self.value_kind = spec.value_kind
         self.num_shards = spec.num_shards
         self.shard_seed = spec.shard_seed
-        self._owner = owner  # the vocabulary's model, closed with us
-        # the manifest carries the tokenizer settings the scorer must apply
-        self.manifest = getattr(owner, "manifest", None) or {}
+        self._owner = owner  # the vocabulary's model (ngram.model.Model), closed with us
+        # its manifest carries the tokenizer settings every consumer must apply
+        self.manifest = owner.manifest if owner is not None else {}
         self._request_ids = itertools.count(1)
         self._pid_lock = threading.Lock()
         self._start_process_state()

@@ -60,8 +60,12 @@ class ReplicaSet:
         return sorted(rotated, key=lambda a: until.get(a, 0.0) > now)  # stable
 
     def is_ejected(self, address: str) -> bool:
+        return self.cool_down_left(address) > 0
+
+    def cool_down_left(self, address: str) -> float:
+        """Seconds until `address` is back in rotation (0 when it is in rotation)."""
         with self._lock:
-            return self._ejected_until.get(address, 0.0) > time.monotonic()
+            return max(0.0, self._ejected_until.get(address, 0.0) - time.monotonic())
 
     def succeeded(self, address: str, latency: float | None = None) -> None:
         with self._lock:
@@ -116,8 +120,12 @@ class Attempts:
         if self.tried >= self.policy.max_attempts:
             return None
         live = [a for a in self.order if a not in self._timed_out] or self.order
-        addr = live[self._next % len(live)]
-        self._next += 1
+        fresh = [a for a in live if a not in self._used]
+        if fresh:
+            addr = fresh[0]
+        else:  # every replica left was tried: go round them again
+            addr = live[self._next % len(live)]
+            self._next += 1
         pause = 0.0
         if addr in self._used:
             pause = random.uniform(0, self._backoff)
@@ -139,13 +147,13 @@ class Attempts:
             return None
         return self.policy.attempt_budget(self.timeout)
 
-    def failed(self, address: str, code: grpc.StatusCode, details: str, *, call_expired: bool = False) -> None:
+    def failed(self, address: str, code: grpc.StatusCode, details: str) -> None:
         """Record a failed attempt. Raises FatalError for a code no retry can fix. A
         DEADLINE_EXCEEDED before the call's own deadline means the attempt outlived its
         budget: the replica is ejected and the call moves on."""
         self.failures[address] = f"{code.name}: {details}"
         if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-            if call_expired or time.monotonic() >= self.deadline:
+            if time.monotonic() >= self.deadline:
                 return
             self._timed_out.add(address)
             self.replicas.failed(address, timed_out=True)
