@@ -235,7 +235,11 @@ class RoundStream:
 
     def close(self, wait: bool = True) -> None:
         """Stop accepting rounds; with `wait`, let the ones in flight finish (each is bounded
-        by its deadline); fail any left with StreamClosedError; end every thread."""
+        by its deadline); fail any left with StreamClosedError; end every thread. In a
+        forked child it only marks the stream closed: its calls and threads are the parent's."""
+        if self._pid != os.getpid():
+            self._closed = True
+            return
         with self._lock:
             self._closed = True
             # Rounds end by their deadlines (the scheduler expires them); the wait is
@@ -249,8 +253,7 @@ class RoundStream:
             rnd.fail(StreamClosedError("RoundStream closed with the round in flight"))
         for st in self.shards.values():
             st.close()
-        if self._pid == os.getpid():
-            self._scheduler.stop()
+        self._scheduler.stop()
 
     def __enter__(self):
         return self
