@@ -102,3 +102,27 @@ def test_policy_rejects_nonsense():
                 dict(attempt_timeout=-1), dict(max_attempts=0)):
         with pytest.raises(ValueError):
             CallPolicy(**bad)
+
+
+def test_failover_defaults_in_the_readme_are_the_code_defaults():
+    import re
+    from pathlib import Path
+
+    from ngram import limits
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+    def number(pattern):
+        found = re.findall(pattern, readme)
+        assert len(found) == 1, pattern
+        return float(found[0])
+
+    p = CallPolicy()
+    assert number(r"\(`timeout`, (\d+(?:\.\d+)?) s by default\)") == p.timeout
+    assert number(r"gets at most\s+(\d+)% of the deadline") / 100 == p.attempt_fraction
+    assert number(r"back of the line for (\d+(?:\.\d+)?) s, doubling") == p.eject_seconds
+    assert number(r"consecutive timeout up to (\d+(?:\.\d+)?) s") == p.eject_max_seconds
+    assert number(r"`max_attempts` \((\d+)\)") == p.max_attempts
+    assert number(r"\((\d+) ms to \d+(?:\.\d+)? s\)\. Other codes") / 1000 == p.backoff_initial
+    assert number(r"\(\d+ ms to (\d+(?:\.\d+)?) s\)\. Other codes") == p.backoff_max
+    assert number(r"lost connection after (\d+(?:\.\d+)?) s") * 1000 == limits.RECONNECT_INITIAL_BACKOFF_MS
+    assert number(r"backing off to at most (\d+(?:\.\d+)?) s") * 1000 == limits.RECONNECT_MAX_BACKOFF_MS
