@@ -54,6 +54,8 @@ class ReplicaSet:
         """Every replica, in rotating order, the ones in a cool-down last."""
         k = next(self._rotation) % len(self.addresses)
         rotated = self.addresses[k:] + self.addresses[:k]
+        if not self._ejected_until:  # the common case: nobody in a cool-down
+            return rotated
         now = time.monotonic()
         with self._lock:
             until = dict(self._ejected_until)
@@ -68,12 +70,13 @@ class ReplicaSet:
             return max(0.0, self._ejected_until.get(address, 0.0) - time.monotonic())
 
     def succeeded(self, address: str, latency: float | None = None) -> None:
-        with self._lock:
-            self.answered[address] += 1
-            self._ejected_until.pop(address, None)
-            self._timeouts.pop(address, None)
-            if latency is not None:
-                self._latencies.append(latency)
+        self.answered[address] += 1  # a statistic: a rare lost increment does not matter
+        if latency is not None:
+            self._latencies.append(latency)  # deque.append is atomic
+        if address in self._ejected_until or address in self._timeouts:
+            with self._lock:
+                self._ejected_until.pop(address, None)
+                self._timeouts.pop(address, None)
 
     def failed(self, address: str, timed_out: bool) -> None:
         """Eject `address` for its cool-down (see the module docstring)."""
