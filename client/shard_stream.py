@@ -44,6 +44,7 @@ class Part:
     u0: int
     unique: int
     address: str | None = field(default=None)  # replica it was last sent to
+    sent_at: float = 0.0                        # when (time.monotonic())
 
 
 def _requests(q: queue.SimpleQueue):
@@ -71,6 +72,7 @@ class ShardStream:
         self._call = self._queue = self.address = None
         self._budget: float | None = None     # attempt budget on the current call
         self._reopen_at: float | None = None  # a reopen is scheduled (after a pause)
+        self._stall_check_armed = False       # one stall check per call at a time
         self._readers: list[threading.Thread] = []
         self._closing = False
         self.failovers = 0  # observable in tests
@@ -130,6 +132,7 @@ class ShardStream:
         call = self.channels.stub(addr).LookupStream(_requests(q))
         self._call, self._queue, self.address = call, q, addr
         self._budget = self._attempts.budget_for(addr) if self._attempts else None
+        self._stall_check_armed = False  # a check of the previous call is a no-op now
         t = threading.Thread(target=self._read, args=(self._gen, call, addr), daemon=True,
                              name=f"{self.thread_prefix}s{self.shard}-g{self._gen}")
         self._readers = [r for r in self._readers if r.is_alive()] + [t]
@@ -140,14 +143,16 @@ class ShardStream:
             self._watch_locked(part)
 
     def _watch_locked(self, part: Part) -> None:
-        """Fail over if this part is still unanswered on this call after the attempt
-        budget (only while another replica is left to fail over to)."""
-        if self._budget is None:
-            return
-        when = time.monotonic() + self._budget
-        if when < part.round.deadline:
-            self._schedule(when, functools.partial(self._check_stalled, self._gen,
-                                                   part.request.request_id, self._budget))
+        """Note when the part went out; with another replica left to fail over to, make
+        sure a stall check is due when the oldest unanswered part outlives the attempt
+        budget (one timer per call, not one per part)."""
+        part.sent_at = time.monotonic()
+        if self._budget is not None and not self._stall_check_armed:
+            self._arm_locked(part.sent_at + self._budget)
+
+    def _arm_locked(self, when: float) -> None:
+        self._stall_check_armed = True
+        self._schedule(when, functools.partial(self._check_stalled, self._gen))
 
     def _retire_locked(self) -> None:
         if self._queue is not None:
@@ -198,28 +203,43 @@ class ShardStream:
             return
         part.round.part_done(part)
 
-    def _check_stalled(self, gen: int, request_id: int, budget: float) -> None:
-        self._on_stream_end(gen, self.address, None, stalled=budget, request_id=request_id)
+    def _check_stalled(self, gen: int) -> None:
+        with self._lock:
+            if self._closing or gen != self._gen or self._call is None:
+                return  # closed, or a newer call has its own check
+            self._stall_check_armed = False
+            oldest = next(iter(self._pending.values()), None)
+            if oldest is None:
+                return  # everything answered; the next part sent arms a new check
+            due = oldest.sent_at + self._budget
+            if time.monotonic() < due:
+                self._arm_locked(due)
+                return
+            self._attempts_locked().stalled(self.address, self._budget)
+            lost = self._fail_over_locked()
+        self._fail(lost)
 
-    def _on_stream_end(self, gen: int, addr: str, why: str | None, *, stalled: float | None = None,
-                       request_id: int | None = None) -> None:
+    def _on_stream_end(self, gen: int, addr: str, why: str) -> None:
         with self._lock:
             if self._closing or gen != self._gen or self._call is None:
                 return  # closed on purpose, or this call was already replaced
-            if stalled is not None and request_id not in self._pending:
-                return  # answered in time
-            self._retire_locked()
-            if self._attempts is None:
-                self._attempts = Attempts(self.replicas, math.inf, self.timeout)
-            if stalled is not None:
-                self._attempts.stalled(addr, stalled)
-            else:
-                self._attempts.lost(addr, why)
-            if not self._pending:
-                return  # reopen lazily, on the next send
-            self.failovers += 1
-            lost = self._open_next_locked()
+            self._attempts_locked().lost(addr, why)
+            lost = self._fail_over_locked()
         self._fail(lost)
+
+    def _attempts_locked(self) -> Attempts:
+        if self._attempts is None:
+            self._attempts = Attempts(self.replicas, math.inf, self.timeout)
+        return self._attempts
+
+    def _fail_over_locked(self):
+        """Retire the current call; reopen elsewhere if parts are waiting (else lazily,
+        on the next send). Returns what _open_next_locked returns."""
+        self._retire_locked()
+        if not self._pending:
+            return None
+        self.failovers += 1
+        return self._open_next_locked()
 
     @staticmethod
     def _fail(lost) -> None:
