@@ -25,6 +25,7 @@ class CallPolicy:
     backoff_max: float = 0.5         # the call: doubles, full jitter, under the deadline
     eject_seconds: float = DEFAULT_EJECT_S        # a failed replica goes to the back of the line
     eject_max_seconds: float = DEFAULT_EJECT_MAX_S  # ...doubling per consecutive timeout, up to this
+    probe_timeout: float = 0.5       # Info probe of a replica in a timeout cool-down (replicas.py)
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     fanout_threads: int = 16         # threads waiting on per-shard calls in parallel
     stream_rounds: int = DEFAULT_STREAM_ROUNDS  # LookupStream: rounds in flight before submit() waits

@@ -77,11 +77,15 @@ class RemoteBackend:
         """Thread pool, channels and replica health of this process."""
         self._pid = os.getpid()
         self.channels = ChannelPool(self.spec.tls, self.policy.max_message_bytes)
-        self.replicas = {s: ReplicaSet(s, self.spec.replicas[s], self.policy)
+        self.replicas = {s: ReplicaSet(s, self.spec.replicas[s], self.policy, probe=self._probe)
                          for s in range(self.num_shards)}
         self.transports = {s: ShardTransport(r, self.channels) for s, r in self.replicas.items()}
         self.thread_prefix = f"ngram-fanout-c{next(_serial)}-"  # lets tests check for leaks
         self._pool = ThreadPoolExecutor(self.policy.fanout_threads, thread_name_prefix=self.thread_prefix)
+
+    def _probe(self, address: str):
+        """A cheap RPC to a replica (client/replicas.py probes the ones that timed out)."""
+        return self.channels.stub(address).Info.future(pb.InfoRequest(), timeout=self.policy.probe_timeout)
 
     def _this_process(self) -> None:
         """After fork(), replace what the parent's threads and channels own."""

@@ -13,7 +13,9 @@ calls (client/transport.py) and streams (client/shard_stream.py) both follow.
   frozen replica then costs one attempt budget per cool-down, not one per call). A
   success clears it. An unreachable replica's cool-down does not grow: once it is back
   (the channel's reconnect backoff is at most a second, ngram/wire/channels.py), the
-  next call after the cool-down uses it.
+  next call after the cool-down uses it. A replica in a timeout cool-down is probed
+  (Info, `probe_timeout`) every `eject_seconds` while calls are made: if its connection
+  is refused (the frozen process was killed), it counts as unreachable from then on.
 - Backoff: moving to a replica not yet tried in the call is immediate; going back to
   one already tried waits a jittered pause (full jitter, doubling up to `backoff_max`).
 - The call gives up after `max_attempts` attempts or at its deadline, with an error
@@ -36,7 +38,8 @@ from client.policy import CallPolicy
 class ReplicaSet:
     """One shard's replicas and their health, shared by every call and stream of a backend."""
 
-    def __init__(self, shard: int, addresses: list[str], policy: CallPolicy):
+    def __init__(self, shard: int, addresses: list[str], policy: CallPolicy, probe=None):
+        """`probe(address)` (optional) starts a cheap RPC and returns its grpc.Future."""
         if not addresses:
             raise ValueError(f"shard {shard} has no replica address")
         self.shard = shard
@@ -46,6 +49,9 @@ class ReplicaSet:
         self._rotation = itertools.count(random.randrange(len(addresses)))
         self._ejected_until: dict[str, float] = {}
         self._timeouts: dict[str, int] = {}     # consecutive timeouts, for the cool-down
+        self._probe = probe
+        self._probe_at: dict[str, float] = {}   # next probe of a replica that timed out
+        self._probing: set[str] = set()
         self._latencies: collections.deque = collections.deque(maxlen=100)
         self.ejections = 0  # observable in tests and benchmarks
         self.answered: collections.Counter = collections.Counter()  # address -> successes
@@ -59,7 +65,35 @@ class ReplicaSet:
         now = time.monotonic()
         with self._lock:
             until = dict(self._ejected_until)
+            due = [a for a in self._timeouts if self._probe is not None and a not in self._probing
+                   and until.get(a, 0.0) > now and self._probe_at.get(a, 0.0) <= now]
+            for a in due:
+                self._probing.add(a)
+                self._probe_at[a] = now + self.policy.eject_seconds
+        for a in due:
+            self._start_probe(a)
         return sorted(rotated, key=lambda a: until.get(a, 0.0) > now)  # stable
+
+    def _start_probe(self, address: str) -> None:
+        """Ask a replica in a timeout cool-down whether its process is still there: if
+        the connection is refused (it was killed), its long cool-down is cut to the
+        short one of an unreachable replica, so that a restart is found within seconds."""
+        try:
+            fut = self._probe(address)
+        except Exception:  # noqa: BLE001 - a probe that cannot start changes nothing
+            with self._lock:
+                self._probing.discard(address)
+            return
+        fut.add_done_callback(lambda f: self._probed(address, f))
+
+    def _probed(self, address: str, fut) -> None:
+        err = None if fut.cancelled() else fut.exception()
+        gone = isinstance(err, grpc.Call) and err.code() == grpc.StatusCode.UNAVAILABLE
+        with self._lock:
+            self._probing.discard(address)
+            if gone and self._timeouts.pop(address, None) is not None:
+                until = min(self._ejected_until.get(address, 0.0), time.monotonic() + self.policy.eject_seconds)
+                self._ejected_until[address] = until
 
     def is_ejected(self, address: str) -> bool:
         return self.cool_down_left(address) > 0
@@ -86,6 +120,7 @@ class ReplicaSet:
                 n = self._timeouts[address] = self._timeouts.get(address, 0) + 1
                 cool = min(p.eject_seconds * 2 ** (n - 1), p.eject_max_seconds)
             else:
+                self._timeouts.pop(address, None)  # unreachable now, not frozen
                 cool = p.eject_seconds
             self._ejected_until[address] = time.monotonic() + cool
             self.ejections += 1

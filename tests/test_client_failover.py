@@ -96,3 +96,30 @@ def test_replica_restarted_on_its_port_is_used_again_within_two_seconds(model_di
                     break
                 assert time.monotonic() - serving_at < 2.5, "restarted replica not used again"
                 time.sleep(0.02)
+
+
+def test_frozen_replica_that_is_killed_counts_as_unreachable_within_two_seconds(model_dir, local, tmp_path):
+    # Timeouts make a frozen replica's cool-down grow (here past 6 s); once its process
+    # is gone (SIGKILL), the probes find the refused connection and cut the cool-down
+    # to the short one of an unreachable replica, so that a restart is found soon.
+    with _two_servers(model_dir, tmp_path) as c:
+        policy = CallPolicy(timeout=2.0, hedge_delay=None, eject_seconds=1.0, eject_max_seconds=60.0)
+        with open_remote_backend(c.path, policy=policy) as be:
+            ids, lengths = corpus_batch(local, 200, np.random.default_rng(24))
+            want = local.lookup(ids, lengths)
+            frozen, shards = c.addresses[0], range(be.num_shards)
+            assert be.lookup(ids, lengths).equals(want)
+            c.freeze(0)
+            try:
+                give_up = time.monotonic() + 60
+                while min(be.replicas[s].cool_down_left(frozen) for s in shards) < 6.0:
+                    assert be.lookup(ids, lengths).equals(want)
+                    assert time.monotonic() < give_up, "cool-downs did not grow"
+                    time.sleep(0.02)
+            finally:
+                c.kill(0)
+            killed_at = time.monotonic()
+            while max(be.replicas[s].cool_down_left(frozen) for s in shards) > policy.eject_seconds:
+                assert be.lookup(ids, lengths).equals(want)
+                assert time.monotonic() - killed_at < 2.5, [be.replicas[s].cool_down_left(frozen) for s in shards]
+                time.sleep(0.05)
