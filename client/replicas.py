@@ -14,8 +14,9 @@ calls (client/transport.py) and streams (client/shard_stream.py) both follow.
   success clears it. An unreachable replica's cool-down does not grow: once it is back
   (the channel's reconnect backoff is at most a second, ngram/wire/channels.py), the
   next call after the cool-down uses it. A replica in a timeout cool-down is probed
-  (Info, `probe_timeout`) every `eject_seconds` while calls are made: if its connection
-  is refused (the frozen process was killed), it counts as unreachable from then on.
+  (Info, `probe_timeout`) every `eject_seconds` while calls are made: an answer (thawed,
+  or restarted) puts it back in rotation at once; a refused connection (the frozen
+  process was killed) makes it unreachable, with the short cool-down.
 - Backoff: moving to a replica not yet tried in the call is immediate; going back to
   one already tried waits a jittered pause (full jitter, doubling up to `backoff_max`).
 - The call gives up after `max_attempts` attempts or at its deadline, with an error
@@ -75,9 +76,11 @@ class ReplicaSet:
         return sorted(rotated, key=lambda a: until.get(a, 0.0) > now)  # stable
 
     def _start_probe(self, address: str) -> None:
-        """Ask a replica in a timeout cool-down whether its process is still there: if
-        the connection is refused (it was killed), its long cool-down is cut to the
-        short one of an unreachable replica, so that a restart is found within seconds."""
+        """Ask a replica in a timeout cool-down whether it answers at all. An answer (it
+        was thawed, or restarted) puts it back in rotation; its timeout count stays, so
+        if lookups still time out its next cool-down is longer. A refused connection (its
+        process is gone) makes it an unreachable replica with the short cool-down. A
+        probe that times out (still frozen) changes nothing."""
         try:
             fut = self._probe(address)
         except Exception:  # noqa: BLE001 - a probe that cannot start changes nothing
@@ -91,7 +94,9 @@ class ReplicaSet:
         gone = isinstance(err, grpc.Call) and err.code() == grpc.StatusCode.UNAVAILABLE
         with self._lock:
             self._probing.discard(address)
-            if gone and self._timeouts.pop(address, None) is not None:
+            if err is None and not fut.cancelled():
+                self._ejected_until.pop(address, None)
+            elif gone and self._timeouts.pop(address, None) is not None:
                 until = min(self._ejected_until.get(address, 0.0), time.monotonic() + self.policy.eject_seconds)
                 self._ejected_until[address] = until
 

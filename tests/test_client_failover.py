@@ -98,10 +98,12 @@ def test_replica_restarted_on_its_port_is_used_again_within_two_seconds(model_di
                 time.sleep(0.02)
 
 
-def test_frozen_replica_that_is_killed_counts_as_unreachable_within_two_seconds(model_dir, local, tmp_path):
-    # Timeouts make a frozen replica's cool-down grow (here past 6 s); once its process
-    # is gone (SIGKILL), the probes find the refused connection and cut the cool-down
-    # to the short one of an unreachable replica, so that a restart is found soon.
+@pytest.mark.parametrize("then", ["thaw", "kill"])
+def test_frozen_replica_with_a_grown_cool_down_is_back_within_two_seconds(model_dir, local, tmp_path, then):
+    # Timeouts make a frozen replica's cool-down grow (here past 6 s). Probes of it find
+    # out within a couple of seconds once it answers again (thawed: back in rotation) or
+    # once its process is gone (killed: the short cool-down of an unreachable replica,
+    # so that a restart on its port is found soon).
     with _two_servers(model_dir, tmp_path) as c:
         policy = CallPolicy(timeout=2.0, hedge_delay=None, eject_seconds=1.0, eject_max_seconds=60.0)
         with open_remote_backend(c.path, policy=policy) as be:
@@ -117,9 +119,10 @@ def test_frozen_replica_that_is_killed_counts_as_unreachable_within_two_seconds(
                     assert time.monotonic() < give_up, "cool-downs did not grow"
                     time.sleep(0.02)
             finally:
-                c.kill(0)
-            killed_at = time.monotonic()
-            while max(be.replicas[s].cool_down_left(frozen) for s in shards) > policy.eject_seconds:
+                c.kill(0) if then == "kill" else c.thaw(0)
+            changed_at = time.monotonic()
+            limit = 0.0 if then == "thaw" else policy.eject_seconds
+            while max(be.replicas[s].cool_down_left(frozen) for s in shards) > limit:
                 assert be.lookup(ids, lengths).equals(want)
-                assert time.monotonic() - killed_at < 2.5, [be.replicas[s].cool_down_left(frozen) for s in shards]
+                assert time.monotonic() - changed_at < 2.5, [be.replicas[s].cool_down_left(frozen) for s in shards]
                 time.sleep(0.05)
