@@ -126,3 +126,4 @@ def test_failover_defaults_in_the_readme_are_the_code_defaults():
     assert number(r"\(\d+ ms to (\d+(?:\.\d+)?) s\)\. Other codes") == p.backoff_max
     assert number(r"lost connection after (\d+(?:\.\d+)?) s") * 1000 == limits.RECONNECT_INITIAL_BACKOFF_MS
     assert number(r"backing off to at most (\d+(?:\.\d+)?) s") * 1000 == limits.RECONNECT_MAX_BACKOFF_MS
+    assert number(r"\(an `Info` call, (\d+(?:\.\d+)?) s\)") == p.probe_timeout
