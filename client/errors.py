@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import grpc
 
-from ngram.errors import NgramError
+from ngram.errors import NgramError, RoundStreamClosedError
 
 # Codes worth another attempt on another replica: the server is down, draining or full.
 RETRYABLE_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -72,7 +72,7 @@ class LookupFailedError(ClientError):
         return sorted(self.errors)
 
 
-class StreamClosedError(ClientError):
+class StreamClosedError(ClientError, RoundStreamClosedError):
     """A round was submitted to (or was still in flight on) a closed RoundStream."""
 
 

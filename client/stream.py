@@ -1,6 +1,6 @@
 """Pipelined decoder rounds over LookupStream: one bidirectional stream per shard.
 
-    with backend.open_stream(max_inflight=8) as rs:       # or Client.stream_rounds()
+    with backend.stream_rounds(max_inflight=8) as rs:     # or Client.stream_rounds()
         futs = [rs.submit(ids, lengths) for ids, lengths in rounds]   # no waiting
         chains = [f.result() for f in futs]
 
@@ -10,8 +10,10 @@
 - Each round is planned as a unary lookup is (router.plan: split by shard, each run of
   repeats once); each part is one request on that shard's stream, tagged with a request
   id; each answer is written straight into the round's result, in input order.
-- Failover per shard stream: client/shard_stream.py.
-- Deadlines: one watcher thread fails a round at its deadline with ShardDeadlineError
+- Failover per shard stream: client/shard_stream.py, with the policy unary calls follow
+  (client/replicas.py) and the same replica health (a replica ejected by a unary call
+  is avoided by the streams, and the other way round).
+- Deadlines: one scheduler thread fails a round at its deadline with ShardDeadlineError
   naming the shard still missing and the replica it was sent to (LookupFailedError when
   several are missing); a late answer is dropped.
 """
@@ -19,12 +21,13 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import os
 import threading
 import time
 from concurrent.futures import Future
 
 from client import router
-from client.errors import (ClientError, LookupFailedError, ShardDeadlineError,
+from client.errors import (LookupFailedError, ShardDeadlineError,
                            StreamBusyError, StreamClosedError)
 from client.rounds import pair_ngrams, unique_rows
 from client.shard_stream import Part, ShardStream
@@ -90,8 +93,9 @@ class _Round:
             self.future.set_result(result)
 
 
-class _DeadlineWatcher:
-    """One thread that expires rounds at their deadlines (finished ones are skipped)."""
+class _Scheduler:
+    """One thread that runs callbacks at their times: rounds expiring at their deadlines
+    (finished ones return at once), stalled stream parts, a stream's delayed reopen."""
 
     def __init__(self, name: str):
         self._heap: list = []
@@ -101,9 +105,9 @@ class _DeadlineWatcher:
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.thread.start()
 
-    def add(self, rnd: _Round) -> None:
+    def at(self, when: float, fn) -> None:
         with self._cv:
-            heapq.heappush(self._heap, (rnd.deadline, next(self._seq), rnd))
+            heapq.heappush(self._heap, (when, next(self._seq), fn))
             self._cv.notify()
 
     def _run(self) -> None:
@@ -116,8 +120,8 @@ class _DeadlineWatcher:
                     self._cv.wait(self._heap[0][0] - now if self._heap else None)
                 if self._stop:
                     return
-                _, _, rnd = heapq.heappop(self._heap)
-            rnd.expire()  # outside the lock: it takes the round's and streams' locks
+                _, _, fn = heapq.heappop(self._heap)
+            fn()  # outside the lock: it takes the rounds' and streams' locks
 
     def stop(self) -> None:
         with self._cv:
@@ -127,18 +131,25 @@ class _DeadlineWatcher:
 
 
 class RoundStream:
-    """Rounds pipelined over one LookupStream per shard of a RemoteBackend."""
+    """Rounds pipelined over one LookupStream per shard of a cluster. Made by
+    RemoteBackend.stream_rounds, which hands over what the streams share with its unary
+    calls: the batch check, the replicas' health and the channels."""
 
-    def __init__(self, backend, max_inflight: int | None = None, timeout: float | None = None):
-        p = backend.policy
-        self.backend = backend
-        self.max_inflight = max_inflight or p.stream_rounds
-        self.timeout = p.timeout if timeout is None else timeout
+    def __init__(self, *, model_id: str, order: int, value_kind: str, num_shards: int,
+                 shard_seed: int, check_batch, replicas: dict, channels, policy,
+                 max_inflight: int | None = None, timeout: float | None = None):
+        self.model_id, self.order, self.value_kind = model_id, order, value_kind
+        self.num_shards, self.shard_seed = num_shards, shard_seed
+        self._check_batch = check_batch
+        self.max_inflight = max_inflight or policy.stream_rounds
+        self.timeout = policy.timeout if timeout is None else timeout
         self.thread_prefix = f"ngram-stream-c{next(_serial)}-"  # lets tests check for leaks
-        self.shards = {s: ShardStream(s, t.addresses, backend.channels, order=backend.order,
-                                      value_kind=backend.value_kind,
+        self._pid = os.getpid()
+        self._scheduler = _Scheduler(self.thread_prefix + "deadlines")
+        self.shards = {s: ShardStream(r, channels, order=order, value_kind=value_kind,
+                                      timeout=self.timeout, schedule=self._scheduler.at,
                                       thread_prefix=self.thread_prefix)
-                       for s, t in backend.transports.items()}
+                       for s, r in replicas.items()}
         self._slots = threading.BoundedSemaphore(self.max_inflight)
         self._lock = threading.Lock()
         self._inflight: set[_Round] = set()
@@ -146,20 +157,23 @@ class RoundStream:
         self._closed = False
         self._ids = itertools.count(1)
         self.peak_inflight = 0   # most rounds unanswered at once, for tests and tuning
-        self._watcher = _DeadlineWatcher(self.thread_prefix + "deadlines")
 
     def submit(self, ids, lengths, timeout: float | None = None, *, then=None) -> Future:
         """Send a round without waiting for it: a Future of its Chains (input order).
         `then` (optional) maps the merged Chains before the future resolves."""
-        ids, lengths = self.backend._validate(ids, lengths)  # a bad round fails before any send
+        ids, lengths = self._check_batch(ids, lengths)  # a bad round fails before any send
         timeout = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
+        if self._pid != os.getpid():
+            raise StreamClosedError(f"this RoundStream was opened in process {self._pid}; its "
+                                    "threads and calls do not survive fork(): open a new one "
+                                    "with stream_rounds() in this process")
         if self._closed:
             raise StreamClosedError("round submitted to a closed RoundStream")
         if not self._slots.acquire(timeout=max(0.0, timeout)):
             raise StreamBusyError(f"{self.max_inflight} rounds still in flight after the "
                                   f"round's deadline of {timeout:g} s")
-        rnd = _Round(len(lengths), self.backend.order, self.backend.value_kind, deadline,
+        rnd = _Round(len(lengths), self.order, self.value_kind, deadline,
                      timeout, then, self._finished)
         with self._lock:
             if self._closed:
@@ -167,10 +181,9 @@ class RoundStream:
                 raise StreamClosedError("round submitted to a closed RoundStream")
             self._inflight.add(rnd)
             self.peak_inflight = max(self.peak_inflight, len(self._inflight))
-        b = self.backend
-        plan = router.plan(ids, lengths, b.num_shards, b.shard_seed)
+        plan = router.plan(ids, lengths, self.num_shards, self.shard_seed)
         for p in plan.parts:
-            req = pb.LookupRequest(request_id=next(self._ids), model_id=b.model_id, shard=p.shard,
+            req = pb.LookupRequest(request_id=next(self._ids), model_id=self.model_id, shard=p.shard,
                                    ids=encode_array(plan.ids[p.u0:p.u1]),
                                    lengths=encode_array(plan.lengths[p.u0:p.u1]), packed_response=True)
             rnd.waiting[p.shard] = Part(rnd, p.shard, plan.order[p.i0:p.i1], req, plan.useq[p.i0:p.i1], p.u0,
@@ -179,7 +192,7 @@ class RoundStream:
         if not parts:  # an empty round: nothing to send
             self._complete_empty(rnd)
             return rnd.future
-        self._watcher.add(rnd)
+        self._scheduler.at(rnd.deadline, rnd.expire)
         for part in parts:
             try:
                 self.shards[part.shard].send(part)
@@ -191,7 +204,7 @@ class RoundStream:
     def submit_pairs(self, contexts, context_lengths, words, timeout: float | None = None) -> Future:
         """A decoder round of (context, word) pairs: each distinct n-gram is sent once and
         the future's Chains has one row per pair (as Client.lookup_round)."""
-        ids, lengths = pair_ngrams(contexts, context_lengths, words, self.backend.order)
+        ids, lengths = pair_ngrams(contexts, context_lengths, words, self.order)
         first, inverse = unique_rows(ids, lengths)
         return self.submit(ids[first], lengths[first], timeout, then=lambda c: c.take(inverse))
 
@@ -222,61 +235,28 @@ class RoundStream:
 
     def close(self, wait: bool = True) -> None:
         """Stop accepting rounds; with `wait`, let the ones in flight finish (each is bounded
-        by its deadline); fail any left with StreamClosedError; end every thread."""
+        by its deadline); fail any left with StreamClosedError; end every thread. In a
+        forked child it only marks the stream closed: its calls and threads are the parent's."""
+        if self._pid != os.getpid():
+            self._closed = True
+            return
         with self._lock:
             self._closed = True
+            # Rounds end by their deadlines (the scheduler expires them); the wait is
+            # bounded by the last of them all the same, in case that thread is gone.
             while wait and self._inflight:
-                self._idle.wait()
+                last = max(r.deadline for r in self._inflight) + 1.0
+                if not self._idle.wait(max(0.0, last - time.monotonic())):
+                    break
             left = list(self._inflight)
         for rnd in left:
             rnd.fail(StreamClosedError("RoundStream closed with the round in flight"))
         for st in self.shards.values():
             st.close()
-        self._watcher.stop()
+        self._scheduler.stop()
 
     def __enter__(self):
         return self
 
     def __exit__(self, exc_type, *exc):
         self.close(wait=exc_type is None)
-
-
-class LocalRoundStream:
-    """The same interface over a local backend: rounds are answered at submit."""
-
-    def __init__(self, backend, **_):
-        self.backend = backend
-
-    def submit(self, ids, lengths, timeout: float | None = None, *, then=None) -> Future:
-        fut: Future = Future()
-        try:
-            chains = self.backend.lookup(ids, lengths)
-            fut.set_result(then(chains) if then else chains)
-        except ClientError as e:
-            fut.set_exception(e)
-        return fut
-
-    def submit_pairs(self, contexts, context_lengths, words, timeout: float | None = None) -> Future:
-        ids, lengths = pair_ngrams(contexts, context_lengths, words, self.backend.order)
-        first, inverse = unique_rows(ids, lengths)
-        return self.submit(ids[first], lengths[first], then=lambda c: c.take(inverse))
-
-    def close(self, wait: bool = True) -> None:
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-def open_stream(backend, **kw):
-    """A RoundStream over a remote backend (unwrapping a cache), else a local one."""
-    inner = backend
-    while not hasattr(inner, "open_stream") and hasattr(inner, "backend"):
-        inner = inner.backend
-    if hasattr(inner, "open_stream"):
-        return inner.open_stream(**kw)
-    return LocalRoundStream(backend, **kw)
-

@@ -1,29 +1,29 @@
 """Per-shard transport: one unary Lookup answered by some replica of a shard.
 
-Policy, per call (without hedging, attempts are blocking calls one after another):
-- Replicas are tried in rotating order (spreading load), recently failed ones last.
-- Hedging: if the first attempt has not answered after max(`hedge_delay`, `hedge_factor`
-  x the shard's recent p95 latency), the same request
-  goes to the next replica too; the first success wins and the other is cancelled.
-- Retryable codes (UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED) move on to the next replica
-  after a jittered exponential pause; fatal codes fail the call at once.
-- Everything happens under the call's deadline; each attempt gets the time remaining.
+Which replica, how long each attempt may take, what a failure means, when to pause and
+which error ends the call: client/replicas.py (the policy streams follow too). Here is
+only how attempts run:
+- Without hedging (or with one replica), one blocking call at a time from the calling
+  thread: the future API would start a channel thread per call and hand the answer over
+  through a callback.
+- With hedging: if the first attempt has not answered after max(`hedge_delay`,
+  `hedge_factor` x the shard's recent p95 latency), the same request goes to the next
+  replica too; the first success wins and the others are cancelled.
 """
 from __future__ import annotations
 
-import collections
-import itertools
 import queue
-import random
 import threading
 import time
 
 import grpc
 
-from client.errors import (RETRYABLE_CODES, FatalError, ShardDeadlineError, ShardUnavailableError)
+from client.errors import FatalError
 from client.policy import CallPolicy
+from client.replicas import Attempts, ReplicaSet
 from ngram.cluster_file import TLSConfig
 from ngram.wire import pb, pb_grpc
+from ngram.wire.channels import open_channel
 
 
 class ChannelPool:
@@ -31,8 +31,7 @@ class ChannelPool:
 
     def __init__(self, tls: TLSConfig | None, max_message_bytes: int):
         self._tls = tls
-        self._opts = [("grpc.max_receive_message_length", max_message_bytes),
-                      ("grpc.max_send_message_length", max_message_bytes)]
+        self._max_message_bytes = max_message_bytes
         self._stubs: dict[str, pb_grpc.NgramShardStub] = {}
         self._channels: list[grpc.Channel] = []
         self._lock = threading.Lock()
@@ -41,19 +40,10 @@ class ChannelPool:
         with self._lock:
             stub = self._stubs.get(address)
             if stub is None:
-                ch = self._open(address)
+                ch = open_channel(address, self._tls, max_message_bytes=self._max_message_bytes)
                 self._channels.append(ch)
                 stub = self._stubs[address] = pb_grpc.NgramShardStub(ch)
             return stub
-
-    def _open(self, address: str) -> grpc.Channel:
-        if self._tls is None:
-            return grpc.insecure_channel(address, options=self._opts)
-        roots, key, chain = self._tls.read()
-        opts = list(self._opts)
-        if self._tls.server_name:
-            opts.append(("grpc.ssl_target_name_override", self._tls.server_name))
-        return grpc.secure_channel(address, grpc.ssl_channel_credentials(roots, key, chain), opts)
 
     def close(self) -> None:
         with self._lock:
@@ -64,18 +54,14 @@ class ChannelPool:
 
 
 class ShardTransport:
-    def __init__(self, shard: int, addresses: list[str], channels: ChannelPool, policy: CallPolicy):
-        if not addresses:
-            raise ValueError(f"shard {shard} has no replica address")
-        self.shard = shard
-        self.addresses = list(addresses)
+    def __init__(self, replicas: ReplicaSet, channels: ChannelPool):
+        self.replicas = replicas
+        self.shard = replicas.shard
+        self.addresses = replicas.addresses
         self.channels = channels
-        self.policy = policy
-        self._rotation = itertools.count(random.randrange(len(addresses)))
-        self._ejected_until: dict[str, float] = {}
+        self.policy: CallPolicy = replicas.policy
         self.hedges_sent = 0   # observable in tests and benchmarks
         self.retries = 0
-        self._latencies: collections.deque = collections.deque(maxlen=100)
 
     def hedge_delay(self) -> float | None:
         """Wait this long for the first replica before hedging: the policy's floor, or a
@@ -83,82 +69,48 @@ class ShardTransport:
         floor = self.policy.hedge_delay
         if floor is None or len(self.addresses) < 2:
             return None
-        if len(self._latencies) < 10:
-            return floor
-        p95 = sorted(self._latencies)[int(0.95 * (len(self._latencies) - 1))]
-        return max(floor, self.policy.hedge_factor * p95)
-
-    def _order(self) -> list[str]:
-        k = next(self._rotation) % len(self.addresses)
-        rotated = self.addresses[k:] + self.addresses[:k]
-        now = time.monotonic()
-        return sorted(rotated, key=lambda a: self._ejected_until.get(a, 0.0) > now)  # stable
+        p95 = self.replicas.p95()
+        return floor if p95 is None else max(floor, self.policy.hedge_factor * p95)
 
     def lookup(self, request: pb.LookupRequest, deadline: float, timeout: float) -> pb.LookupResponse:
         """Answer `request` from some replica before `deadline` (time.monotonic())."""
+        attempts = Attempts(self.replicas, deadline, timeout)
         if self.hedge_delay() is None:
-            return self._lookup_sequential(request, deadline, timeout)
-        return self._lookup_hedged(request, deadline, timeout)
+            return self._lookup_sequential(request, attempts)
+        return self._lookup_hedged(request, attempts)
 
-    def _failed(self, addr: str, err: grpc.RpcError, failures: dict[str, str]) -> grpc.StatusCode:
-        """Records a failed attempt; raises FatalError for a code that no retry can fix."""
-        code, details = err.code(), err.details()
-        failures[addr] = f"{code.name}: {details}"
-        if code != grpc.StatusCode.DEADLINE_EXCEEDED and code not in RETRYABLE_CODES:
-            raise FatalError(self.shard, addr, code, details)
-        return code
-
-    def _lookup_sequential(self, request: pb.LookupRequest, deadline: float, timeout: float) -> pb.LookupResponse:
-        """Without hedging, one attempt at a time, each a blocking call from this thread:
-        the future API would start a channel thread per call and hand the answer over
-        through a callback."""
-        p = self.policy
-        order = self._order()
-        failures: dict[str, str] = {}
-        backoff = p.backoff_initial
+    def _lookup_sequential(self, request: pb.LookupRequest, attempts: Attempts) -> pb.LookupResponse:
         started = time.monotonic()
-        for tried in range(p.max_attempts):
-            addr = order[tried % len(order)]
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            if tried:
+        while (step := attempts.next()) is not None:
+            addr, pause, budget = step
+            if attempts.tried > 1:
                 self.retries += 1
+            if pause:
+                time.sleep(pause)
             try:
-                resp = self.channels.stub(addr).Lookup(request, timeout=max(0.001, remaining))
+                resp = self.channels.stub(addr).Lookup(request, timeout=budget)
             except grpc.RpcError as err:
-                if self._failed(addr, err, failures) == grpc.StatusCode.DEADLINE_EXCEEDED:
-                    break
-                self._ejected_until[addr] = time.monotonic() + p.eject_seconds
-                pause = random.uniform(0, backoff)  # full jitter, doubling up to backoff_max
-                backoff = min(backoff * 2, p.backoff_max)
-                if tried + 1 < p.max_attempts and time.monotonic() + pause < deadline:
-                    time.sleep(pause)
+                attempts.failed(addr, err.code(), err.details())
                 continue
-            self._ejected_until.pop(addr, None)
-            self._latencies.append(time.monotonic() - started)
+            attempts.succeeded(addr, time.monotonic() - started)
             return resp
-        if time.monotonic() >= deadline or any(f.startswith("DEADLINE_EXCEEDED") for f in failures.values()):
-            raise ShardDeadlineError(self.shard, failures, timeout)
-        raise ShardUnavailableError(self.shard, failures, reason=f"all {p.max_attempts} attempts failed")
+        raise attempts.error()
 
-    def _lookup_hedged(self, request: pb.LookupRequest, deadline: float, timeout: float) -> pb.LookupResponse:
+    def _lookup_hedged(self, request: pb.LookupRequest, attempts: Attempts) -> pb.LookupResponse:
         """Attempts as futures, so that a hedge can race the first one."""
-        p = self.policy
-        order = self._order()
         done: queue.SimpleQueue = queue.SimpleQueue()
         pending: dict[grpc.Future, str] = {}
-        failures: dict[str, str] = {}
-        tried = 0
+        deadline = attempts.deadline
 
-        def launch() -> None:
-            nonlocal tried
-            addr = order[tried % len(order)]
-            tried += 1
-            fut = self.channels.stub(addr).Lookup.future(
-                request, timeout=max(0.001, deadline - time.monotonic()))
+        def launch(step=None) -> bool:
+            step = step or attempts.next()
+            if step is None:
+                return False
+            addr, _pause, budget = step  # a retry's pause was waited by the loop (retry_at)
+            fut = self.channels.stub(addr).Lookup.future(request, timeout=budget)
             pending[fut] = addr
             fut.add_done_callback(done.put)
+            return True
 
         def cancel_all() -> None:
             for f in pending:
@@ -168,15 +120,14 @@ class ShardTransport:
         launch()
         delay = self.hedge_delay()
         hedge_at = None if delay is None else started + delay
-        retry_at = None
-        backoff = p.backoff_initial
+        retry_at = retry_step = None
         while True:
             now = time.monotonic()
-            if now >= deadline:
+            if now >= deadline or not (pending or retry_at is not None):
                 cancel_all()
                 for addr in pending.values():
-                    failures.setdefault(addr, "no answer before the deadline")
-                raise ShardDeadlineError(self.shard, failures, timeout)
+                    attempts.failures.setdefault(addr, "no answer before the deadline")
+                raise attempts.error()
             wake = min(t for t in (deadline, hedge_at, retry_at) if t is not None)
             try:
                 fut = done.get(timeout=max(0.0, wake - now))
@@ -185,13 +136,12 @@ class ShardTransport:
                 if retry_at is not None and now >= retry_at:
                     retry_at = None
                     self.retries += 1
-                    launch()
-                    if delay is not None:
+                    if launch(retry_step) and delay is not None:
                         hedge_at = now + delay
-                elif hedge_at is not None and now >= hedge_at and tried < p.max_attempts:
+                elif hedge_at is not None and now >= hedge_at:
                     hedge_at = None
-                    self.hedges_sent += 1
-                    launch()
+                    if launch():
+                        self.hedges_sent += 1
                 continue
             addr = pending.pop(fut)
             if fut.cancelled():
@@ -199,23 +149,19 @@ class ShardTransport:
             err = fut.exception()
             if err is None:
                 cancel_all()
-                self._ejected_until.pop(addr, None)
-                self._latencies.append(time.monotonic() - started)
+                attempts.succeeded(addr, time.monotonic() - started)
                 return fut.result()
             try:
-                code = self._failed(addr, err, failures)
+                attempts.failed(addr, err.code(), err.details())
             except FatalError:
                 cancel_all()
                 raise
-            if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-                continue  # the loop reports the deadline once the others are given up
-            self._ejected_until[addr] = time.monotonic() + p.eject_seconds
             if pending or retry_at is not None:
                 continue  # a hedge is still running, or a retry is already scheduled
-            if tried >= p.max_attempts:
-                raise ShardUnavailableError(self.shard, failures,
-                                            reason=f"all {tried} attempts failed")
-            # Full jitter: pause uniformly in [0, backoff], doubling up to backoff_max.
-            retry_at = time.monotonic() + random.uniform(0, backoff)
-            backoff = min(backoff * 2, p.backoff_max)
+            # The next attempt: at once on a fresh replica, after a jittered pause on one
+            # already tried (Attempts decides; the pause is waited here, not slept).
             hedge_at = None
+            retry_step = attempts.next()
+            if retry_step is None:
+                raise attempts.error()
+            retry_at = time.monotonic() + retry_step[1]

@@ -12,7 +12,7 @@ class NgramError(Exception):
 
 
 class RoundStreamClosedError(NgramError, RuntimeError):
-    """A round was submitted to a closed RoundStream (ngram.backend.LocalRoundStream)."""
+    """A round was submitted to a closed RoundStream, local or remote (client.errors.StreamClosedError)."""
 
 
 class ModelFormatError(NgramError):

@@ -28,3 +28,15 @@ DEFAULT_DRAIN_GRACE_S = 30.0         # seconds a draining server finishes accept
 
 # -- input -------------------------------------------------------------------------------
 DEFAULT_MAX_LINE_BYTES = 1 << 20     # a corpus line longer than this is an error
+
+# -- client ------------------------------------------------------------------------------
+DEFAULT_CALL_TIMEOUT_S = 10.0        # client: deadline of one lookup call or stream round
+DEFAULT_ATTEMPT_FRACTION = 0.3       # client: an attempt that can fail over gets this share of it
+DEFAULT_EJECT_S = 1.0                # client: cool-down of a replica that failed (doubles per timeout)
+DEFAULT_EJECT_MAX_S = 16.0           # client: longest cool-down of a replica that keeps timing out
+# gRPC channel reconnect backoff (client and cluster tools). gRPC's defaults start at 1 s,
+# grow to 120 s and give a connection attempt >= 20 s (issue 11 saw 13 s pass before a
+# replica restarted after a 30 s outage was reached); these retry within a second.
+RECONNECT_INITIAL_BACKOFF_MS = 100
+RECONNECT_MAX_BACKOFF_MS = 1000
+RECONNECT_MIN_CONNECT_TIMEOUT_MS = 1000

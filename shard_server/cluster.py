@@ -24,24 +24,14 @@ from ngram.limits import (DEFAULT_CLUSTER_START_TIMEOUT_S, DEFAULT_CLUSTER_STOP_
                           DEFAULT_SERVER_HOST)
 from ngram.wire import pb, pb_grpc
 from shard_server.errors import ClusterError
+from ngram.wire.channels import open_channel
 
 __all__ = ["ClusterError", "start_cluster", "status", "stop_cluster", "spawn_server", "wait_ready", "terminate"]
 
 
-def channel(address: str, tls: TLSConfig | None = None, options=()) -> grpc.Channel:
-    if tls is None:
-        return grpc.insecure_channel(address, options=list(options))
-    roots, key, chain = tls.read()
-    creds = grpc.ssl_channel_credentials(roots, key, chain)
-    opts = list(options)
-    if tls.server_name:
-        opts.append(("grpc.ssl_target_name_override", tls.server_name))
-    return grpc.secure_channel(address, creds, options=opts)
-
-
 def health_status(address: str, tls: TLSConfig | None = None, timeout: float = 2.0) -> str:
     """SERVING / NOT_SERVING / ... or the gRPC code name when the check itself fails."""
-    with channel(address, tls) as ch:
+    with open_channel(address, tls) as ch:
         try:
             r = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=""),
                                                      timeout=timeout)
@@ -51,7 +41,7 @@ def health_status(address: str, tls: TLSConfig | None = None, timeout: float = 2
 
 
 def info(address: str, tls: TLSConfig | None = None, timeout: float = 2.0) -> pb.InfoResponse:
-    with channel(address, tls) as ch:
+    with open_channel(address, tls) as ch:
         return pb_grpc.NgramShardStub(ch).Info(pb.InfoRequest(), timeout=timeout)
 
 

@@ -5,7 +5,9 @@ check when the cluster stops. Also: a small test model and throwaway TLS certifi
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -159,6 +161,32 @@ class Cluster:
             s.proc.wait(10)
         else:
             s.stop()
+
+    def freeze(self, j: int) -> None:
+        """SIGSTOP a subprocess server: it keeps its connections and answers nothing."""
+        os.kill(self.servers[j].proc.pid, signal.SIGSTOP)
+
+    def thaw(self, j: int) -> None:
+        os.kill(self.servers[j].proc.pid, signal.SIGCONT)
+
+    def restart(self, j: int) -> float:
+        """Start subprocess server j again on the port it had (after kill); returns the
+        time.monotonic() at which it was SERVING."""
+        old = self.servers[j]
+        if old.proc.poll() is None:
+            raise AssertionError(f"server {j} is still running")
+        port = int(old.ready["port"])
+        shards = self.layout[j % len(self.layout)]
+        cfg = {**self.config, **self.per_server.get(j, {})}
+        if cfg or self.tls:
+            raise NotImplementedError("restart() starts a plain server with no extra flags")
+        args: list[str] = []
+        new = spawn_server(self.model_dir, shards, port=port, workdir=self.workdir,
+                           name=f"server-{j}-again", extra_args=args, new_session=False)
+        self.servers[j] = new
+        wait_ready([new], START_DEADLINE, self.client_tls)
+        assert new.ready["address"] == self.addresses[j], (new.ready, self.addresses[j])
+        return time.monotonic()
 
     def stop(self) -> None:
         """Stop every server and check that nothing leaked (processes, server threads)."""

@@ -15,6 +15,7 @@ from client.errors import (FatalError, LookupFailedError, ShardDeadlineError,
 from client.policy import CallPolicy
 from client.remote import RemoteBackend, open_remote_backend
 from cluster_harness import Cluster, assert_no_thread_leak, corpus_batch
+from ngram.backend import RoundStream
 from ngram.errors import InvalidQueryError
 
 pytestmark = pytest.mark.timeout(120)
@@ -54,6 +55,19 @@ def test_interface_and_validation(remote, local):
         remote.lookup(np.zeros((2, 3), np.int32), np.array([1, 9], np.int32))
     with pytest.raises(InvalidQueryError):
         remote.lookup(np.full((1, 2), len(local.vocab), np.int32), np.array([2], np.int32))
+
+
+def test_remote_backend_has_the_declared_backend_interface(remote, local):
+    # Checked on the class: the tokenizer property needs the model's manifest module.
+    for name in ("lookup", "lookup_partial", "stream_rounds", "close", "check_batch"):
+        assert callable(getattr(RemoteBackend, name)), name
+    assert isinstance(RemoteBackend.tokenizer, property)
+    ids, lengths = corpus_batch(local, 300, np.random.default_rng(13))
+    chains, mask, errors = remote.lookup_partial(ids, lengths)
+    assert chains.equals(local.lookup(ids, lengths)) and mask.all() and errors == {}
+    with remote.stream_rounds(max_inflight=2, timeout=10.0) as rs:
+        assert isinstance(rs, RoundStream)
+        assert rs.submit(ids, lengths).result(timeout=10).equals(local.lookup(ids, lengths))
 
 
 def test_cache_layer_equals_backend_and_counts_hits(remote, local):

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import queue
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
+import grpc
 import numpy as np
 import pytest
 
@@ -14,6 +16,7 @@ from client.remote import RemoteBackend, open_remote_backend
 from client.rounds import pair_ngrams
 from cluster_harness import Cluster, assert_no_thread_leak, corpus_batch
 from ngram.cluster_file import ClusterSpec
+from ngram.wire import pb_grpc
 from ngram.wire.arrays import decode_array
 from ngram.wire.chains import encode_chains
 
@@ -38,7 +41,7 @@ def test_many_rounds_in_flight_equal_local(model_dir, local, tmp_path):
     with Cluster(model_dir, tmp_path, replicas=2, config={"inject_delay_s": 0.1}) as c:
         baseline = _grpc_request_threads()
         with open_remote_backend(c.path) as be:
-            rs = be.open_stream(max_inflight=6, timeout=20.0)
+            rs = be.stream_rounds(max_inflight=6, timeout=20.0)
             rng = np.random.default_rng(1)
             rounds = [corpus_batch(local, int(rng.integers(1, 800)), rng) for _ in range(16)]
             again = [rng.integers(0, len(lengths), len(lengths) // 2) for _, lengths in rounds]
@@ -85,7 +88,7 @@ def test_failover_when_the_streaming_replica_is_killed(model_dir, local, tmp_pat
                  config={"inject_delay_s": 0.02}) as c:
         be = open_remote_backend(c.path, policy=CallPolicy(timeout=30.0))
         try:
-            rs = be.open_stream(max_inflight=6)
+            rs = be.stream_rounds(max_inflight=6)
             rng = np.random.default_rng(3)
             rounds = [corpus_batch(local, 400, rng) for _ in range(8)]
             wants = [local.lookup(*r) for r in rounds]
@@ -119,7 +122,7 @@ def test_deadline_and_dead_shard_errors_name_the_shard(model_dir, local, tmp_pat
             ids, lengths, local.num_shards, local.shard_seed)
         with open_remote_backend(c.path) as be:
             baseline = _grpc_request_threads()
-            rs = be.open_stream(timeout=0.5)
+            rs = be.stream_rounds(timeout=0.5)
             only1 = np.flatnonzero(owner == 1)
             with pytest.raises(ShardDeadlineError) as e:
                 rs.submit(ids[only1], lengths[only1]).result(timeout=30)
@@ -141,67 +144,39 @@ def test_deadline_and_dead_shard_errors_name_the_shard(model_dir, local, tmp_pat
             _closed_cleanly(rs, baseline)
 
 
-# -- out-of-order answers: a fake stream that answers each window in reverse ------------
-class _ReversingCall:
-    """Stands in for a LookupStream call: answers requests in reverse order per pair."""
+# -- out-of-order answers: a test server that answers each pair of requests in reverse --
+class _ReversingServicer(pb_grpc.NgramShardServicer):
+    """A real gRPC server on loopback whose LookupStream answers requests two at a time,
+    the second first (a real server answers concurrently, so order is not promised)."""
 
-    def __init__(self, requests, model):
-        self._out: queue.SimpleQueue = queue.SimpleQueue()
-        self._model = model
-        self.thread = threading.Thread(target=self._serve, args=(requests,), daemon=True)
-        self.thread.start()
-
-    def _serve(self, requests):
-        held = []
-        for req in requests:
-            held.append(req)
-            if len(held) == 2:
-                for r in reversed(held):
-                    self._out.put(self._answer(r))
-                held = []
-        for r in held:
-            self._out.put(self._answer(r))
-        self._out.put(None)
+    def __init__(self, model):
+        self.model = model
 
     def _answer(self, req):
-        chains = self._model.lookup(decode_array(req.ids), decode_array(req.lengths))
+        chains = self.model.lookup(decode_array(req.ids), decode_array(req.lengths))
         return encode_chains(req.request_id, req.shard, chains)
 
-    def __iter__(self):
-        while (resp := self._out.get()) is not None:
-            yield resp
-
-    def cancel(self):
-        pass
-
-
-class _FakeChannels:
-    def __init__(self, model):
-        self.model, self.calls = model, []
-
-    def stub(self, address):
-        outer = self
-
-        class _Stub:
-            def LookupStream(self, requests):
-                call = _ReversingCall(requests, outer.model)
-                outer.calls.append(call)
-                return call
-        return _Stub()
-
-    def close(self):
-        pass
+    def LookupStream(self, request_iterator, context):
+        held = []
+        for req in request_iterator:
+            held.append(req)
+            if len(held) == 2:
+                yield from (self._answer(r) for r in reversed(held))
+                held = []
+        yield from (self._answer(r) for r in held)
 
 
 def test_answers_out_of_order_are_matched_by_request_id(local):
+    server = grpc.server(ThreadPoolExecutor(4))
+    pb_grpc.add_NgramShardServicer_to_server(_ReversingServicer(local), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
     spec = ClusterSpec(model_id=local.model_id, model_path=None, order=local.order,
                        num_shards=local.num_shards, shard_seed=local.shard_seed,
                        value_kind=local.value_kind,
-                       replicas={s: ["fake:1"] for s in range(local.num_shards)})
+                       replicas={s: [f"127.0.0.1:{port}"] for s in range(local.num_shards)})
     be = RemoteBackend(spec, local.vocab)
-    be.channels.close()
-    be.channels = _FakeChannels(local)
-    rs = be.open_stream(max_inflight=8, timeout=30.0)
+    rs = be.stream_rounds(max_inflight=8, timeout=30.0)
     try:
         rng = np.random.default_rng(5)
         rounds = [corpus_batch(local, 300, rng) for _ in range(8)]  # even: answered in pairs
@@ -211,5 +186,5 @@ def test_answers_out_of_order_are_matched_by_request_id(local):
     finally:
         rs.close(wait=False)
         be.close()
+        server.stop(None)
     assert_no_thread_leak((rs.thread_prefix,))
-

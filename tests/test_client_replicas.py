@@ -1,0 +1,129 @@
+"""The failover policy's rules (client/replicas.py), step by step, without a network: the
+same objects the unary transport and the streams use."""
+from __future__ import annotations
+
+import time
+
+import grpc
+import pytest
+
+from client.errors import FatalError, ShardDeadlineError, ShardUnavailableError
+from client.policy import CallPolicy
+from client.replicas import Attempts, ReplicaSet
+
+DEADLINE_EXCEEDED = grpc.StatusCode.DEADLINE_EXCEEDED
+UNAVAILABLE = grpc.StatusCode.UNAVAILABLE
+
+
+def _walk(addresses, timeout=10.0, **policy):
+    rs = ReplicaSet(0, addresses, CallPolicy(timeout=timeout, **policy))
+    return rs, Attempts(rs, time.monotonic() + timeout, timeout)
+
+
+def test_attempt_that_can_fail_over_gets_a_budget_and_the_last_gets_the_rest():
+    rs, att = _walk(["a", "b"], timeout=10.0, attempt_fraction=0.3)
+    first, pause, budget = att.next()
+    assert pause == 0 and budget == pytest.approx(3.0, abs=0.05)
+    att.failed(first, DEADLINE_EXCEEDED, "budget")      # before the call's deadline: a timeout
+    second, pause, budget = att.next()
+    assert second != first and pause == 0
+    assert budget == pytest.approx(10.0, abs=0.05)      # nobody left to fail over to
+    assert rs.is_ejected(first) and not rs.is_ejected(second)
+    assert rs.order()[-1] == first                      # ejected replicas go last
+
+
+def test_a_sole_replica_gets_the_whole_deadline():
+    _, att = _walk(["only"], timeout=4.0)
+    assert att.next()[2] == pytest.approx(4.0, abs=0.05)
+
+
+def test_replica_that_timed_out_is_skipped_while_another_remains():
+    _, att = _walk(["a", "b", "c"], max_attempts=10)
+    frozen, _, _ = att.next()
+    att.failed(frozen, DEADLINE_EXCEEDED, "budget")
+    seen = []
+    for _ in range(4):
+        addr, _, _ = att.next()
+        seen.append(addr)
+        att.failed(addr, UNAVAILABLE, "down")
+    assert set(seen) == {"a", "b", "c"} - {frozen}
+
+
+def test_going_back_to_a_replica_pauses_and_a_fresh_one_does_not():
+    _, att = _walk(["a", "b"], backoff_initial=0.2, backoff_max=0.4)
+    pauses = []
+    for _ in range(5):
+        addr, pause, _ = att.next()
+        pauses.append(pause)
+        att.failed(addr, UNAVAILABLE, "down")
+    assert pauses[:2] == [0.0, 0.0]
+    assert all(0 <= p <= 0.4 for p in pauses[2:]) and any(p > 0 for p in pauses[2:])
+
+
+def test_cool_down_doubles_per_consecutive_timeout_up_to_the_cap_and_success_clears_it():
+    rs = ReplicaSet(0, ["a", "b"], CallPolicy(eject_seconds=1.0, eject_max_seconds=3.0))
+    cools = []
+    for _ in range(4):
+        rs.failed("a", timed_out=True)
+        cools.append(rs.cool_down_left("a"))
+    assert [round(c) for c in cools] == [1, 2, 3, 3]
+    rs.failed("b", timed_out=False)
+    rs.failed("b", timed_out=False)
+    assert rs.cool_down_left("b") == pytest.approx(1.0, abs=0.05)  # no growth
+    rs.succeeded("a")
+    assert not rs.is_ejected("a")
+    rs.failed("a", timed_out=True)
+    assert rs.cool_down_left("a") == pytest.approx(1.0, abs=0.05)
+
+
+def test_fatal_codes_end_the_call_and_the_last_error_names_every_replica():
+    _, att = _walk(["a", "b"])
+    addr, _, _ = att.next()
+    with pytest.raises(FatalError):
+        att.failed(addr, grpc.StatusCode.FAILED_PRECONDITION, "wrong model")
+    _, att = _walk(["a", "b"], max_attempts=2)
+    for _ in range(2):
+        addr, _, _ = att.next()
+        att.failed(addr, UNAVAILABLE, "down")
+    assert att.next() is None
+    err = att.error()
+    assert type(err) is ShardUnavailableError and sorted(err.replicas) == ["a", "b"]
+
+
+def test_out_of_time_is_a_deadline_error():
+    rs = ReplicaSet(0, ["a"], CallPolicy())
+    att = Attempts(rs, time.monotonic() - 0.001, 1.0)
+    assert att.next() is None
+    assert isinstance(att.error(), ShardDeadlineError)
+
+
+def test_policy_rejects_nonsense():
+    for bad in (dict(timeout=0), dict(attempt_fraction=0), dict(attempt_fraction=1.5),
+                dict(attempt_timeout=-1), dict(max_attempts=0)):
+        with pytest.raises(ValueError):
+            CallPolicy(**bad)
+
+
+def test_failover_defaults_in_the_readme_are_the_code_defaults():
+    import re
+    from pathlib import Path
+
+    from ngram import limits
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+    def number(pattern):
+        found = re.findall(pattern, readme)
+        assert len(found) == 1, pattern
+        return float(found[0])
+
+    p = CallPolicy()
+    assert number(r"\(`timeout`, (\d+(?:\.\d+)?) s by default\)") == p.timeout
+    assert number(r"gets at most\s+(\d+)% of the deadline") / 100 == p.attempt_fraction
+    assert number(r"back of the line for (\d+(?:\.\d+)?) s, doubling") == p.eject_seconds
+    assert number(r"consecutive timeout up to (\d+(?:\.\d+)?) s") == p.eject_max_seconds
+    assert number(r"`max_attempts` \((\d+)\)") == p.max_attempts
+    assert number(r"\((\d+) ms to \d+(?:\.\d+)? s\)\. Other codes") / 1000 == p.backoff_initial
+    assert number(r"\(\d+ ms to (\d+(?:\.\d+)?) s\)\. Other codes") == p.backoff_max
+    assert number(r"lost connection after (\d+(?:\.\d+)?) s") * 1000 == limits.RECONNECT_INITIAL_BACKOFF_MS
+    assert number(r"backing off to at most (\d+(?:\.\d+)?) s") * 1000 == limits.RECONNECT_MAX_BACKOFF_MS
+    assert number(r"\(an `Info` call, (\d+(?:\.\d+)?) s\)") == p.probe_timeout
