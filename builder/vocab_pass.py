@@ -12,7 +12,7 @@ import zstandard
 from ngram.vocab import Vocabulary, build_vocabulary
 
 from .inputs import Chunk, TextOptions, chunk_digest, clean_chunk
-from .kernels import count_sentences
+from .kernels.text_scan import count_sentences
 from .workdir import WorkDir, read_pickle, write_atomic, write_pickle
 
 

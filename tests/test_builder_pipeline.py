@@ -16,7 +16,7 @@ import zstandard
 
 from builder.config import BuildConfig
 from builder.errors import BuildError
-from builder.inmemory import build_model_inmemory
+from reference_builder import build_model_inmemory
 from builder.keys import KeyLayout
 from builder.reduce_stage import ReducePlan
 from builder.pipeline import build

@@ -1,7 +1,7 @@
 """ngram_counts: n-grams as text -> exact counts, unknown words, the literal <unk>."""
 import pytest
 
-from builder.inmemory import build_model_inmemory
+from reference_builder import build_model_inmemory
 from ngram.backend import open_backend
 from ngram.counting import ngram_counts
 from ngram.errors import InvalidQueryError
