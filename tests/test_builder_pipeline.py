@@ -4,6 +4,7 @@ import gzip
 import json
 import lzma
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -229,3 +230,118 @@ def test_worker_death_is_a_build_error_whether_seen_at_result_or_at_submit():
             run_tasks(ex, [(_die, ())] + [(os.getpid, ())] * 50, lambda r: None, window=2)
     finally:
         ex.close()
+
+
+# --- --resume never mixes two corpora; one build per work directory (issue 11, items 4, 5)
+
+BUILD_ARGS = ("--shards", "3", "--min-count", "1,1,2", "--memory", "1M", "--quiet")
+
+
+@pytest.fixture(scope="module")
+def big_reference(big_corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bigref") / "m"
+    return build(config([big_corpus], out))["model_id"]
+
+
+def kill_when(proc, pred):
+    try:
+        wait_for(pred)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def test_resume_with_other_stdin_is_refused_not_mixed(big_corpus, big_reference, tmp_path):
+    """A build killed and resumed with other data on stdin published a mix of both."""
+    out = tmp_path / "m"
+    with open(big_corpus, "rb") as stdin:
+        proc = subprocess.Popen([PY, "-m", "builder.cli", "-", "-o", str(out), "--workers", "2", *BUILD_ARGS],
+                                cwd=ROOT, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True)
+    kill_when(proc, lambda: len(list((tmp_path / "m.work" / "map").glob("*.json"))) >= 2)
+    other = make_corpus(tmp_path / "other.txt", 30000, seed=7)
+    r = cli("-", "-o", out, *BUILD_ARGS, "--resume", input=other.read_bytes())
+    assert r.returncode == 1, r.stderr.decode()
+    assert b"stdin (-) holds other data" in r.stderr and b"--resume" in r.stderr
+    assert not out.exists()
+    r = cli("-", "-o", out, *BUILD_ARGS, "--resume", "--json-summary", input=big_corpus.read_bytes())
+    assert r.returncode == 0, r.stderr.decode()
+    assert json.loads(r.stdout)["model_id"] == big_reference
+
+
+def test_resume_refuses_input_changed_in_place_after_vocabulary_pass(big_corpus, big_reference, tmp_path):
+    """Same size, other bytes: the recorded chunk hashes catch what size and mtime may not;
+    restoring the bytes (a new mtime alone) resumes to the identical model."""
+    corpus = tmp_path / "c.txt"
+    shutil.copyfile(big_corpus, corpus)
+    out = tmp_path / "m"
+    proc = start_build(corpus, out, "--workers", "2")
+    kill_when(proc, lambda: len(list((tmp_path / "m.work" / "map").glob("*.json"))) >= 2)
+    original = corpus.read_bytes()
+    changed = bytearray(original)
+    pos = len(changed) * 3 // 4
+    pos = changed.index(b"w", pos)
+    changed[pos:pos + 2] = b"xx"
+    corpus.write_bytes(bytes(changed))
+    r = cli(corpus, "-o", out, *BUILD_ARGS, "--resume")
+    assert r.returncode == 1, r.stderr.decode()
+    assert f"input {corpus} changed since the interrupted build".encode() in r.stderr
+    assert not out.exists()
+    corpus.write_bytes(original)
+    r = cli(corpus, "-o", out, *BUILD_ARGS, "--resume", "--json-summary")
+    assert r.returncode == 0, r.stderr.decode()
+    assert json.loads(r.stdout)["model_id"] == big_reference
+
+
+def test_resume_refuses_input_changed_during_vocabulary_pass(big_corpus, big_reference, tmp_path):
+    """Killed while the vocabulary pass read the corpus: a reused chunk's marker must hold
+    the hash of the chunk read now."""
+    corpus = tmp_path / "c.txt"
+    shutil.copyfile(big_corpus, corpus)
+    out = tmp_path / "m"
+    proc = start_build(corpus, out, "--workers", "1")
+    kill_when(proc, lambda: len(list((tmp_path / "m.work" / "chunks").glob("*.pkl"))) >= 2)
+    assert not (tmp_path / "m.work" / "vocab.json").exists(), "killed too late for this test"
+    original = corpus.read_bytes()
+    corpus.write_bytes(original.replace(b"w1 ", b"w2 ", 1))
+    r = cli(corpus, "-o", out, *BUILD_ARGS, "--resume")
+    assert r.returncode == 1, r.stderr.decode()
+    assert f"input {corpus} changed since the interrupted build: its content from line 1".encode() in r.stderr
+    r = cli(corpus, big_corpus, "-o", out, *BUILD_ARGS, "--resume")  # another list of inputs
+    assert r.returncode == 1 and f"new: {big_corpus}".encode() in r.stderr, r.stderr.decode()
+    corpus.write_bytes(original)
+    r = cli(corpus, "-o", out, *BUILD_ARGS, "--resume", "--json-summary")
+    assert r.returncode == 0, r.stderr.decode()
+    assert json.loads(r.stdout)["model_id"] == big_reference
+
+
+def test_concurrent_build_to_same_out_fails_at_once_naming_first_pid(corpus, reference, tmp_path):
+    """Two builds to one --out shared its work directory and corrupted each other."""
+    out = tmp_path / "m"
+    lock = tmp_path / "m.work" / "build.lock"
+    first = start_build(corpus, out, "--workers", "1")
+    try:
+        wait_for(lambda: lock.exists() and lock.read_text().startswith(f"{first.pid} "))
+        os.killpg(first.pid, signal.SIGSTOP)  # hold it mid-build
+        before = sorted(p.name for p in (tmp_path / "m.work").rglob("*"))
+        for extra in ((), ("--resume",)):
+            r = cli(corpus, "-o", out, *BUILD_ARGS, *extra, timeout=120)
+            assert r.returncode == 1, r.stderr.decode()
+            assert f"another build (pid {first.pid} on ".encode() in r.stderr
+        assert sorted(p.name for p in (tmp_path / "m.work").rglob("*")) == before  # left alone
+    finally:
+        os.killpg(first.pid, signal.SIGCONT)
+    _, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err.decode()
+    assert_same_model(out, reference[0])
+
+
+def test_stale_lock_of_a_killed_build_is_taken_over(corpus, reference, tmp_path):
+    out = tmp_path / "m"
+    lock = tmp_path / "m.work" / "build.lock"
+    proc = start_build(corpus, out, "--workers", "1")
+    kill_when(proc, lambda: lock.exists() and lock.read_text().startswith(f"{proc.pid} "))
+    assert lock.read_text().startswith(f"{proc.pid} ")  # the dead build's pid stays in the file
+    r = cli(corpus, "-o", out, *BUILD_ARGS, "--resume", "--json-summary")
+    assert r.returncode == 0, r.stderr.decode()
+    assert_same_model(out, reference[0])
