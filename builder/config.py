@@ -76,6 +76,8 @@ class BuildConfig:
 
     def check(self) -> "BuildConfig":
         """Every option in range, before any input is read (BuildOptionError names it)."""
+        # MAX_ORDER is every model's bound; the builder's keys add none of their own
+        # (k words of <= 32 bits in ceil(k * bits / 64) limbs; w_{k-1}, w_k in limb 0).
         if not 2 <= self.order <= MAX_ORDER:
             raise BuildOptionError(f"must be 2..{MAX_ORDER} (unigrams alone are the vocabulary), "
                                    f"got {self.order}", "--order")
