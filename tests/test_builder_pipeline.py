@@ -253,6 +253,12 @@ def kill_when(proc, pred):
         proc.wait()
 
 
+def write_keeping_mtime(path: Path, data: bytes) -> None:
+    st = path.stat()
+    path.write_bytes(data)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
 def test_resume_with_other_stdin_is_refused_not_mixed(big_corpus, big_reference, tmp_path):
     """A build killed and resumed with other data on stdin published a mix of both."""
     out = tmp_path / "m"
@@ -272,8 +278,8 @@ def test_resume_with_other_stdin_is_refused_not_mixed(big_corpus, big_reference,
 
 
 def test_resume_refuses_input_changed_in_place_after_vocabulary_pass(big_corpus, tmp_path):
-    """Same size, other bytes, after the vocabulary pass had finished: the chunk hashes it
-    recorded catch what size and mtime may not."""
+    """Same size and mtime, other bytes, after the vocabulary pass had finished: the chunk
+    hashes it recorded catch what size and mtime cannot (the old check resumed and mixed)."""
     corpus = tmp_path / "c.txt"
     shutil.copyfile(big_corpus, corpus)
     out = tmp_path / "m"
@@ -284,7 +290,7 @@ def test_resume_refuses_input_changed_in_place_after_vocabulary_pass(big_corpus,
     pos = len(changed) * 3 // 4
     pos = changed.index(b"w", pos)
     changed[pos:pos + 2] = b"xx"
-    corpus.write_bytes(bytes(changed))
+    write_keeping_mtime(corpus, bytes(changed))  # size and mtime as before: only the hashes tell
     r = cli(corpus, "-o", out, *BUILD_ARGS, "--resume")
     assert r.returncode == 1, r.stderr.decode()
     assert f"input {corpus} changed since the interrupted build".encode() in r.stderr
@@ -301,7 +307,7 @@ def test_resume_refuses_input_changed_during_vocabulary_pass(big_corpus, big_ref
     kill_when(proc, lambda: len(list((tmp_path / "m.work" / "chunks").glob("*.pkl"))) >= 2)
     assert not (tmp_path / "m.work" / "vocab.json").exists(), "killed too late for this test"
     original = corpus.read_bytes()
-    corpus.write_bytes(original.replace(b"w1 ", b"w2 ", 1))
+    write_keeping_mtime(corpus, original.replace(b"w1 ", b"w2 ", 1))
     r = cli(corpus, "-o", out, *BUILD_ARGS, "--resume")
     assert r.returncode == 1, r.stderr.decode()
     assert f"input {corpus} changed since the interrupted build: its content from line 1".encode() in r.stderr
