@@ -69,7 +69,11 @@ def expand_inputs(specs: list[str]) -> list[str]:
                 raise BuildError("directory holds no files", spec)
             paths.extend(found)
         elif glob.has_magic(spec):
-            found = sorted(p for p in glob.glob(spec, recursive=True) if os.path.isfile(p))
+            matches = glob.glob(spec, recursive=True)
+            dangling = [p for p in matches if os.path.islink(p) and not os.path.exists(p)]
+            if dangling:
+                raise CorpusInputError("dangling symbolic link matched by a pattern", sorted(dangling)[0])
+            found = sorted(p for p in matches if os.path.isfile(p))  # a pattern matches files only
             if not found:
                 raise BuildError("no file matches this pattern", spec)
             paths.extend(found)

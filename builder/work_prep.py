@@ -40,9 +40,13 @@ def prepare_work_dir(cfg: BuildConfig, paths: list[str], work: WorkDir) -> dict[
                                       f"({', '.join(differ)}); rerun without --resume to start over",
                                       str(work.root))
     else:
-        for entry in work.root.iterdir():
-            if entry.name != work.lock_file.name:
-                shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+        for entry in work.root.iterdir():  # an earlier build's leftovers; the lock is ours
+            if entry.name == work.lock_file.name:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
     work.make()
     read_from = {STDIN: str(work.stdin_spool)} if STDIN in paths else {}
     stdin_before = next((i for i in saved["inputs"] if i["path"] == STDIN), None) if saved else None

@@ -108,6 +108,9 @@ def test_dangling_link_in_a_directory_input_is_an_error(tmp_path):
     with pytest.raises(CorpusInputError, match="dangling") as e:
         expand_inputs([str(corpus)])
     assert e.value.path == str(corpus / "gone.txt")
+    with pytest.raises(CorpusInputError, match="dangling") as e:
+        expand_inputs([str(corpus / "*.txt")])
+    assert e.value.path == str(corpus / "gone.txt")
 
 
 def test_directory_input_order_and_links_unchanged(tmp_path):
