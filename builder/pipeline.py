@@ -50,7 +50,10 @@ def build(cfg: BuildConfig, executor=None) -> dict:
 
 
 def _build(cfg: BuildConfig, paths: list[str], work: WorkDir, executor) -> dict:
-    read_from = prepare_work_dir(cfg, paths, work)
+    try:
+        read_from = prepare_work_dir(cfg, paths, work)
+    except OSError as e:  # spooling stdin, writing build.json, rereading inputs
+        raise BuildError(f"{e.strerror or e} (disk full?) preparing the work directory", e.filename) from e
     t0 = time.perf_counter()
     own_executor = executor is None
     with progress.MemorySampler() as memory:
