@@ -23,7 +23,7 @@ BATCH = 100_000
 
 
 def five_gram_batch(vocab) -> np.ndarray:
-    from builder.inmemory import ngram_windows
+    from tests.reference_builder import ngram_windows
     ids, offsets = vocab.encode_lines(HELDOUT.read_bytes())
     return np.ascontiguousarray(ngram_windows(ids, offsets, 5).astype(np.int32))
 

@@ -73,7 +73,7 @@ def ensure_en_train_model(path: Path = EN_TRAIN_MODEL, order: int = 5, shards: i
     except (FileNotFoundError, ModelFormatError, KeyError, ValueError):
         ok = False
     if not ok:
-        from builder.inmemory import build_model_inmemory
+        from tests.reference_builder import build_model_inmemory
         print(f"building {path} from {TRAIN} (order {order}, {shards} shards) ...", flush=True)
         build_model_inmemory(TRAIN, path, order=order, num_shards=shards)
     return path

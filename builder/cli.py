@@ -6,16 +6,19 @@ import sys
 
 import click
 
+from ngram.limits import DEFAULT_MAX_LINE_BYTES, MAX_BUILD_SHARDS, MAX_ORDER
+
 from .config import BuildConfig, parse_cutoffs, parse_size, text_options
-from .errors import BuildError
-from .inputs import BAD_BYTES_POLICIES, DEFAULT_MAX_LINE_BYTES
+from .errors import BuildError, BuildOptionError
+from .inputs import BAD_BYTES_POLICIES
 
 
 @click.command("build")
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(), help="Model directory to publish.")
-@click.option("--order", default=5, show_default=True, help="N: the longest n-gram (2..8).")
-@click.option("--shards", "num_shards", default=8, show_default=True, help="Number of shard files.")
+@click.option("--order", default=5, show_default=True, help=f"N: the longest n-gram (2..{MAX_ORDER}).")
+@click.option("--shards", "num_shards", default=8, show_default=True,
+              help=f"Number of shard files (1..{MAX_BUILD_SHARDS}).")
 @click.option("--shard-seed", default=0, show_default=True, help="Seed of the sharding hash.")
 @click.option("--min-count", default=None, help="Cutoffs per order 1..N, e.g. 1,1,2,2,2 (last repeats).")
 @click.option("--min-word-count", default=1, show_default=True, help="Rarer words become <unk>.")
@@ -26,7 +29,7 @@ from .inputs import BAD_BYTES_POLICIES, DEFAULT_MAX_LINE_BYTES
               help="Invalid UTF-8: stop (naming file:line), replace with U+FFFD, or skip the line.")
 @click.option("--max-line-bytes", default=DEFAULT_MAX_LINE_BYTES, show_default=True,
               help="Longest line accepted; a longer one is an error naming file:line.")
-@click.option("--memory", default=None, help="Memory budget of the whole build, e.g. 2G or 25% (default 25%).")
+@click.option("--memory", default=None, help="Memory budget of the whole build, e.g. 2G or 25% (default 25%; at least 1M, at most all RAM).")
 @click.option("--workers", default=0, help="Worker processes (default: all cores).")
 @click.option("--dask", default=None, help="Run on Dask: 'local' for a LocalCluster, or tcp://HOST:PORT.")
 @click.option("--work-dir", default=None, type=click.Path(), help="Spill and resume directory (default OUT.work).")
@@ -49,6 +52,8 @@ def build(inputs, out_dir, order, num_shards, shard_seed, min_count, min_word_co
             memory=parse_size(memory) if memory else 0, workers=workers, dask=dask, work_dir=work_dir,
             resume=resume, keep_work=keep_work, progress=not quiet)
         summary = pipeline.build(cfg)
+    except BuildOptionError as e:  # a bad option value is a usage error: exit 2
+        raise click.BadParameter(e.reason, param_hint=e.option) from None
     except BuildError as e:
         raise click.ClickException(str(e)) from None
     except KeyboardInterrupt:

@@ -7,10 +7,11 @@ import os
 import re
 from dataclasses import asdict, dataclass, field
 
-from .errors import BuildError
-from .inputs import BAD_BYTES_POLICIES, DEFAULT_MAX_LINE_BYTES, STDIN, TextOptions
+from ngram.limits import DEFAULT_MAX_LINE_BYTES, MAX_BUILD_SHARDS, MAX_ORDER
 
-MAX_ORDER = 8
+from .errors import BuildError, BuildOptionError
+from .inputs import BAD_BYTES_POLICIES, TextOptions
+
 MIN_MEMORY = 1 << 20
 DEFAULT_MEMORY_FRACTION = 0.25
 FRAME_ROWS = 1 << 15  # rows per compressed frame of a run: the unit the reduce reads
@@ -21,14 +22,20 @@ def total_ram() -> int:
 
 
 def parse_size(text: str) -> int:
-    """'512M', '2G', '1.5GiB', '300000000' -> bytes; '40%' -> that share of RAM."""
+    """'512M', '2G', '1.5GiB', '300000000' -> bytes; '40%' -> that share of RAM (0-100%]."""
     t = text.strip().upper()
-    if t.endswith("%"):
-        return int(float(t[:-1]) / 100 * total_ram())
-    m = re.fullmatch(r"([0-9.]+)\s*([KMGT]?)(I?B)?", t)
+    m = re.fullmatch(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(%|[KMGT]?(?:I?B)?)", t)
     if not m:
-        raise BuildError(f"cannot read memory size {text!r} (use e.g. 800M, 2G, 25%)")
-    return int(float(m.group(1)) * 1024 ** " KMGT".index(m.group(2) or " "))
+        raise BuildOptionError(f"cannot read memory size {text!r} (use e.g. 800M, 2G, 25%)", "--memory")
+    value, unit = float(m.group(1)), m.group(2)
+    if unit == "%":
+        if not 0 < value <= 100:
+            raise BuildOptionError(f"a share of RAM must be in (0%, 100%], got {text!r}", "--memory")
+        return int(value / 100 * total_ram())
+    size = int(value * 1024 ** " KMGT".index(unit[:1] or " "))
+    if size < MIN_MEMORY:
+        raise BuildOptionError(f"must be at least {MIN_MEMORY >> 20} MiB, got {text!r}", "--memory")
+    return size
 
 
 def parse_cutoffs(text: str | None, order: int) -> list[int]:
@@ -38,11 +45,11 @@ def parse_cutoffs(text: str | None, order: int) -> list[int]:
     try:
         values = [int(v) for v in text.split(",")]
     except ValueError:
-        raise BuildError(f"--min-count wants integers separated by commas, got {text!r}") from None
+        raise BuildOptionError(f"wants integers separated by commas, got {text!r}", "--min-count") from None
     if not values or any(v < 1 for v in values):
-        raise BuildError(f"--min-count values must be >= 1, got {text!r}")
+        raise BuildOptionError(f"values must be >= 1, got {text!r}", "--min-count")
     if len(values) > order:
-        raise BuildError(f"--min-count has {len(values)} values for an order-{order} model")
+        raise BuildOptionError(f"has {len(values)} values for an order-{order} model", "--min-count")
     return values + [values[-1]] * (order - len(values))
 
 
@@ -68,32 +75,42 @@ class BuildConfig:
     chunk_bytes: int = 0  # 0: derived from the memory budget
 
     def check(self) -> "BuildConfig":
-        if not 1 <= self.order <= MAX_ORDER:
-            raise BuildError(f"order must be 1..{MAX_ORDER}, got {self.order}")
-        if self.order < 2:
-            raise BuildError("order must be at least 2 (unigrams alone are the vocabulary)")
-        if self.num_shards < 1:
-            raise BuildError(f"need at least one shard, got {self.num_shards}")
+        """Every option in range, before any input is read (BuildOptionError names it)."""
+        # MAX_ORDER is every model's bound; the builder's keys add none of their own
+        # (k words of <= 32 bits in ceil(k * bits / 64) limbs; w_{k-1}, w_k in limb 0).
+        if not 2 <= self.order <= MAX_ORDER:
+            raise BuildOptionError(f"must be 2..{MAX_ORDER} (unigrams alone are the vocabulary), "
+                                   f"got {self.order}", "--order")
+        if not 1 <= self.num_shards <= MAX_BUILD_SHARDS:
+            raise BuildOptionError(f"must be 1..{MAX_BUILD_SHARDS}, got {self.num_shards}", "--shards")
+        if not 0 <= self.shard_seed < 1 << 32:
+            raise BuildOptionError(f"must be 0..2^32-1, got {self.shard_seed}", "--shard-seed")
         self.cutoffs = list(self.cutoffs) or [1] * self.order
         if len(self.cutoffs) != self.order or any(c < 1 for c in self.cutoffs):
-            raise BuildError(f"need {self.order} cutoffs >= 1, got {self.cutoffs}")
+            raise BuildOptionError(f"need {self.order} cutoffs >= 1, got {self.cutoffs}", "--min-count")
         if self.cutoffs[0] != 1:
-            raise BuildError("the unigram cutoff must be 1: prune words with --min-word-count")
+            raise BuildOptionError("the unigram cutoff must be 1: prune words with --min-word-count",
+                                   "--min-count")
         if self.min_word_count < 1:
-            raise BuildError("--min-word-count must be >= 1")
+            raise BuildOptionError("must be >= 1", "--min-word-count")
         if self.max_vocab is not None and self.max_vocab < 3:
-            raise BuildError("--max-vocab must be at least 3 (<unk>, <s>, </s>)")
+            raise BuildOptionError("must be at least 3 (<unk>, <s>, </s>)", "--max-vocab")
         if self.text.on_bad_bytes not in BAD_BYTES_POLICIES:
-            raise BuildError(f"--on-bad-bytes must be one of {', '.join(BAD_BYTES_POLICIES)}")
+            raise BuildOptionError(f"must be one of {', '.join(BAD_BYTES_POLICIES)}", "--on-bad-bytes")
         if self.text.max_line_bytes < 1:
-            raise BuildError("--max-line-bytes must be positive")
+            raise BuildOptionError("must be positive", "--max-line-bytes")
+        if self.workers < 0:
+            raise BuildOptionError(f"must be >= 0 (0: all cores), got {self.workers}", "--workers")
         self.workers = self.workers or os.cpu_count() or 1
         self.memory = self.memory or int(DEFAULT_MEMORY_FRACTION * total_ram())
         if self.memory < MIN_MEMORY:
-            raise BuildError(f"--memory must be at least {MIN_MEMORY >> 20} MiB")
+            raise BuildOptionError(f"must be at least {MIN_MEMORY >> 20} MiB", "--memory")
+        if self.dask is None and self.memory > total_ram():
+            raise BuildOptionError(f"{self.memory:,} bytes is more than this machine's RAM "
+                                   f"({total_ram():,} bytes)", "--memory")
         self.work_dir = self.work_dir or str(self.out_dir).rstrip("/") + ".work"
         if os.path.abspath(self.work_dir) == os.path.abspath(self.out_dir):
-            raise BuildError("--work-dir must differ from the output directory")
+            raise BuildOptionError("must differ from the output directory", "--work-dir")
         if os.path.exists(self.out_dir) and not os.path.isdir(self.out_dir):
             raise BuildError("output exists and is not a directory", self.out_dir)
         return self
@@ -110,18 +127,12 @@ class BuildConfig:
         # time (~15x text bytes for 5-grams), plus the sorted counts of all orders.
         return self.chunk_bytes or max(4096, min(64 << 20, self.task_memory // 48))
 
-    def fingerprint(self, paths: list[str]) -> dict:
-        """What the work directory's content depends on; --resume requires it unchanged."""
-        files = []
-        for p in paths:
-            if p == STDIN:
-                files.append({"path": STDIN})
-            else:
-                st = os.stat(p)
-                files.append({"path": os.path.abspath(p), "size": st.st_size, "mtime_ns": st.st_mtime_ns})
+    def fingerprint(self) -> dict:
+        """The options the work directory's content depends on; --resume requires them
+        unchanged (the inputs are checked apart, see builder.input_identity)."""
         keys = dict(order=self.order, num_shards=self.num_shards, shard_seed=self.shard_seed,
                     cutoffs=self.cutoffs, min_word_count=self.min_word_count, max_vocab=self.max_vocab,
-                    text=asdict(self.text), chunk_bytes=self.planned_chunk_bytes, files=files)
+                    text=asdict(self.text), chunk_bytes=self.planned_chunk_bytes)
         keys["hash"] = hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:16]
         return keys
 

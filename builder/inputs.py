@@ -1,5 +1,8 @@
 """Reading the corpus: files, globs, directories and stdin; plain, gzip, zstd or xz
-(recognised by their magic bytes, whatever the suffix); cut into chunks of whole lines.
+(recognised by their magic bytes, whatever the suffix, by ``ngram.compressed_io``); cut
+into chunks of whole lines. No input is dropped silently: a file cut short (a truncated
+compressed stream), an unreadable file or sub-directory, a dangling link is an error
+naming it.
 
 Cleaning a chunk (``clean_chunk``) turns raw bytes into the text the tokenizer sees:
 the JSONL field is extracted, invalid UTF-8 handled by the ``on_bad_bytes`` policy,
@@ -12,26 +15,25 @@ line is the unit a chunk never splits and so bounds the memory of a task.
 from __future__ import annotations
 
 import glob
-import gzip
+import hashlib
 import io
 import json
-import lzma
 import os
 import sys
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import zstandard
 
-from .errors import BuildError
+from ngram import compressed_io
+from ngram.compressed_io import STDIN
+from ngram.errors import InputError
+from ngram.limits import DEFAULT_MAX_LINE_BYTES
 
-STDIN = "-"
-DEFAULT_MAX_LINE_BYTES = 1 << 20
+from .errors import BuildError, CorpusInputError
+
 BAD_BYTES_POLICIES = ("error", "replace", "skip")
-_MAGIC = {b"\x1f\x8b": "gzip", b"\x28\xb5\x2f\xfd": "zstd", b"\xfd7zXZ\x00": "xz"}
 
 
 @dataclass(frozen=True)
@@ -62,12 +64,16 @@ def expand_inputs(specs: list[str]) -> list[str]:
         if spec == STDIN:
             paths.append(STDIN)
         elif os.path.isdir(spec):
-            found = sorted(str(p) for p in Path(spec).rglob("*") if p.is_file())
+            found = sorted(_files_under(spec))
             if not found:
                 raise BuildError("directory holds no files", spec)
             paths.extend(found)
         elif glob.has_magic(spec):
-            found = sorted(p for p in glob.glob(spec, recursive=True) if os.path.isfile(p))
+            matches = glob.glob(spec, recursive=True)
+            dangling = [p for p in matches if os.path.islink(p) and not os.path.exists(p)]
+            if dangling:
+                raise CorpusInputError("dangling symbolic link matched by a pattern", sorted(dangling)[0])
+            found = sorted(p for p in matches if os.path.isfile(p))  # a pattern matches files only
             if not found:
                 raise BuildError("no file matches this pattern", spec)
             paths.extend(found)
@@ -79,33 +85,53 @@ def expand_inputs(specs: list[str]) -> list[str]:
         raise BuildError("stdin (-) given more than once")
     for p in paths:
         if p != STDIN and not os.access(p, os.R_OK):
-            raise BuildError("file is not readable (permission denied)", p)
+            raise CorpusInputError("file is not readable (permission denied)", p)
     return paths
 
 
-def open_input(path: str) -> io.BufferedIOBase:
-    """A binary stream of the decompressed content of `path` (or stdin)."""
+def _files_under(root: str) -> list[str]:
+    """Every file below directory `root` (links to files followed, links to directories
+    not, as before). An unreadable sub-directory or a dangling link is an error: skipping
+    it would build from part of the corpus and say nothing."""
+    def fail(e: OSError):
+        raise CorpusInputError(f"cannot read this directory: {e.strerror} (fix its permissions, or "
+                               "name the files to build from)", e.filename)
+
+    found = []
+    for dirpath, _dirs, names in os.walk(root, onerror=fail):
+        for name in names:
+            p = Path(dirpath) / name
+            if p.is_file():
+                found.append(str(p))
+            elif p.is_symlink() and not p.exists():
+                raise CorpusInputError("dangling symbolic link in a directory input", str(p))
+    return found
+
+
+def _open_as(source: str, name: str) -> io.BufferedIOBase:
+    """A binary stream of the decompressed content of `source` (``-``: stdin), with errors
+    naming `name` (the input it is a copy of); reading it raises CorpusInputError if a
+    compressed stream is truncated or corrupt."""
     try:
-        raw = sys.stdin.buffer if path == STDIN else open(path, "rb")
-    except OSError as e:
-        raise BuildError(f"cannot open: {e.strerror}", path) from e
-    raw = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)
-    head = raw.peek(6)[:6]
-    kind = next((k for magic, k in _MAGIC.items() if head.startswith(magic)), "plain")
-    if kind == "gzip":
-        return gzip.GzipFile(fileobj=raw, mode="rb")
-    if kind == "zstd":
-        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=True)
-    if kind == "xz":
-        return lzma.LZMAFile(raw, mode="rb")
-    return raw
+        return compressed_io.open_input(source)
+    except InputError as e:
+        raise CorpusInputError(_reason(e), name) from e
 
 
-def iter_chunks(paths: list[str], chunk_bytes: int, max_line_bytes: int) -> Iterator[Chunk]:
-    """Chunks of about `chunk_bytes` whole lines; a chunk never spans two inputs."""
+def chunk_digest(data: bytes) -> str:
+    """The content hash of a chunk's raw lines: what `--resume` compares (see
+    builder.input_identity)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def iter_chunks(paths: list[str], chunk_bytes: int, max_line_bytes: int,
+                read_from: dict[str, str] | None = None) -> Iterator[Chunk]:
+    """Chunks of about `chunk_bytes` whole lines; a chunk never spans two inputs.
+    `read_from` maps an input to the file holding its content (stdin's spooled copy)."""
     index = 0
     for path in paths:
-        stream = open_input(path)
+        source = (read_from or {}).get(path, path)
+        stream = _open_as(source, path)
         line = 1
         carry = b""
         try:
@@ -135,15 +161,24 @@ def iter_chunks(paths: list[str], chunk_bytes: int, max_line_bytes: int) -> Iter
                 yield Chunk(index, path, line, carry + b"\n")
                 index += 1
         finally:
-            if path != STDIN:
+            if stream is not getattr(sys.stdin, "buffer", None):  # stdin stays open
                 stream.close()
 
 
 def _read(stream, path: str, size: int) -> bytes:
     try:
         return stream.read(size)
-    except (OSError, EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError) as e:
-        raise BuildError(f"cannot read (corrupt or truncated compressed data?): {e}", path) from e
+    except InputError as e:
+        raise CorpusInputError(_reason(e), path) from e
+    except OSError as e:
+        raise CorpusInputError(f"cannot read: {e.strerror or e}", path) from e
+
+
+def _reason(e: InputError) -> str:
+    """The message of `e` without the path prefix it carries (ours adds it back)."""
+    text = str(e)
+    prefix = f"{e.path}: " if e.path else ""
+    return text[len(prefix):] if prefix and text.startswith(prefix) else text
 
 
 def clean_chunk(chunk: Chunk, opts: TextOptions) -> bytes:

@@ -12,7 +12,9 @@ import numpy as np
 
 from ngram.sharding import shard_of_pair
 
-from . import kernels
+from .errors import BuildError
+
+from .kernels import key_pack, key_sort, run_merge, shard_partition
 
 _NO_COUNTS = np.zeros(0, np.uint64)
 
@@ -26,7 +28,8 @@ class KeyLayout:
     def for_vocab(cls, vocab_size: int) -> "KeyLayout":
         bits = max(1, int(vocab_size - 1).bit_length())
         if bits > 32:
-            raise ValueError(f"vocabulary of {vocab_size} words does not fit 32-bit ids")
+            raise BuildError(f"vocabulary of {vocab_size:,} words does not fit 32-bit ids (limit it with "
+                             "--max-vocab or --min-word-count)")
         return cls(bits)
 
     def limbs(self, k: int) -> int:
@@ -42,7 +45,7 @@ def empty(layout: KeyLayout, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def window_keys(ids: np.ndarray, offsets: np.ndarray, k: int, layout: KeyLayout) -> np.ndarray:
-    return kernels.window_keys(ids, offsets, k, layout.bits, layout.limbs(k))
+    return key_pack.window_keys(ids, offsets, k, layout.bits, layout.limbs(k))
 
 
 def sort_order(keys: np.ndarray, total_bits: int) -> np.ndarray:
@@ -52,7 +55,7 @@ def sort_order(keys: np.ndarray, total_bits: int) -> np.ndarray:
     mask = np.uint64((1 << idx_bits) - 1)
     packed = (keys[:, 0] & ~mask) | np.arange(n, dtype=np.uint64)
     packed.sort()
-    return kernels.finish_sort(keys, packed, idx_bits, total_bits)
+    return key_sort.finish_sort(keys, packed, idx_bits, total_bits)
 
 
 def sort_unique(keys: np.ndarray, k: int, layout: KeyLayout,
@@ -61,17 +64,17 @@ def sort_unique(keys: np.ndarray, k: int, layout: KeyLayout,
     if len(keys) == 0:
         return keys, np.zeros(0, np.uint64)
     if keys.shape[1] == 1 and counts is None:  # the whole key is one number: sort it
-        values, n = kernels.count_sorted_values(np.sort(keys[:, 0]))
+        values, n = run_merge.count_sorted_values(np.sort(keys[:, 0]))
         return values.reshape(-1, 1), n
     perm = sort_order(keys, k * layout.bits)
-    return kernels.sum_runs(keys, perm, _NO_COUNTS if counts is None else counts)
+    return run_merge.sum_runs(keys, perm, _NO_COUNTS if counts is None else counts)
 
 
 def merge_all(runs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
     """Merge sorted unique runs into one, summing counts; pairwise, as a balanced tree."""
     runs = [r for r in runs if len(r[1])] or runs[:1]
     while len(runs) > 1:
-        merged = [kernels.merge_sum(*runs[i], *runs[i + 1]) for i in range(0, len(runs) - 1, 2)]
+        merged = [run_merge.merge_sum(*runs[i], *runs[i + 1]) for i in range(0, len(runs) - 1, 2)]
         if len(runs) % 2:
             merged.append(runs[-1])
         runs = merged
@@ -95,7 +98,7 @@ def shard_labels(keys: np.ndarray, layout: KeyLayout, num_shards: int, seed: int
 def split_by_shard(keys: np.ndarray, counts: np.ndarray, layout: KeyLayout, num_shards: int,
                    seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """The rows of each shard, still sorted (the partition is stable)."""
-    perm, bounds = kernels.partition(shard_labels(keys, layout, num_shards, seed), num_shards)
+    perm, bounds = shard_partition.partition(shard_labels(keys, layout, num_shards, seed), num_shards)
     out = []
     for s in range(num_shards):
         rows = perm[bounds[s]:bounds[s + 1]]
@@ -104,8 +107,8 @@ def split_by_shard(keys: np.ndarray, counts: np.ndarray, layout: KeyLayout, num_
 
 
 def unpack(keys: np.ndarray, k: int, layout: KeyLayout) -> np.ndarray:
-    return kernels.unpack(keys, k, layout.bits)
+    return key_pack.unpack(keys, k, layout.bits)
 
 
 def has_suffix(keys: np.ndarray, k: int, layout: KeyLayout, suffix_keys: np.ndarray) -> np.ndarray:
-    return kernels.has_suffix(keys, k, layout.bits, suffix_keys)
+    return key_pack.has_suffix(keys, k, layout.bits, suffix_keys)

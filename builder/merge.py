@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import keys as K
-from .kernels import count_le
+from .kernels.run_merge import count_le
 from .runs import RunWriter, read_frames, section_name
 
 FRAME_COPIES = 3  # frames of memory per run being merged (see above)

@@ -1,7 +1,7 @@
 """The build pipeline, as a table of contents. Input: corpus files; output: a model
 directory published atomically.
 
-  0. check the options and the work directory (before any work)
+  0. check the options, lock the work directory, check a resumed one is this build's
   1/3 vocabulary: clean and chunk the corpus, count words in parallel, merge, assign ids
   2/3 counting:   per chunk, n-grams of orders 2..N -> sorted runs per shard (map)
   3/3 reducing:   per shard, merge runs, sum counts, cutoffs, encode (reduce)
@@ -27,11 +27,13 @@ from . import progress
 from .config import FRAME_ROWS, BuildConfig
 from .errors import BuildError
 from .executors import make_executor, run_tasks
+from .input_identity import check_chunk, record_chunks
 from .inputs import expand_inputs, iter_chunks
 from .keys import KeyLayout
 from .map_stage import MapPlan, finished_map_task, map_task
 from .reduce_stage import ReducePlan, finished_reduce_task, reduce_task
 from .vocab_pass import VocabMerger, finished_vocab_task, vocab_task
+from .work_prep import claim_work_dir, prepare_work_dir
 from .workdir import WorkDir, read_json, write_json
 
 
@@ -39,7 +41,19 @@ def build(cfg: BuildConfig, executor=None) -> dict:
     """Build the model `cfg` describes; returns the summary. Raises BuildError."""
     cfg.check()
     paths = expand_inputs(cfg.inputs)
-    work = prepare_work_dir(cfg, paths)
+    work = WorkDir(cfg.work_dir)
+    lock = claim_work_dir(work)  # before any work: a second build to this --out stops here
+    try:
+        return _build(cfg, paths, work, executor)
+    finally:
+        lock.release()
+
+
+def _build(cfg: BuildConfig, paths: list[str], work: WorkDir, executor) -> dict:
+    try:
+        read_from = prepare_work_dir(cfg, paths, work)
+    except OSError as e:  # spooling stdin, writing build.json, rereading inputs
+        raise BuildError(f"{e.strerror or e} (disk full?) preparing the work directory", e.filename) from e
     t0 = time.perf_counter()
     own_executor = executor is None
     with progress.MemorySampler() as memory:
@@ -47,7 +61,7 @@ def build(cfg: BuildConfig, executor=None) -> dict:
         executor = executor or make_executor(cfg.dask, cfg.workers)
         try:
             with timer.phase("vocabulary"):
-                vocab, stats = vocabulary_pass(cfg, paths, work, executor)
+                vocab, stats = vocabulary_pass(cfg, paths, work, executor, read_from)
             with timer.phase("counting"):
                 chunks = counting_pass(cfg, vocab, stats, work, executor)
             executor.fresh_workers()  # reduce tasks start from clean heaps (see LocalExecutor)
@@ -78,26 +92,7 @@ def build(cfg: BuildConfig, executor=None) -> dict:
     }
 
 
-def prepare_work_dir(cfg: BuildConfig, paths: list[str]) -> WorkDir:
-    """A fresh work directory, or with --resume the earlier one if it is of this build."""
-    work = WorkDir(cfg.work_dir)
-    if cfg.resume and work.build_json.exists():
-        saved = read_json(work.build_json)
-        cfg.chunk_bytes = saved["chunk_bytes"]  # chunking must not change between attempts
-        if saved["hash"] != cfg.fingerprint(paths)["hash"]:
-            raise BuildError("the work directory belongs to a build with other options or inputs; "
-                             "rerun without --resume to start over", str(work.root))
-        return work.make()
-    if work.root.exists() and any(work.root.iterdir()):
-        if not work.build_json.exists():
-            raise BuildError("work directory exists and is not a build's; refusing to empty it", str(work.root))
-        shutil.rmtree(work.root)
-    work.make()
-    write_json(work.build_json, cfg.fingerprint(paths))
-    return work
-
-
-def vocabulary_pass(cfg: BuildConfig, paths: list[str], work: WorkDir, executor):
+def vocabulary_pass(cfg: BuildConfig, paths: list[str], work: WorkDir, executor, read_from: dict[str, str]):
     """=== 1/3 Vocabulary === -> (Vocabulary, corpus statistics)."""
     if work.vocab_json.exists() and work.vocab_bin.exists():
         return Vocabulary.open(work.vocab_bin), read_json(work.vocab_json)
@@ -109,9 +104,10 @@ def vocabulary_pass(cfg: BuildConfig, paths: list[str], work: WorkDir, executor)
         bar.update(result.tokens)
 
     def tasks():
-        for chunk in iter_chunks(paths, cfg.planned_chunk_bytes, cfg.text.max_line_bytes):
+        for chunk in iter_chunks(paths, cfg.planned_chunk_bytes, cfg.text.max_line_bytes, read_from):
             done = finished_vocab_task(work, chunk.index) if cfg.resume else None
             if done is not None:
+                check_chunk(chunk, done.path, done.digest, str(work.root))  # the same input as then
                 add(done)
             else:
                 yield vocab_task, (chunk, cfg.text, str(work.root))
@@ -122,6 +118,7 @@ def vocabulary_pass(cfg: BuildConfig, paths: list[str], work: WorkDir, executor)
         bar.close()
     if merger.sentences == 0:
         raise BuildError("the input holds no sentences (every line is blank)")
+    record_chunks(work, merger.chunk_digests)  # before vocab.json, the pass's marker
     vocab = merger.vocabulary(cfg.min_word_count, cfg.max_vocab)
     stats = {"chunks": merger.chunks, "tokens": merger.tokens, "sentences": merger.sentences}
     vocab.save(work.vocab_bin)

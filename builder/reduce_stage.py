@@ -9,11 +9,11 @@ dropped too, so the reversed trie stays consistent.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
 
+from ngram.atomic import atomic_path
 from ngram.manifest import shard_file_name
 from ngram.writer import Level, ShardSpec, encode_shard
 
@@ -56,12 +56,8 @@ def reduce_task(shard: int, plan: ReducePlan, chunks: int) -> dict:
               for k, (keys, counts) in enumerate(shard_levels(shard, plan, run_index), start=2)]
     vocab = _vocabulary(str(work.vocab_bin))
     path = work.model_dir / shard_file_name(shard, plan.spec.num_shards)
-    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         summary = encode_shard(tmp, plan.spec, shard, levels, unigram_counts=vocab.counts)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     marker = {"shard": shard, "summary": summary, "ngrams": [len(lv) for lv in levels],
               "bytes": path.stat().st_size}
     write_json(work.reduce_marker(shard), marker)

@@ -8,12 +8,16 @@ lives in the map task's marker, so a reducer reads only its own shard's frames.
 """
 from __future__ import annotations
 
-import os
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import zstandard
+
+from ngram.atomic import atomic_path
+
+from .errors import WorkDirCorruptError
 
 ZSTD_LEVEL = 1
 
@@ -23,11 +27,13 @@ def section_name(shard: int, k: int) -> str:
 
 
 class RunWriter:
-    """Writes one run file under a temporary name; `close()` renames it into place."""
+    """Writes one run file under a temporary name (ngram.atomic); `close()` publishes it,
+    `discard()` drops it."""
 
     def __init__(self, path: Path, frame_rows: int):
         self.path = path
-        self.tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
+        self._publish = contextlib.ExitStack()
+        self.tmp = self._publish.enter_context(atomic_path(path))
         self.file = open(self.tmp, "wb")
         self.frame_rows = frame_rows
         self.index: dict[str, list[list[int]]] = {}
@@ -46,11 +52,12 @@ class RunWriter:
 
     def close(self) -> dict:
         self.file.close()
-        os.replace(self.tmp, self.path)
+        self._publish.close()  # fsync, rename into place
         return {"file": self.path.name, "bytes": self.offset, "sections": self.index}
 
     def discard(self) -> None:
         self.file.close()
+        self._publish.pop_all()
         self.tmp.unlink(missing_ok=True)
 
 
@@ -63,7 +70,8 @@ def encode_frame(keys: np.ndarray, counts: np.ndarray) -> bytes:
 def decode_frame(blob: bytes, rows: int, limbs: int) -> tuple[np.ndarray, np.ndarray]:
     a = np.frombuffer(blob, np.uint64)
     if len(a) != rows * (limbs + 1):
-        raise ValueError(f"run frame holds {len(a)} values, expected {rows * (limbs + 1)}")
+        raise WorkDirCorruptError(f"run frame holds {len(a)} values, expected {rows * (limbs + 1)}; "
+                                  "rerun without --resume")
     keys = np.empty((rows, limbs), np.uint64)
     keys[:, 0] = np.cumsum(a[:rows], dtype=np.uint64)
     keys[:, 1:] = a[rows:rows * limbs].reshape(rows, limbs - 1)
@@ -78,5 +86,6 @@ def read_frames(path: Path, frames: list[list[int]], limbs: int) -> Iterator[tup
             f.seek(offset)
             blob = f.read(nbytes)
             if len(blob) != nbytes:
-                raise ValueError(f"{path}: run file truncated at byte {offset}")
+                raise WorkDirCorruptError(f"run file truncated at byte {offset}; rerun without --resume",
+                                          str(path))
             yield decode_frame(d.decompress(blob), rows, limbs)

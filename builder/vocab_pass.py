@@ -11,8 +11,8 @@ import zstandard
 
 from ngram.vocab import Vocabulary, build_vocabulary
 
-from .inputs import Chunk, TextOptions, clean_chunk
-from .kernels import count_sentences
+from .inputs import Chunk, TextOptions, chunk_digest, clean_chunk
+from .kernels.text_scan import count_sentences
 from .workdir import WorkDir, read_pickle, write_atomic, write_pickle
 
 
@@ -26,6 +26,7 @@ class ChunkCounts:
     sentences: int
     raw_bytes: int
     text_bytes: int
+    digest: str  # sha256 of the chunk's raw lines: --resume checks the input is the same
 
 
 def vocab_task(chunk: Chunk, opts: TextOptions, work_root: str) -> ChunkCounts:
@@ -36,7 +37,8 @@ def vocab_task(chunk: Chunk, opts: TextOptions, work_root: str) -> ChunkCounts:
     write_atomic(work.chunk_text(chunk.index), zstandard.ZstdCompressor(level=1).compress(text))
     words = Counter(text.split())
     result = ChunkCounts(chunk.index, chunk.path, words, sum(words.values()),
-                         count_sentences(np.frombuffer(text, np.uint8)), len(chunk.data), len(text))
+                         count_sentences(np.frombuffer(text, np.uint8)), len(chunk.data), len(text),
+                         chunk_digest(chunk.data))
     write_pickle(work.vocab_marker(chunk.index), result)
     return result
 
@@ -56,8 +58,10 @@ class VocabMerger:
         self.tokens = 0
         self.sentences = 0
         self.chunks = 0
+        self.chunk_digests: list[tuple[int, str, str]] = []
 
     def add(self, c: ChunkCounts) -> None:
+        self.chunk_digests.append((c.index, c.path, c.digest))
         self.words.update(c.words)
         self.tokens += c.tokens
         self.sentences += c.sentences

@@ -1,7 +1,10 @@
 """The work directory: where every task leaves its output, and the markers `--resume` trusts.
 
 Layout (a task's marker is written last, atomically, so it exists only for finished work):
+  build.lock                   held (flock) by the one build using the directory; its pid
   build.json                   options and input identities; --resume requires a match
+  stdin.spool                  stdin's bytes as read (so a resume can compare, and reread)
+  inputs.json                  every input's chunk hashes; marker of the vocabulary pass's reading
   chunks/c000042.txt.zst       cleaned text of input chunk 42 (pass 2 reads it back)
   chunks/c000042.vocab.pkl     marker of vocabulary task 42: its word counts
   vocab.bin, vocab.json        the merged vocabulary; marker of the vocabulary pass
@@ -18,6 +21,8 @@ import os
 import pickle
 from pathlib import Path
 
+from ngram.atomic import write_bytes_atomic
+
 
 class WorkDir:
     def __init__(self, root: str | os.PathLike):
@@ -31,6 +36,18 @@ class WorkDir:
     @property
     def build_json(self) -> Path:
         return self.root / "build.json"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / "build.lock"
+
+    @property
+    def stdin_spool(self) -> Path:
+        return self.root / "stdin.spool"
+
+    @property
+    def inputs_json(self) -> Path:
+        return self.root / "inputs.json"
 
     def chunk_text(self, i: int) -> Path:
         return self.root / "chunks" / f"c{i:06d}.txt.zst"
@@ -68,15 +85,8 @@ class WorkDir:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary name, then rename: readers see all of it or nothing."""
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Readers (a resumed build) see all of the file or none of it (ngram.atomic)."""
+    write_bytes_atomic(path, data)
 
 
 def write_json(path: Path, obj) -> None:

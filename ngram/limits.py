@@ -10,6 +10,9 @@ MAX_ORDER = 16                      # longest n-gram any model, build or import 
 LAYOUTS = ("compressed", "decoded")  # table layouts of an opened shard
 DEFAULT_LAYOUT = "compressed"
 QUANTIZATIONS = ("none", "8", "16")  # backoff-model value quantization, as the CLI spells it
+MAX_BUILD_SHARDS = 1024             # shards one `ngram build` writes: each is a file and a reduce
+                                    # task that reads every map task's index, so the cost grows
+                                    # with shards^2; more shards than servers buys nothing
 
 # -- scoring -----------------------------------------------------------------------------
 DEFAULT_ALPHA = 0.4                  # Stupid Backoff's penalty per backed-off order (Brants et al.)

@@ -41,7 +41,7 @@ def small_model(order: int = 4, num_shards: int = 4, lines: int = 1500) -> Path:
     """A counts model built from the start of the held-out corpus, built once per session."""
     key = (order, num_shards, lines)
     if key not in _models:
-        from builder.inmemory import build_model_inmemory
+        from reference_builder import build_model_inmemory
         out = _tmp / f"model-o{order}-s{num_shards}-l{lines}"
         build_model_inmemory(corpus_text(lines), out, order=order, num_shards=num_shards)
         _models[key] = out

@@ -4,6 +4,7 @@ import gzip
 import json
 import lzma
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import zstandard
 
 from builder.config import BuildConfig
 from builder.errors import BuildError
-from builder.inmemory import build_model_inmemory
+from reference_builder import build_model_inmemory
 from builder.keys import KeyLayout
 from builder.reduce_stage import ReducePlan
 from builder.pipeline import build
@@ -175,19 +176,27 @@ def big_corpus(tmp_path_factory):
     return make_corpus(tmp_path_factory.mktemp("big") / "big.txt", 30000, seed=1)
 
 
-def test_killed_build_resumes_to_identical_model(big_corpus, tmp_path):
-    ref = build(config([big_corpus], tmp_path / "ref", cutoffs=[1, 1, 2, 2, 2]))
+@pytest.fixture(scope="module")
+def big_reference(big_corpus, tmp_path_factory):
+    """(model id, directory) of the big corpus's model, built without interruption."""
+    out = tmp_path_factory.mktemp("bigref") / "m"
+    return build(config([big_corpus], out))["model_id"], out
+
+
+def test_killed_build_resumes_to_identical_model_taking_over_its_stale_lock(big_corpus, big_reference, tmp_path):
     out = tmp_path / "m"
     proc = start_build(big_corpus, out, "--workers", "2")
     wait_for(lambda: len(list((tmp_path / "m.work" / "map").glob("*.json"))) >= 2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not out.exists()  # nothing published
+    # the killed build's lock is stale (its pid is dead): the resume takes it over
+    assert (tmp_path / "m.work" / "build.lock").read_text().startswith(f"{proc.pid} ")
     r = cli(big_corpus, "-o", out, "--shards", 3, "--min-count", "1,1,2", "--memory", "1M", "--resume",
             "--json-summary")
     assert r.returncode == 0, r.stderr.decode()
-    assert json.loads(r.stdout)["model_id"] == ref["model_id"]
-    assert_same_model(out, tmp_path / "ref")
+    assert json.loads(r.stdout)["model_id"] == big_reference[0]
+    assert_same_model(out, big_reference[1])
 
 
 def test_killed_worker_is_a_clear_error_then_resume(big_corpus, tmp_path):
@@ -229,3 +238,103 @@ def test_worker_death_is_a_build_error_whether_seen_at_result_or_at_submit():
             run_tasks(ex, [(_die, ())] + [(os.getpid, ())] * 50, lambda r: None, window=2)
     finally:
         ex.close()
+
+
+# --- --resume never mixes two corpora; one build per work directory (issue 11, items 4, 5)
+
+BUILD_ARGS = ("--shards", "3", "--min-count", "1,1,2", "--memory", "1M", "--quiet")
+
+
+def kill_when(proc, pred):
+    try:
+        wait_for(pred)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def write_keeping_mtime(path: Path, data: bytes) -> None:
+    st = path.stat()
+    path.write_bytes(data)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_resume_with_other_stdin_is_refused_not_mixed(big_corpus, big_reference, tmp_path):
+    """A build killed and resumed with other data on stdin published a mix of both."""
+    out = tmp_path / "m"
+    with open(big_corpus, "rb") as stdin:
+        proc = subprocess.Popen([PY, "-m", "builder.cli", "-", "-o", str(out), "--workers", "2", *BUILD_ARGS],
+                                cwd=ROOT, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True)
+    kill_when(proc, lambda: len(list((tmp_path / "m.work" / "map").glob("*.json"))) >= 2)
+    other = make_corpus(tmp_path / "other.txt", 30000, seed=7)
+    r = cli("-", "-o", out, *BUILD_ARGS, "--resume", input=other.read_bytes())
+    assert r.returncode == 1, r.stderr.decode()
+    assert b"stdin (-) holds other data" in r.stderr and b"--resume" in r.stderr
+    assert not out.exists()
+    r = cli("-", "-o", out, *BUILD_ARGS, "--resume", "--json-summary", input=big_corpus.read_bytes())
+    assert r.returncode == 0, r.stderr.decode()
+    assert json.loads(r.stdout)["model_id"] == big_reference[0]
+
+
+def test_resume_refuses_input_changed_in_place_after_vocabulary_pass(big_corpus, tmp_path):
+    """Same size and mtime, other bytes, after the vocabulary pass had finished: the chunk
+    hashes it recorded catch what size and mtime cannot (the old check resumed and mixed)."""
+    corpus = tmp_path / "c.txt"
+    shutil.copyfile(big_corpus, corpus)
+    out = tmp_path / "m"
+    proc = start_build(corpus, out, "--workers", "2")
+    kill_when(proc, lambda: len(list((tmp_path / "m.work" / "map").glob("*.json"))) >= 2)
+    original = corpus.read_bytes()
+    changed = bytearray(original)
+    pos = len(changed) * 3 // 4
+    pos = changed.index(b"w", pos)
+    changed[pos:pos + 2] = b"xx"
+    write_keeping_mtime(corpus, bytes(changed))  # size and mtime as before: only the hashes tell
+    r = cli(corpus, "-o", out, *BUILD_ARGS, "--resume")
+    assert r.returncode == 1, r.stderr.decode()
+    assert f"input {corpus} changed since the interrupted build".encode() in r.stderr
+    assert not out.exists()
+
+
+def test_resume_refuses_input_changed_during_vocabulary_pass(big_corpus, big_reference, tmp_path):
+    """Killed while the vocabulary pass read the corpus: a reused chunk's marker must hold
+    the hash of the chunk read now."""
+    corpus = tmp_path / "c.txt"
+    shutil.copyfile(big_corpus, corpus)
+    out = tmp_path / "m"
+    proc = start_build(corpus, out, "--workers", "1")
+    kill_when(proc, lambda: len(list((tmp_path / "m.work" / "chunks").glob("*.pkl"))) >= 2)
+    assert not (tmp_path / "m.work" / "vocab.json").exists(), "killed too late for this test"
+    original = corpus.read_bytes()
+    write_keeping_mtime(corpus, original.replace(b"w1 ", b"w2 ", 1))
+    r = cli(corpus, "-o", out, *BUILD_ARGS, "--resume")
+    assert r.returncode == 1, r.stderr.decode()
+    assert f"input {corpus} changed since the interrupted build: its content from line 1".encode() in r.stderr
+    r = cli(corpus, big_corpus, "-o", out, *BUILD_ARGS, "--resume")  # another list of inputs
+    assert r.returncode == 1 and f"new: {big_corpus}".encode() in r.stderr, r.stderr.decode()
+    corpus.write_bytes(original)
+    r = cli(corpus, "-o", out, *BUILD_ARGS, "--resume", "--json-summary")
+    assert r.returncode == 0, r.stderr.decode()
+    assert json.loads(r.stdout)["model_id"] == big_reference[0]  # restored bytes, new mtime: resumes
+
+
+def test_concurrent_build_to_same_out_fails_at_once_naming_first_pid(corpus, reference, tmp_path):
+    """Two builds to one --out shared its work directory and corrupted each other."""
+    out = tmp_path / "m"
+    lock = tmp_path / "m.work" / "build.lock"
+    first = start_build(corpus, out, "--workers", "1")
+    try:
+        wait_for(lambda: lock.exists() and lock.read_text().startswith(f"{first.pid} "))
+        os.killpg(first.pid, signal.SIGSTOP)  # hold it mid-build
+        before = sorted(p.name for p in (tmp_path / "m.work").rglob("*"))
+        for extra in ((), ("--resume",)):
+            r = cli(corpus, "-o", out, *BUILD_ARGS, *extra, timeout=120)
+            assert r.returncode == 1, r.stderr.decode()
+            assert f"another build (pid {first.pid} on ".encode() in r.stderr
+        assert sorted(p.name for p in (tmp_path / "m.work").rglob("*")) == before  # left alone
+    finally:
+        os.killpg(first.pid, signal.SIGCONT)
+    _, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err.decode()
+    assert_same_model(out, reference[0])

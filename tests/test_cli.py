@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from builder.inmemory import build_model_inmemory
+from reference_builder import build_model_inmemory
 from ngram.backend import open_backend
 from ngram.scoring import Scorer
 from reference import count_ngrams

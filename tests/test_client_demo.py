@@ -19,7 +19,7 @@ SENTENCES = [s.decode() for s in TEXT.splitlines()[:5]] + ["zzqx unseen words he
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from builder.inmemory import build_model_inmemory
+    from reference_builder import build_model_inmemory
     out = tmp_path_factory.mktemp("tiny") / "m"
     build_model_inmemory(TEXT, out, order=3, num_shards=2)
     return out

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from builder.inmemory import build_model_inmemory
+from reference_builder import build_model_inmemory
 from ngram.errors import InvalidQueryError, ModelFormatError
 from ngram.format import FIXED_SIZE
 from ngram.manifest import model_id_of

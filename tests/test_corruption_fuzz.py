@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.inmemory import build_model_inmemory
+from reference_builder import build_model_inmemory
 from ngram.errors import ModelFormatError
 from ngram.model import Model
 

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from builder.inmemory import build_model_inmemory
+from reference_builder import build_model_inmemory
 from ngram.backend import open_backend
 from ngram.counting import ngram_counts
 from ngram.errors import InvalidQueryError, ValueKindError

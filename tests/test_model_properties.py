@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from builder.inmemory import build_model_inmemory
+from reference_builder import build_model_inmemory
 from ngram.backend import LocalBackend
 from ngram.model import Model
 from ngram.scoring import Scorer

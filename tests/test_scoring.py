@@ -3,7 +3,7 @@ input validation, and opening backends."""
 import numpy as np
 import pytest
 
-from builder.inmemory import build_model_inmemory
+from reference_builder import build_model_inmemory
 from ngram.backend import Backend, LocalBackend, open_backend
 from ngram.errors import InvalidQueryError, ModelFormatError, NgramError
 from ngram.model import Model

@@ -109,7 +109,7 @@ def test_decoded_batch_lookup_equals_compressed(models, name, q, data):
 
 def test_decoded_trie_of_a_split_counts_shard(tmp_path):
     """Any shard decodes (the server's decoded layout): a count's 64 bits survive."""
-    from builder.inmemory import build_model_inmemory
+    from reference_builder import build_model_inmemory
     build_model_inmemory(b"a b c\na b d\n" * 3, tmp_path / "m", order=3, num_shards=2)
     m = Model.open(tmp_path / "m")
     for t in m.shards.values():

@@ -1,8 +1,8 @@
-"""The simple in-memory build path: exact counts with numpy, for small corpora and as the
-reference the scalable pipeline must reproduce byte for byte.
+"""The reference builder: exact counts with plain numpy, everything in memory, for small
+corpora. The scalable pipeline (``builder/``, ``ngram build``) must reproduce its models
+byte for byte; tests use it as that oracle and to make small models quickly.
 
-Everything is held in memory (about 60 bytes per token for a 5-gram model), so use it
-for corpora up to a few hundred million bytes; the pipeline in this package streams.
+Everything is held in memory (about 60 bytes per token for a 5-gram model).
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from collections import Counter
 
 import numpy as np
 
+from ngram.compressed_io import read_all
 from ngram.sharding import shard_of_pair
 from ngram.vocab import build_vocabulary
 from ngram.writer import Level, ModelWriter, ShardSpec
@@ -19,9 +20,7 @@ from ngram.writer import Level, ModelWriter, ShardSpec
 
 def read_text(path: str | os.PathLike) -> bytes:
     """Whole file, decompressed by its magic bytes like the pipeline's inputs; '-' is stdin."""
-    from .inputs import open_input
-    with open_input(str(path)) as f:
-        return f.read()
+    return read_all(path)
 
 
 def count_words(data: bytes) -> tuple[Counter, int]:
