@@ -21,3 +21,8 @@ DEFAULT_DRAIN_GRACE_S = 10.0         # seconds a draining server finishes accept
 
 # -- input -------------------------------------------------------------------------------
 DEFAULT_MAX_LINE_BYTES = 1 << 20     # a corpus line longer than this is an error
+
+# -- decoders (client/beam.py, client/ctc.py) -------------------------------------------
+DECODER_LM_CACHE_PAIRS = 1 << 20     # (state, word) answers an LMEngine keeps (two-generation LRU)
+DECODER_BEAM_WIDTH = 100             # CTC beams kept per frame (pyctcdecode's default)
+DECODER_BATCH_UTTERANCES = 64        # utterances a CTC decode_batch steps in lockstep
