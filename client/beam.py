@@ -73,7 +73,7 @@ class LMEngine:
     # -- states ------------------------------------------------------------------------
     def intern(self, context: tuple[int, ...]) -> int:
         """The state of a context (its last order-1 word ids are kept)."""
-        context = tuple(context[len(context) - self.width:]) if self.width else ()
+        context = tuple(context[max(0, len(context) - self.width):]) if self.width else ()
         sid = self._index.get(context)
         if sid is None:
             sid = len(self._contexts)
