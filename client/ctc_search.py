@@ -18,8 +18,6 @@ scored by the LMEngine in one round.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
-
 import numpy as np
 
 from client.beam import LMEngine
@@ -59,7 +57,7 @@ class WordScorer:
         self.engine = engine
         self.unk_offset = float(unk_offset)
         self.unigrams = sorted(unigrams) if unigrams else []
-        self._uniset = set(self.unigrams)
+        self._uni = np.array(self.unigrams, dtype=str)
         words = [w for h in (hotwords or []) for w in h.strip().split()]
         self.hotwords = set(words)
         self.hotword_weight = float(hotword_weight)
@@ -69,23 +67,45 @@ class WordScorer:
                 p = w[:i]
                 self._hot_min[p] = min(self._hot_min.get(p, len(w)), len(w))
 
-    def is_unigram_prefix(self, s: str) -> bool:
-        i = bisect_left(self.unigrams, s)
-        return i < len(self.unigrams) and self.unigrams[i].startswith(s)
+    def _lookup(self, strs: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(starts a unigram, is a unigram) of each string, by sorted search: s starts a
+        unigram iff one sorts in [s, s + the largest code point)."""
+        n = len(self._uni)
+        if n == 0:
+            z = np.zeros(len(strs), bool)
+            return z, z
+        arr = np.array(strs, dtype=str)
+        lo = np.searchsorted(self._uni, arr)
+        hi = np.searchsorted(self._uni, np.array([x + "\U0010ffff" for x in strs], dtype=str))
+        member = (lo < n) & (self._uni[np.minimum(lo, n - 1)] == arr)
+        return hi > lo, member
 
-    def partial(self, s: str) -> float:
-        if s in self._hot_min:
-            return self.hotword_weight * len(s) / self._hot_min[s]
+    def partials(self, strs: list[str]) -> np.ndarray:
+        """Partial-word scores of new partial words: the offset when no unigram starts
+        with it (scaled up past AVG_WORD_CHARS characters); a hotword prefix's share of
+        the hotword weight instead."""
+        lengths = np.fromiter(map(len, strs), np.int64, len(strs))
         if self.engine is None:
-            return 0.0
-        is_oov = 0 if (self.unigrams and self.is_unigram_prefix(s)) else 1
-        score = self.unk_offset * is_oov
-        if len(s) > AVG_WORD_CHARS:
-            score = score * len(s) / AVG_WORD_CHARS
-        return score
+            partial = np.zeros(len(strs))
+        else:
+            prefix, _ = self._lookup(strs)
+            partial = self.unk_offset * (~prefix).astype(np.float64)
+            long = lengths > AVG_WORD_CHARS
+            partial[long] = partial[long] * lengths[long] / AVG_WORD_CHARS
+        if self._hot_min:
+            for i, s in enumerate(strs):
+                if s in self._hot_min:
+                    partial[i] = self.hotword_weight * len(s) / self._hot_min[s]
+        return partial
 
-    def unknown(self, word: str, lm_id: int) -> bool:
-        return (bool(self._uniset) and word not in self._uniset) or lm_id == 0
+    def words(self, strs: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(LM ids, unknown) of words: unknown is outside the unigram list (when there is
+        one) or outside the model's vocabulary; both get the unknown-word offset."""
+        lm_ids = self.engine.word_ids(strs) if self.engine else np.zeros(len(strs), np.int64)
+        if len(self._uni):
+            _, member = self._lookup(strs)
+            return lm_ids, ~member | (lm_ids == 0)
+        return lm_ids, lm_ids == 0
 
 
 class Search:
@@ -109,6 +129,7 @@ class Search:
         self.p_hot = _Grow(np.int64)
         for g in (self.p_partial, self.p_lmid, self.p_unk, self.p_hot):
             g.extend([g.fill])
+        self.p_lmid.a[0] = 0  # "" is no word: <unk>
         # word trie of texts, one root per utterance
         self.t_parent, self.t_part = _Grow(np.int64, -1), _Grow(np.int64)
         self.t_state, self.t_raw = _Grow(np.int64), _Grow(np.float64)
@@ -149,16 +170,23 @@ class Search:
 
     def _new_parts(self, parents: np.ndarray, chars: np.ndarray) -> np.ndarray:
         strs = [self.p_str[p] + self.labels[c] for p, c in zip(parents.tolist(), chars.tolist())]
-        ids = self.p_partial.extend([self.w.partial(s) for s in strs])
-        lmids = self.engine.word_ids(strs) if self.engine else np.zeros(len(strs), np.int64)
-        self.p_lmid.extend(lmids)
-        self.p_unk.extend([self.w.unknown(s, i) for s, i in zip(strs, lmids.tolist())])
+        ids = self.p_partial.extend(self.w.partials(strs))
+        self.p_lmid.extend(np.full(len(strs), -1))  # looked up when the part is first a word
+        self.p_unk.extend(np.ones(len(strs), bool))
         self.p_hot.extend([s in self.w.hotwords for s in strs])
         self.p_str.extend(strs)
         while len(self.p_child) < len(self.p_str):
             self.p_child = np.concatenate([self.p_child, np.full_like(self.p_child, -1)])
         self.p_child[parents, chars] = ids
         return ids
+
+    def ensure_words(self, parts: np.ndarray) -> None:
+        """Look up the LM ids of partial words about to be scored as words."""
+        todo = np.unique(parts[self.p_lmid.v[parts] < 0])
+        if len(todo):
+            lm_ids, unknown = self.w.words([self.p_str[p] for p in todo.tolist()])
+            self.p_lmid.a[todo] = lm_ids
+            self.p_unk.a[todo] = unknown
 
     def _word_score(self, log10: np.ndarray, parts: np.ndarray, end: np.ndarray | None = None) -> np.ndarray:
         """alpha * ln p + beta per word, as pyctcdecode adds it up (offset, </s>, scale)."""
@@ -175,6 +203,7 @@ class Search:
         new = np.flatnonzero(ids < 0)
         if len(new):
             par, prt = keys[new] >> 32, keys[new] & 0xFFFFFFFF
+            self.ensure_words(prt)
             got = self.t_parent.extend(par)
             self.t_part.extend(prt)
             hot = self.t_hot.v[par] + self.p_hot.v[prt]

@@ -168,6 +168,7 @@ def finish(s: Search, beams: Beams, p: Params):
     _, inv_u = np.unique(np.stack([beams.utt, keys]), axis=1, return_inverse=True)
     first, merged = _merge(inv_u.ravel(), beams.logit)
     g = beams.take(first)
+    s.ensure_words(g.part[g.part != 0])
     word = np.where(g.part != 0, s.p_lmid.v[g.part], 0)
     if s.engine is not None:
         log10, nxt = s.engine.extend(s.t_state.v[g.text], word)
