@@ -22,7 +22,7 @@ import re
 import numpy as np
 
 from client.beam import LMEngine
-from client.ctc_search import Search, WordScorer
+from client.ctc_search import Search, UnigramTrie, WordScorer
 from client.ctc_step import Params, finish, start, step
 from ngram.limits import DECODER_BATCH_UTTERANCES, DECODER_BEAM_WIDTH
 
@@ -84,6 +84,8 @@ class CTCDecoder:
         self.unk_score_offset = float(unk_score_offset)
         self.score_boundary = bool(lm_score_boundary)
         self.unigrams = self._unigrams(unigrams) if self.engine is not None else []
+        single = all(len(x) <= 1 for x in self.labels)
+        self._trie = UnigramTrie(self.unigrams, self.labels) if single else None
 
     def _unigrams(self, unigrams) -> list[str]:
         vocab = self.engine.vocab
@@ -133,7 +135,7 @@ class CTCDecoder:
         X = np.full((n, int(lengths.max()), len(self.labels)), -np.inf)
         for j, i in enumerate(by_len.tolist()):
             X[j, :lengths[i]] = X_list[i]
-        words = WordScorer(self.engine, self.unigrams, self.unk_score_offset, hotwords, hotword_weight)
+        words = WordScorer(self.engine, self.unigrams, self.unk_score_offset, hotwords, hotword_weight, self._trie)
         search = Search(self.labels, words, self.alpha, self.beta, self.score_boundary)
         beams = start(search, n)
         sorted_len = lengths[by_len]

@@ -49,15 +49,54 @@ class _Grow:
         return self.a[:self.n]
 
 
+class UnigramTrie:
+    """The unigrams as a trie over label ids (single-character labels): child lookups
+    for a whole array of (node, label) at once; node 0 is "", -1 is "starts no unigram"."""
+
+    def __init__(self, unigrams: list[str], labels: list[str]):
+        self.L = len(labels)
+        index = {c: i for i, c in enumerate(labels) if len(c) == 1}
+        nodes: dict[str, int] = {"": 0}
+        keys, vals, words = [], [], []
+        for w in unigrams:
+            node = 0
+            for k in range(len(w)):
+                c = index.get(w[k])
+                if c is None:
+                    break
+                nxt = nodes.get(w[:k + 1])
+                if nxt is None:
+                    nxt = nodes[w[:k + 1]] = len(nodes)
+                    keys.append(node * self.L + c)
+                    vals.append(nxt)
+                node = nxt
+            else:
+                words.append(node)
+        order = np.argsort(np.array(keys, np.int64))
+        self.keys = np.array(keys, np.int64)[order]
+        self.vals = np.array(vals, np.int64)[order]
+        self.is_word = np.zeros(len(nodes), bool)
+        self.is_word[np.array(words, np.int64)] = True
+
+    def children(self, nodes: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        key = nodes * self.L + labels
+        at = np.minimum(np.searchsorted(self.keys, key), max(len(self.keys) - 1, 0))
+        found = (nodes >= 0) & (len(self.keys) > 0)
+        if len(self.keys):
+            found &= self.keys[at] == key
+        return np.where(found, self.vals[at] if len(self.vals) else -1, -1)
+
+
 class WordScorer:
     """The per-decoder word knowledge: unigram prefixes, unknown-word offsets, hotwords."""
 
     def __init__(self, engine: LMEngine | None, unigrams: list[str] | None, unk_offset: float,
-                 hotwords=None, hotword_weight: float = 10.0):
+                 hotwords=None, hotword_weight: float = 10.0, trie: UnigramTrie | None = None):
         self.engine = engine
+        self.trie = trie  # given when every label is one character: no string searches
         self.unk_offset = float(unk_offset)
         self.unigrams = sorted(unigrams) if unigrams else []
-        self._uni = np.array(self.unigrams, dtype=str)
+        self._uni_array = None
         words = [w for h in (hotwords or []) for w in h.strip().split()]
         self.hotwords = set(words)
         self.hotword_weight = float(hotword_weight)
@@ -70,25 +109,29 @@ class WordScorer:
     def _lookup(self, strs: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(starts a unigram, is a unigram) of each string, by sorted search: s starts a
         unigram iff one sorts in [s, s + the largest code point)."""
-        n = len(self._uni)
+        n = len(self.unigrams)
         if n == 0:
             z = np.zeros(len(strs), bool)
             return z, z
+        if self._uni_array is None:
+            self._uni_array = np.array(self.unigrams, dtype=str)
+        self._uni = self._uni_array
         arr = np.array(strs, dtype=str)
         lo = np.searchsorted(self._uni, arr)
         hi = np.searchsorted(self._uni, np.array([x + "\U0010ffff" for x in strs], dtype=str))
         member = (lo < n) & (self._uni[np.minimum(lo, n - 1)] == arr)
         return hi > lo, member
 
-    def partials(self, strs: list[str]) -> np.ndarray:
+    def partials(self, strs: list[str], prefix: np.ndarray | None = None) -> np.ndarray:
         """Partial-word scores of new partial words: the offset when no unigram starts
         with it (scaled up past AVG_WORD_CHARS characters); a hotword prefix's share of
-        the hotword weight instead."""
+        the hotword weight instead. `prefix`: whether each starts a unigram, if known."""
         lengths = np.fromiter(map(len, strs), np.int64, len(strs))
         if self.engine is None:
             partial = np.zeros(len(strs))
         else:
-            prefix, _ = self._lookup(strs)
+            if prefix is None:
+                prefix, _ = self._lookup(strs)
             partial = self.unk_offset * (~prefix).astype(np.float64)
             long = lengths > AVG_WORD_CHARS
             partial[long] = partial[long] * lengths[long] / AVG_WORD_CHARS
@@ -98,12 +141,14 @@ class WordScorer:
                     partial[i] = self.hotword_weight * len(s) / self._hot_min[s]
         return partial
 
-    def words(self, strs: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def words(self, strs: list[str], member: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(LM ids, unknown) of words: unknown is outside the unigram list (when there is
-        one) or outside the model's vocabulary; both get the unknown-word offset."""
+        one) or outside the model's vocabulary; both get the unknown-word offset.
+        `member`: whether each is a unigram, if known."""
         lm_ids = self.engine.word_ids(strs) if self.engine else np.zeros(len(strs), np.int64)
-        if len(self._uni):
-            _, member = self._lookup(strs)
+        if len(self.unigrams):
+            if member is None:
+                _, member = self._lookup(strs)
             return lm_ids, ~member | (lm_ids == 0)
         return lm_ids, lm_ids == 0
 
@@ -127,7 +172,8 @@ class Search:
         self.p_lmid = _Grow(np.int64)
         self.p_unk = _Grow(bool, True)
         self.p_hot = _Grow(np.int64)
-        for g in (self.p_partial, self.p_lmid, self.p_unk, self.p_hot):
+        self.p_utrie = _Grow(np.int64)  # node in the unigram trie (-1: starts no unigram)
+        for g in (self.p_partial, self.p_lmid, self.p_unk, self.p_hot, self.p_utrie):
             g.extend([g.fill])
         self.p_lmid.a[0] = 0  # "" is no word: <unk>
         # word trie of texts, one root per utterance
@@ -170,10 +216,15 @@ class Search:
 
     def _new_parts(self, parents: np.ndarray, chars: np.ndarray) -> np.ndarray:
         strs = [self.p_str[p] + self.labels[c] for p, c in zip(parents.tolist(), chars.tolist())]
-        ids = self.p_partial.extend(self.w.partials(strs))
+        prefix = None
+        if self.w.trie is not None:
+            utrie = self.w.trie.children(self.p_utrie.v[parents], chars)
+            self.p_utrie.extend(utrie)
+            prefix = utrie >= 0
+        ids = self.p_partial.extend(self.w.partials(strs, prefix))
         self.p_lmid.extend(np.full(len(strs), -1))  # looked up when the part is first a word
         self.p_unk.extend(np.ones(len(strs), bool))
-        self.p_hot.extend([s in self.w.hotwords for s in strs])
+        self.p_hot.extend([s in self.w.hotwords for s in strs] if self.w.hotwords else np.zeros(len(strs)))
         self.p_str.extend(strs)
         while len(self.p_child) < len(self.p_str):
             self.p_child = np.concatenate([self.p_child, np.full_like(self.p_child, -1)])
@@ -184,7 +235,11 @@ class Search:
         """Look up the LM ids of partial words about to be scored as words."""
         todo = np.unique(parts[self.p_lmid.v[parts] < 0])
         if len(todo):
-            lm_ids, unknown = self.w.words([self.p_str[p] for p in todo.tolist()])
+            member = None
+            if self.w.trie is not None:
+                u = self.p_utrie.v[todo]
+                member = (u >= 0) & self.w.trie.is_word[np.maximum(u, 0)]
+            lm_ids, unknown = self.w.words([self.p_str[p] for p in todo.tolist()], member)
             self.p_lmid.a[todo] = lm_ids
             self.p_unk.a[todo] = unknown
 

@@ -55,22 +55,18 @@ def _merge(keys: np.ndarray, scores: np.ndarray):
     merged score), groups in order of first appearance. Sequential dict merging keeps
     the first position but the last member's fields; the fields matter (the final step
     scores the last member's pending word), so this is kept."""
-    uk, first, inv = np.unique(keys, return_index=True, return_inverse=True)
-    inv = inv.ravel()
-    _, rfirst = np.unique(keys[::-1], return_index=True)
-    last = len(keys) - 1 - rfirst
+    order = np.argsort(keys, kind="stable")          # members of a group stay in order
+    sk = keys[order]
+    starts = np.flatnonzero(np.concatenate([[True], sk[1:] != sk[:-1]]))
+    ends = np.concatenate([starts[1:], [len(sk)]])
+    first, last = order[starts], order[ends - 1]
     acc = scores[first].copy()
-    counts = np.bincount(inv, minlength=len(uk))
-    if counts.max(initial=1) > 1:
-        member = np.argsort(inv, kind="stable")
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        rank = np.empty(len(inv), np.int64)
-        rank[member] = np.arange(len(inv)) - np.repeat(starts, counts)
-        for r in range(1, int(counts.max())):  # add members in order, as sequential merging does
-            at = np.flatnonzero(rank == r)
-            acc[inv[at]] = _log_add(acc[inv[at]], scores[at])
-    order = np.argsort(first, kind="stable")
-    return last[order], acc[order]
+    sizes = ends - starts
+    for r in range(1, int(sizes.max(initial=1))):   # add members in order, as sequential merging does
+        g = np.flatnonzero(sizes > r)
+        acc[g] = _log_add(acc[g], scores[order[starts[g] + r]])
+    pos = np.argsort(first)
+    return last[pos], acc[pos]
 
 
 def _select(utt: np.ndarray, score: np.ndarray, p: Params) -> np.ndarray:
@@ -98,8 +94,10 @@ def step(s: Search, beams: Beams, X: np.ndarray, t: int, active: int, p: Params)
     cols = X[:active, t, :]
     sel = cols >= p.token_min_logp
     sel[np.arange(active), cols.argmax(axis=1)] = True
-    bi, ci = np.nonzero(sel[b0.utt])
-    order = np.lexsort((bi, ci, b0.utt[bi]))           # by utterance, then label, then beam
+    bi, ci = np.nonzero(sel[b0.utt])                   # by beam, then label
+    group = b0.utt[bi] * s.L + ci                      # by utterance, then label, then beam:
+    small = group.astype(np.int16) if active * s.L < 1 << 15 else group
+    order = np.argsort(small, kind="stable")           # a radix sort for int16 keys
     b, c = bi[order], ci[order].astype(np.int64)
     u = b0.utt[b]
     logit = b0.logit[b] + X[u, t, c]
