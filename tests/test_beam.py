@@ -49,7 +49,7 @@ def _naive(client: Client, hyp: list[int], float32: bool) -> list[float]:
 hyps = st.lists(st.lists(st.integers(0, 60), min_size=1, max_size=7), min_size=1, max_size=12)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(hyps=hyps, cache=st.sampled_from([3, 50, 1 << 20]))
 def test_batched_rounds_equal_naive_scoring(client, hyps, cache):
     engine = LMEngine(client, cache_pairs=cache)
