@@ -86,6 +86,18 @@ def _select(utt: np.ndarray, score: np.ndarray, p: Params) -> np.ndarray:
     return order[rank < p.beam_width]
 
 
+def _label_order(cols: np.ndarray, sel: np.ndarray, best: np.ndarray, floor: float) -> np.ndarray:
+    """rank[u, label]: the order labels are tried in each utterance's frame. pyctcdecode
+    iterates a Python set of the selected labels; extensions with exactly equal scores
+    (common with low-precision logits) keep that order, so it is reproduced here: one
+    small set per utterance and frame, nothing per beam."""
+    rank = np.zeros(sel.shape, np.int64)
+    for u in range(len(cols)):
+        labels = list(set(np.where(cols[u] >= floor)[0]) | {best[u]})
+        rank[u, labels] = np.arange(len(labels))
+    return rank
+
+
 def step(s: Search, beams: Beams, X: np.ndarray, t: int, active: int, p: Params) -> Beams:
     """Frame t for utterances 0..active-1 (their beams come first in `beams`)."""
     live = int(np.searchsorted(beams.utt, active))
@@ -93,9 +105,11 @@ def step(s: Search, beams: Beams, X: np.ndarray, t: int, active: int, p: Params)
     b0 = beams.take(slice(0, live))
     cols = X[:active, t, :]
     sel = cols >= p.token_min_logp
-    sel[np.arange(active), cols.argmax(axis=1)] = True
+    best = cols.argmax(axis=1)
+    sel[np.arange(active), best] = True
+    rank = _label_order(cols, sel, best, p.token_min_logp)
     bi, ci = np.nonzero(sel[b0.utt])                   # by beam, then label
-    group = b0.utt[bi] * s.L + ci                      # by utterance, then label, then beam:
+    group = b0.utt[bi] * s.L + rank[b0.utt[bi], ci]    # by utterance, then label, then beam:
     small = group.astype(np.int16) if active * s.L < 1 << 15 else group
     order = np.argsort(small, kind="stable")           # a radix sort for int16 keys
     b, c = bi[order], ci[order].astype(np.int64)
