@@ -123,10 +123,15 @@ class CTCDecoder:
         return out
 
     def _decode_group(self, logits_list, p: Params, hotwords, hotword_weight):
-        X_list = [log_probs(x) for x in logits_list]
-        for i, x in enumerate(X_list):
-            if x.shape[1] != len(self.labels):
+        X_list = []
+        for i, x in enumerate(logits_list):
+            x = np.asarray(x)
+            if x.ndim == 2 and x.shape[1] != len(self.labels):
                 raise ValueError(f"utterance {i}: logits have {x.shape[1]} labels, the decoder {len(self.labels)}")
+            bad = np.argwhere(np.isnan(x) | np.isposinf(x)) if x.dtype.kind == "f" else []
+            if len(bad):
+                raise ValueError(f"utterance {i}: logits hold NaN or +inf (first at frame {bad[0][0]})")
+            X_list.append(log_probs(x))
         n = len(X_list)
         if n == 0:
             return []

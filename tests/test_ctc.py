@@ -111,6 +111,12 @@ def test_bad_logits_are_clear_errors():
     with pytest.raises(ValueError, match=r"\[frames, labels\]"):
         dec.decode(np.zeros(5))
     assert dec.decode(np.zeros((0, len(LABELS)))) == ""
+    x = LOGITS[1].copy()
+    x[7, 3] = np.nan
+    with pytest.raises(ValueError, match=r"utterance 1: logits hold NaN or \+inf \(first at frame 7\)"):
+        dec.decode_batch([LOGITS[0], x])
+    x[7, 3] = -np.inf  # a log-probability of zero is fine
+    assert isinstance(dec.decode(x), str)
 
 
 def test_probabilities_and_logits_give_the_same_log_probs():
