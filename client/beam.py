@@ -25,7 +25,7 @@ import numpy as np
 
 from ngram.chains import BACKOFF
 from ngram.limits import DECODER_LM_CACHE_PAIRS
-from ngram.vocab import BOS_ID, EOS_ID, UNK_ID
+from ngram.vocab import BOS_ID, EOS_ID
 
 NULL_STATE = 0   # the empty context (no <s>)
 START_STATE = 1  # the context "<s>"
