@@ -152,7 +152,7 @@ class CTCDecoder:
             part = int(final.part[k])
             text = search.text(int(final.text[k]))
             if part:
-                text = f"{text} {search.p_str[part]}" if text else search.p_str[part]
+                text = f"{text} {search.part_str(part)}" if text else search.part_str(part)
             frames = search.frames(int(final.fnode[k]))
             if part:
                 frames.append((int(final.pstart[k]), int(final.pend[k])))

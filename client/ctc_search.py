@@ -122,13 +122,13 @@ class WordScorer:
         member = (lo < n) & (self._uni[np.minimum(lo, n - 1)] == arr)
         return hi > lo, member
 
-    def partials(self, strs: list[str], prefix: np.ndarray | None = None) -> np.ndarray:
-        """Partial-word scores of new partial words: the offset when no unigram starts
-        with it (scaled up past AVG_WORD_CHARS characters); a hotword prefix's share of
-        the hotword weight instead. `prefix`: whether each starts a unigram, if known."""
-        lengths = np.fromiter(map(len, strs), np.int64, len(strs))
+    def partials(self, lengths: np.ndarray, prefix: np.ndarray | None, strs: list[str] | None) -> np.ndarray:
+        """Partial-word scores of new partial words (their lengths in characters): the
+        offset when no unigram starts with it (`prefix`, else searched for in `strs`),
+        scaled up past AVG_WORD_CHARS characters; a hotword prefix's share of the
+        hotword weight instead (needs `strs`)."""
         if self.engine is None:
-            partial = np.zeros(len(strs))
+            partial = np.zeros(len(lengths))
         else:
             if prefix is None:
                 prefix, _ = self._lookup(strs)
@@ -167,13 +167,15 @@ class Search:
         self.bos = bos
         # character trie of partial words; node 0 is ""
         self.p_child = np.full((64, self.L), -1, np.int32)
-        self.p_str = [""]
+        self.p_parent, self.p_char, self.p_len = _Grow(np.int64, -1), _Grow(np.int64), _Grow(np.int64)
+        self._strs: dict[int, str] = {0: ""}  # strings of partial words, made when needed
         self.p_partial = _Grow(np.float64)
         self.p_lmid = _Grow(np.int64)
         self.p_unk = _Grow(bool, True)
         self.p_hot = _Grow(np.int64)
         self.p_utrie = _Grow(np.int64)  # node in the unigram trie (-1: starts no unigram)
-        for g in (self.p_partial, self.p_lmid, self.p_unk, self.p_hot, self.p_utrie):
+        for g in (self.p_partial, self.p_lmid, self.p_unk, self.p_hot, self.p_utrie,
+                  self.p_parent, self.p_char, self.p_len):
             g.extend([g.fill])
         self.p_lmid.a[0] = 0  # "" is no word: <unk>
         # word trie of texts, one root per utterance
@@ -215,21 +217,39 @@ class Search:
         return out
 
     def _new_parts(self, parents: np.ndarray, chars: np.ndarray) -> np.ndarray:
-        strs = [self.p_str[p] + self.labels[c] for p, c in zip(parents.tolist(), chars.tolist())]
+        label_len = np.fromiter(map(len, self.labels), np.int64, self.L)
+        lengths = self.p_len.v[parents] + label_len[chars]
+        # strings only where a rule needs them: no label trie, or hotwords
+        strs = None
+        if self.w.trie is None or self.w.hotwords:
+            strs = [self.part_str(p) + self.labels[c] for p, c in zip(parents.tolist(), chars.tolist())]
         prefix = None
         if self.w.trie is not None:
             utrie = self.w.trie.children(self.p_utrie.v[parents], chars)
             self.p_utrie.extend(utrie)
             prefix = utrie >= 0
-        ids = self.p_partial.extend(self.w.partials(strs, prefix))
-        self.p_lmid.extend(np.full(len(strs), -1))  # looked up when the part is first a word
-        self.p_unk.extend(np.ones(len(strs), bool))
-        self.p_hot.extend([s in self.w.hotwords for s in strs] if self.w.hotwords else np.zeros(len(strs)))
-        self.p_str.extend(strs)
-        while len(self.p_child) < len(self.p_str):
+        ids = self.p_partial.extend(self.w.partials(lengths, prefix, strs))
+        self.p_parent.extend(parents)
+        self.p_char.extend(chars)
+        self.p_len.extend(lengths)
+        self.p_lmid.extend(np.full(len(ids), -1))  # looked up when the part is first a word
+        self.p_unk.extend(np.ones(len(ids), bool))
+        self.p_hot.extend([x in self.w.hotwords for x in strs] if self.w.hotwords else np.zeros(len(ids)))
+        while len(self.p_child) < self.p_partial.n:
             self.p_child = np.concatenate([self.p_child, np.full_like(self.p_child, -1)])
         self.p_child[parents, chars] = ids
         return ids
+
+    def part_str(self, p: int) -> str:
+        """The string of partial word p (walks up to the nearest one already made)."""
+        s = self._strs.get(p)
+        if s is None:
+            tail, q = [], p
+            while (s := self._strs.get(q)) is None:
+                tail.append(self.labels[int(self.p_char.a[q])])
+                q = int(self.p_parent.a[q])
+            s = self._strs[p] = s + "".join(reversed(tail))
+        return s
 
     def ensure_words(self, parts: np.ndarray) -> None:
         """Look up the LM ids of partial words about to be scored as words."""
@@ -239,7 +259,7 @@ class Search:
             if self.w.trie is not None:
                 u = self.p_utrie.v[todo]
                 member = (u >= 0) & self.w.trie.is_word[np.maximum(u, 0)]
-            lm_ids, unknown = self.w.words([self.p_str[p] for p in todo.tolist()], member)
+            lm_ids, unknown = self.w.words([self.part_str(p) for p in todo.tolist()], member)
             self.p_lmid.a[todo] = lm_ids
             self.p_unk.a[todo] = unknown
 
@@ -287,7 +307,7 @@ class Search:
     def text(self, node: int) -> str:
         words = []
         while self.t_parent.a[node] >= 0:
-            words.append(self.p_str[int(self.t_part.a[node])])
+            words.append(self.part_str(int(self.t_part.a[node])))
             node = int(self.t_parent.a[node])
         return " ".join(reversed(words))
 

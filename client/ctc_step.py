@@ -131,7 +131,7 @@ def step(s: Search, beams: Beams, X: np.ndarray, t: int, active: int, p: Params)
     ps[is_b], pe[is_b] = -1, -1
     ps[is_c] = np.where(ps[is_c] < 0, t, ps[is_c])
     pe[is_c] = t + 1
-    n_text, n_part = s.t_parent.n + 1, len(s.p_str) + 1
+    n_text, n_part = s.t_parent.n + 1, s.p_partial.n + 1
     if n_text * n_part * (s.L + 1) >= 1 << 62:
         raise OverflowError("CTC search tries too large for one decode call; decode fewer utterances at once")
     keys = (new_text * n_part + new_part) * (s.L + 1) + c
