@@ -43,3 +43,8 @@ DEFAULT_EJECT_MAX_S = 16.0           # client: longest cool-down of a replica th
 RECONNECT_INITIAL_BACKOFF_MS = 100
 RECONNECT_MAX_BACKOFF_MS = 1000
 RECONNECT_MIN_CONNECT_TIMEOUT_MS = 1000
+
+# -- decoders (client/beam.py, client/ctc.py) -------------------------------------------
+DECODER_LM_CACHE_PAIRS = 1 << 20     # (state, word) answers an LMEngine keeps (two-generation LRU)
+DECODER_BEAM_WIDTH = 100             # CTC beams kept per frame (pyctcdecode's default)
+DECODER_BATCH_UTTERANCES = 64        # utterances a CTC decode_batch steps in lockstep
