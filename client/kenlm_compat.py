@@ -39,7 +39,6 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import threading
 import warnings
 import weakref
 from pathlib import Path
@@ -155,28 +154,19 @@ class _ForeignStates:
         self._sweep_at = max(1024, 2 * len(self._by_id))
 
 
-class _WordCache:
-    """(context, word) -> (log10, FullScoreReturn, next context), bounded: two
-    generations of plain dicts (a hit in the old one moves to the new one; when the new
-    one is full, the old one is dropped), so a hit costs one or two dict reads."""
+class _BoundedCache(dict):
+    """A dict emptied when it reaches its bound: a hit costs one dict read (a beam search
+    repeats a pair within a few steps, so an occasional reset costs little). Threads may
+    share it: a race only computes a value twice."""
 
     def __init__(self, entries: int):
-        self._half = max(entries // 2, 1)
-        self._new: dict = {}
-        self._old: dict = {}
+        super().__init__()
+        self.entries = entries
 
-    def get(self, key):
-        hit = self._new.get(key)
-        if hit is None:
-            hit = self._old.get(key)
-            if hit is not None:
-                self.put(key, hit)
-        return hit
-
-    def put(self, key, value) -> None:
-        if len(self._new) >= self._half:
-            self._old, self._new = self._new, {}
-        self._new[key] = value
+    def add(self, key, value) -> None:
+        if len(self) >= self.entries:
+            self.clear()
+        self[key] = value
 
 
 def _is_arpa(path: Path) -> bool:
@@ -212,18 +202,18 @@ class Model:
         self.layout = self._scorer.layout
         self.order = self._scorer.order
         self.vocab = backend.vocab
-        self._cache = _WordCache(KENLM_WORD_CACHE_ENTRIES)
-        self._lock = threading.Lock()  # the caches: a miss fills both under it
+        self._scores = _BoundedCache(KENLM_WORD_CACHE_ENTRIES)  # (context, word) -> _Scored
+        self._cached = self._scores.get
+        self._word_in_context = self._scorer.word_in_context
+        self._in_vocab = _BoundedCache(KENLM_WORD_CACHE_ENTRIES)  # word -> bool
         self._foreign = _ForeignStates()
-        self._in_vocab = _WordCache(KENLM_WORD_CACHE_ENTRIES)
 
     # -- vocabulary
     def __contains__(self, word: str | bytes) -> bool:
         known = self._in_vocab.get(word)
         if known is None:
             known = self.index(word) != UNK_ID
-            with self._lock:
-                self._in_vocab.put(word, known)
+            self._in_vocab.add(word, known)
         return known
 
     def index(self, word: str | bytes) -> int:
@@ -254,39 +244,41 @@ class Model:
     def NullContextWrite(self, state) -> None:
         self._write(state, ())
 
-    def _full(self, in_state, word: str | bytes) -> tuple:
+    def _score(self, in_state, word: str | bytes) -> tuple:
+        """(log10, next context, n-gram length, word id) of word after in_state, cached."""
         try:
             ctx = in_state.words
         except AttributeError:
             ctx = self._foreign.get(in_state)
         key = (ctx, word)
-        hit = self._cache.get(key)
+        hit = self._cached(key)
         if hit is None:
-            log10, length, wid, nxt = self._scorer.word_in_context(ctx, word)
-            hit = (log10, FullScoreReturn(log10, length, wid == UNK_ID), nxt)
-            with self._lock:
-                self._cache.put(key, hit)
+            log10, length, wid, nxt = self._word_in_context(ctx, word)
+            hit = (log10, nxt, length, wid)
+            self._scores.add(key, hit)
         return hit
 
     def BaseFullScore(self, in_state, word: str | bytes, out_state) -> FullScoreReturn:
-        hit = self._full(in_state, word)
-        self._write(out_state, hit[2])
-        return hit[1]
+        log10, nxt, length, wid = self._score(in_state, word)
+        self._write(out_state, nxt)
+        return FullScoreReturn(log10, length, wid == UNK_ID)
 
     def BaseScore(self, in_state, word: str | bytes, out_state) -> float:
-        # the hot path of a decoder (~2,700 calls an utterance): _full and _write inlined
+        # the hot path of a decoder (~400-2,700 calls an utterance): _score and _write inlined
         try:
             ctx = in_state.words
         except AttributeError:
             ctx = self._foreign.get(in_state)
         key = (ctx, word)
-        hit = self._cache.get(key)
+        hit = self._cached(key)
         if hit is None:
-            hit = self._full(in_state, word)
+            log10, length, wid, nxt = self._word_in_context(ctx, word)
+            hit = (log10, nxt, length, wid)
+            self._scores.add(key, hit)
         try:
-            out_state.words = hit[2]
+            out_state.words = hit[1]
         except AttributeError:
-            self._foreign.set(out_state, hit[2])
+            self._foreign.set(out_state, hit[1])
         return hit[0]
 
     # -- sentences

@@ -75,6 +75,21 @@ def local_shard(source):
     return None
 
 
+def _entry_point(kernel, args: tuple):
+    """The compiled function behind a numba dispatcher for the types of ``args`` (called
+    once with them here). A per-word call from Python is mostly dispatch: the dispatcher
+    types every argument on every call (~1 us for five, as long as the walk itself), the
+    entry point of the one signature a scorer uses does not. Every later call must pass
+    arguments of exactly these types (the scorer's own arrays, a tuple of MAX_ORDER - 1
+    ints, bytes). Falls back to the dispatcher if numba does not expose it."""
+    kernel(*args)
+    try:
+        (signature,) = kernel.signatures
+        return kernel.overloads[signature].entry_point
+    except (AttributeError, KeyError, ValueError):
+        return kernel
+
+
 class SentenceScorer:
     """KenLM's scores of sentences and of words after contexts, over a backend of backoff
     probabilities (a ``Backend``, or a ``Model``).
@@ -116,7 +131,7 @@ class SentenceScorer:
         self._scratch = _Scratch()
         # the kernels loaded (or compiled) now, not on the first sentence
         self._score_into(b"a", True, True)
-        self.word_in_context((BOS_ID,), b"a")
+        self._word_call = _entry_point(self._word_kernel, self._kernel_args + (self._pad, b"a"))
 
     # -- words
     def word_id(self, word: str | bytes) -> int:
@@ -129,10 +144,10 @@ class SentenceScorer:
         context). The next context is as short as gives the same scores (KenLM's state
         minimization): the words of the longest n-gram with a probability."""
         ctx = tuple(context[max(0, len(context) - self.order + 1):]) if self.order > 1 else ()
-        data = _utf8(word)
+        data = word if type(word) is bytes else _utf8(word)
         if self.layout != BATCHED:
-            log10, length, wid, m = self._word_kernel(*self._kernel_args, self._pad[len(ctx):] + ctx, data)
-            return float(log10), length, wid, ((ctx + (wid,))[len(ctx) + 1 - m:] if m else ())
+            log10, length, wid, m = self._word_call(*self._kernel_args, self._pad[len(ctx):] + ctx, data)
+            return log10, length, wid, ((ctx + (wid,))[len(ctx) + 1 - m:] if m else ())
         return self._word_by_lookup(ctx, data)
 
     def _word_by_lookup(self, ctx: tuple, data: bytes) -> tuple[float, int, int, tuple]:
