@@ -35,9 +35,7 @@ def _logits(i: int) -> np.ndarray:
     return FIXTURE["logits"][off[i]:off[i + 1]].astype(np.float32)
 
 
-def _decode(model_path, count: int) -> list[str]:
-    unigrams = [w for w in facade.Model(model_path).words()]
-    assert hashlib.sha256("\n".join(sorted(unigrams)).encode()).hexdigest() == META["unigram_sha256"]
+def _decode(model_path, count: int, unigrams: list[str]) -> list[str]:
     decoder = build_ctcdecoder(META["labels"], kenlm_model_path=str(model_path), unigrams=unigrams,
                                alpha=META["alpha"], beta=META["beta"])
     assert isinstance(decoder._language_model._kenlm_model, facade.Model)
@@ -45,28 +43,33 @@ def _decode(model_path, count: int) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def en_dev_dirs(tmp_path_factory):
-    d = tmp_path_factory.mktemp("endev")
-    import_arpa(ARPA / META["arpa"], d / "one", num_shards=1, quantization="none")
-    import_arpa(ARPA / META["arpa"], d / "two", num_shards=2, quantization="none")
-    return d
+def en_dev(tmp_path_factory):
+    """en-dev.5 imported once (one shard), and its words: pyctcdecode's unigram list,
+    the same as the fixture script read from the ARPA file."""
+    d = tmp_path_factory.mktemp("endev") / "model"
+    import_arpa(ARPA / META["arpa"], d, num_shards=1, quantization="none")
+    unigrams = list(facade.Model(d).words())
+    assert hashlib.sha256("\n".join(sorted(unigrams)).encode()).hexdigest() == META["unigram_sha256"]
+    return d, unigrams
 
 
 def test_pyctcdecode_imports_the_facade_as_kenlm():
     assert pyctc_language_model.kenlm is facade
 
 
-def test_decodes_as_real_kenlm_from_a_model_directory(en_dev_dirs):
-    assert _decode(en_dev_dirs / "one", len(FIXTURE["decoded"])) == FIXTURE["decoded"].tolist()
+def test_decodes_as_real_kenlm_from_a_model_directory(en_dev):
+    model_dir, unigrams = en_dev
+    assert _decode(model_dir, len(FIXTURE["decoded"]), unigrams) == FIXTURE["decoded"].tolist()
 
 
-def test_decodes_as_real_kenlm_from_an_arpa_file():
-    assert _decode(ARPA / META["arpa"], len(FIXTURE["decoded"])) == FIXTURE["decoded"].tolist()
+def test_decodes_as_real_kenlm_from_an_arpa_file(en_dev):
+    assert _decode(ARPA / META["arpa"], len(FIXTURE["decoded"]), en_dev[1]) == FIXTURE["decoded"].tolist()
 
 
-def test_decodes_as_real_kenlm_through_a_cluster(en_dev_dirs, tmp_path):
-    with Cluster(en_dev_dirs / "two", tmp_path / "cluster", replicas=1) as c:
-        got = _decode(c.path, CLUSTER_UTTERANCES)
+def test_decodes_as_real_kenlm_through_a_cluster(en_dev, tmp_path):
+    # one shard server (a multi-shard cluster: tests/test_kenlm_compat.py's every_path)
+    with Cluster(en_dev[0], tmp_path / "cluster", replicas=1) as c:
+        got = _decode(c.path, CLUSTER_UTTERANCES, en_dev[1])
     assert got == FIXTURE["decoded"][:CLUSTER_UTTERANCES].tolist()
 
 
@@ -76,7 +79,7 @@ def test_decoder_save_to_dir_and_load_from_dir(tmp_path):
     decoder = build_ctcdecoder(labels, kenlm_model_path=str(ARPA / "kenlm-test.arpa"), alpha=0.5, beta=1.0)
     (tmp_path / "saved").mkdir()
     decoder.save_to_dir(str(tmp_path / "saved"))
-    assert (tmp_path / "saved" / "kenlm-test.arpa").read_bytes() == (ARPA / "kenlm-test.arpa").read_bytes()
+    assert (tmp_path / "saved" / "language_model" / "kenlm-test.arpa").read_bytes() == (ARPA / "kenlm-test.arpa").read_bytes()
     loaded = BeamSearchDecoderCTC.load_from_dir(str(tmp_path / "saved"))
     assert isinstance(loaded._language_model._kenlm_model, facade.Model)
     for i in range(3):
