@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import client.kenlm_compat as kenlm
 from ngram.arpa import import_arpa
@@ -316,3 +318,38 @@ def test_model_path_is_absolute_bytes_as_kenlm(tmp_path, monkeypatch):
     monkeypatch.chdir(ARPA)
     m = kenlm.Model("kenlm-toy0.arpa")
     assert m.path == str(ARPA / "kenlm-toy0.arpa").encode()
+
+
+@pytest.fixture(scope="module")
+def kenlm_test_reference():
+    sys.path.insert(0, str(FIXTURES))
+    from arpa_reference import ReferenceModel
+
+    from ngram.arpa import read_arpa
+
+    return ReferenceModel(read_arpa(ARPA / "kenlm-test.arpa"))
+
+
+_TEST_WORDS = ("looking on a little the biarritz more . also would consider higher watching however "
+               "is screening call i concerns , loin not_found zzz_oov </s> <s>").split()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(context=st.lists(st.sampled_from(_TEST_WORDS), max_size=7), word=st.sampled_from(_TEST_WORDS),
+       bos=st.booleans())
+def test_base_full_score_equals_the_plain_python_reference(every_path, kenlm_test_reference, context, word, bos):
+    # the state after walking the context holds only the words that can still matter;
+    # the reference scores the word after the whole context
+    ref = kenlm_test_reference
+    ids = ([ref.ids[b"<s>"]] if bos else []) + [ref.ids.get(w.encode(), 0) for w in context]
+    want, want_len = ref.score(ids, ref.ids.get(word.encode(), 0))
+    for name, m in every_path.items():
+        state, out = kenlm.State(), kenlm.State()
+        (m.BeginSentenceWrite if bos else m.NullContextWrite)(state)
+        for w in context:
+            m.BaseScore(state, w, out)
+            state, out = out, state
+        r = m.BaseFullScore(state, word, out)
+        assert r.log_prob == pytest.approx(want, abs=1e-5), (name, context, word)
+        assert r.ngram_length == max(want_len, 1) and r.oov == (word not in m), (name, context, word)
+        assert len(out.words) <= m.order - 1

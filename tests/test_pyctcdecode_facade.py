@@ -79,7 +79,8 @@ def test_decoder_save_to_dir_and_load_from_dir(tmp_path):
     decoder = build_ctcdecoder(labels, kenlm_model_path=str(ARPA / "kenlm-test.arpa"), alpha=0.5, beta=1.0)
     (tmp_path / "saved").mkdir()
     decoder.save_to_dir(str(tmp_path / "saved"))
-    assert (tmp_path / "saved" / "language_model" / "kenlm-test.arpa").read_bytes() == (ARPA / "kenlm-test.arpa").read_bytes()
+    saved = tmp_path / "saved" / "language_model" / "kenlm-test.arpa"
+    assert saved.read_bytes() == (ARPA / "kenlm-test.arpa").read_bytes()
     loaded = BeamSearchDecoderCTC.load_from_dir(str(tmp_path / "saved"))
     assert isinstance(loaded._language_model._kenlm_model, facade.Model)
     for i in range(3):

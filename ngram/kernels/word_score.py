@@ -58,39 +58,42 @@ def _walk_compressed(buf, lay, order, ctx, s, end, last, acc, m_floor):
     """Walks the n-gram (ctx[s:end], last) from `last` leftwards. Returns (m, prob): m the
     length of its longest suffix with a probability (0: none; prob is then 0). With
     m_floor >= 1, returns (m, acc + the backoffs of its suffixes of length >= m_floor,
-    added in float32 from the shortest, as KenLM adds them) instead."""
-    vocab = lay[1, L_N]
+    added in float32 from the shortest, as KenLM adds them) instead. (Each codec helper
+    is inlined at one site only: every site multiplies the compile time.)"""
     m = 0
     prob = np.float32(0.0)
-    if not 0 <= last < vocab:
+    if not 0 <= last < lay[1, L_N]:
         return m, (acc if m_floor > 0 else prob)
-    ps, praw = column_value(buf, lay, 1, 0, last, -1)
-    bs, braw = column_value(buf, lay, 1, 1, last, -1)
-    pv = _f32(praw)
-    if pv == pv:  # a blank node (NaN) has no probability
-        m = 1
-        prob = pv
-    if m_floor == 1:
-        acc = np.float32(acc + _f32(braw))
     node = np.int64(last)
-    for k in range(2, min(end - s + 1, order) + 1):
-        n_parent = lay[k - 1, L_N]
-        lo, hi = ef_pair(buf, lay[k, EF_L], lay[k, EF_LO], lay[k, EF_HI], lay[k, EF_HI_WORDS],
-                         lay[k, EF_DIR], (n_parent + EF_SAMPLE) // EF_SAMPLE, lay[k, EF_RANK], node)
-        if lo < 0 or lo >= hi or hi > lay[k, L_N]:
-            break
-        j, _ = find_key(buf, lay, k, lo, hi, np.int64(ctx[end - k + 1]), -1)
-        if j < 0:
-            break
-        ps, praw = column_value(buf, lay, k, 0, j, ps)
-        bs, braw = column_value(buf, lay, k, 1, j, bs)
+    ps = np.int64(-1)
+    bs = np.int64(-1)
+    for k in range(1, min(end - s + 1, order) + 1):
+        j = node
+        if k >= 2:
+            n_parent = lay[k - 1, L_N]
+            lo, hi = ef_pair(buf, lay[k, EF_L], lay[k, EF_LO], lay[k, EF_HI], lay[k, EF_HI_WORDS],
+                             lay[k, EF_DIR], (n_parent + EF_SAMPLE) // EF_SAMPLE, lay[k, EF_RANK], node)
+            if lo < 0 or lo >= hi or hi > lay[k, L_N]:
+                break
+            j, _ = find_key(buf, lay, k, lo, hi, np.int64(ctx[end - k + 1]), -1)
+            if j < 0:
+                break
+        pv = np.float32(0.0)
+        bo = np.float32(0.0)
+        for c in range(2):  # column 0: probability, 1: backoff
+            sym, raw = column_value(buf, lay, k, c, j, ps if c == 0 else bs)
+            if c == 0:
+                ps = sym
+                pv = _f32(raw)
+            else:
+                bs = sym
+                bo = _f32(raw)
         node = j
-        pv = _f32(praw)
-        if pv == pv:
+        if pv == pv:  # a blank node (NaN) has no probability
             m = k
             prob = pv
         if 0 < m_floor <= k:
-            acc = np.float32(acc + _f32(braw))
+            acc = np.float32(acc + bo)
     return m, (acc if m_floor > 0 else prob)
 
 
@@ -143,7 +146,8 @@ def word_score_compressed(buf, lay, packed_vocab, ctx, word):
     m, prob = _walk_compressed(buf, lay, order, ctx, s, np.int64(n), np.int64(w), np.float32(0.0), np.int64(0))
     log10, length = _finish(m, prob)
     if s < n:  # the context's own chain: backoffs of its suffixes of length >= length
-        _, log10 = _walk_compressed(buf, lay, order, ctx, s, np.int64(n - 1), np.int64(ctx[n - 1]), log10, np.int64(length))
+        last = np.int64(ctx[n - 1])
+        _, log10 = _walk_compressed(buf, lay, order, ctx, s, np.int64(n - 1), last, log10, np.int64(length))
     return log10, length, w, m
 
 
@@ -156,5 +160,6 @@ def word_score_decoded(nodes, vocab, order, packed_vocab, ctx, word):
     m, prob = _walk_decoded(nodes, vocab, order, ctx, s, np.int64(n), np.int64(w), np.float32(0.0), np.int64(0))
     log10, length = _finish(m, prob)
     if s < n:
-        _, log10 = _walk_decoded(nodes, vocab, order, ctx, s, np.int64(n - 1), np.int64(ctx[n - 1]), log10, np.int64(length))
+        last = np.int64(ctx[n - 1])
+        _, log10 = _walk_decoded(nodes, vocab, order, ctx, s, np.int64(n - 1), last, log10, np.int64(length))
     return log10, length, w, m
