@@ -90,7 +90,9 @@ def ours(model_dir: Path, sentences: list[str], layout: str | None) -> dict:
     out = {"layout": m.layout, "open_s": open_s, "words": n, "full_scores_words_per_s": n / best,
            "full_scores_batch_words_per_s": len(prob) / dtb}
     if m.layout == "decoded":
-        out["decoded_bytes_in_ram"] = m.decoded.nbytes
+        from ngram.sentence_scoring import local_shard
+
+        out["decoded_bytes_in_ram"] = local_shard(m.backend).decoded.nbytes
     return out
 
 

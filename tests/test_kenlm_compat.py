@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import client.kenlm_compat as kenlm
 from ngram.arpa import import_arpa
@@ -214,3 +216,139 @@ def test_layout_errors(tmp_path):
         kenlm.Model(tmp_path / "two", _config("decoded"))
     with pytest.raises(ValueError, match="layout"):
         kenlm.Model(tmp_path / "two", _config("fast"))
+
+
+@pytest.fixture(scope="module")
+def every_path(tmp_path_factory):
+    """kenlm-test on every scoring path: one local shard (compressed, decoded), two local
+    shards (batched lookups), and two shard servers (a cluster)."""
+    from cluster_harness import Cluster
+
+    d = tmp_path_factory.mktemp("paths")
+    import_arpa(ARPA / "kenlm-test.arpa", d / "one", num_shards=1, quantization="none")
+    import_arpa(ARPA / "kenlm-test.arpa", d / "two", num_shards=2, quantization="none")
+    with Cluster(d / "two", d / "cluster", replicas=1) as c:
+        yield {"compressed": kenlm.Model(d / "one", _config("compressed")),
+               "decoded": kenlm.Model(d / "one", _config("decoded")),
+               "multi-shard": kenlm.Model(d / "two"), "cluster": kenlm.Model(c.path)}
+
+
+def test_score_matches_full_scores_past_scratch_buffer(every_path):
+    # issue 11: score() summed the old 256-token buffer before a long sentence replaced
+    # it (256 x "looking" scored -3.43 where full_scores summed to -452.05); lengths rise
+    # so that each new maximum grows the buffers again
+    rng = np.random.default_rng(11)
+    vocab = [w for w in every_path["compressed"].words() if not w.startswith("<")] + ["zzz_oov"]
+    lengths = [1, 2, 255, 256, 257, 300, 511, 512, 513, 1000, 2047, 2049, 4999, 5000]
+    for name, m in every_path.items():
+        for n in lengths:
+            for words in (["looking"] * n, rng.choice(vocab, n).tolist()):
+                s = " ".join(words)
+                probs = [p for p, _, _ in m.full_scores(s)]
+                assert len(probs) == n + 1
+                want = sum(probs)
+                assert m.score(s) == pytest.approx(want, rel=1e-6, abs=1e-4), (name, n)
+                assert m.perplexity(s) == pytest.approx(10 ** (-want / (n + 1)), rel=1e-5), (name, n)
+    assert every_path["compressed"].score("looking " * 256) == pytest.approx(-452.05, abs=0.01)
+
+
+def test_base_score_walks_equal_full_scores_on_every_path(every_path):
+    rng = np.random.default_rng(5)
+    vocab = [w for w in every_path["compressed"].words() if not w.startswith("<")] + ["zzz_oov"]
+    sentences = [" ".join(rng.choice(vocab, int(rng.integers(1, 30)))) for _ in range(40)]
+    for name, m in every_path.items():
+        for s in sentences:
+            state, out = kenlm.State(), kenlm.State()
+            m.BeginSentenceWrite(state)
+            walked = []
+            for w in s.split() + ["</s>"]:
+                r = m.BaseFullScore(state, w, out)
+                walked.append((r.log_prob, r.ngram_length, r.oov))
+                state, out = out, state
+            full = list(m.full_scores(s))
+            # BaseScore adds in float32 as KenLM does; a sentence kernel rounds a float64 sum
+            assert [p for p, _, _ in walked] == pytest.approx([p for p, _, _ in full], rel=3e-7, abs=1e-7)
+            assert [r[1:] for r in walked] == [r[1:] for r in full], (name, s)
+            # float32 values, as kenlm returns them
+            assert all(float(np.float32(p)) == p for p, _, _ in walked)
+            assert isinstance(m.score(s), float) and float(np.float32(m.score(s))) == m.score(s)
+
+
+class _AttributelessState:
+    """Another module's State (the real kenlm's is a C type with no attributes)."""
+    __slots__ = ()
+
+
+def test_states_made_by_another_kenlm_module_interoperate(every_path):
+    for name, m in every_path.items():
+        ours, out = kenlm.State(), kenlm.State()
+        theirs, their_out = _AttributelessState(), _AttributelessState()
+        m.BeginSentenceWrite(ours)
+        m.BeginSentenceWrite(theirs)
+        for w in "looking on a little the biarritz not_found more .".split():
+            assert m.BaseScore(theirs, w, their_out) == m.BaseScore(ours, w, out), (name, w)
+            theirs, their_out, ours, out = their_out, _AttributelessState(), out, kenlm.State()
+        with pytest.raises(TypeError, match="never written by this model"):
+            m.BaseScore(_AttributelessState(), "looking", out)
+
+
+def test_foreign_states_are_forgotten_once_released(every_path):
+    m = every_path["compressed"]
+    start = _AttributelessState()
+    m.BeginSentenceWrite(start)
+    for _ in range(5000):  # a decoder making a fresh output state per call
+        m.BaseScore(start, "looking", _AttributelessState())
+    assert len(m._foreign._by_id) < 2100
+    assert m.BaseScore(start, "looking", _AttributelessState()) == pytest.approx(-0.4846522, abs=1e-6)
+
+
+def test_install_registers_the_facade_as_kenlm(monkeypatch):
+    monkeypatch.delitem(sys.modules, "kenlm", raising=False)
+    assert kenlm.install() is kenlm and sys.modules["kenlm"] is kenlm
+    import kenlm as imported  # what a library's own import gets
+
+    assert imported.Model is kenlm.Model and imported.State is kenlm.State
+    monkeypatch.setitem(sys.modules, "kenlm", object())
+    with pytest.warns(UserWarning, match="already imported"):
+        kenlm.install()
+
+
+def test_model_path_is_absolute_bytes_as_kenlm(tmp_path, monkeypatch):
+    monkeypatch.chdir(ARPA)
+    m = kenlm.Model("kenlm-toy0.arpa")
+    assert m.path == str(ARPA / "kenlm-toy0.arpa").encode()
+
+
+@pytest.fixture(scope="module")
+def kenlm_test_reference():
+    sys.path.insert(0, str(FIXTURES))
+    from arpa_reference import ReferenceModel
+
+    from ngram.arpa import read_arpa
+
+    return ReferenceModel(read_arpa(ARPA / "kenlm-test.arpa"))
+
+
+_TEST_WORDS = ("looking on a little the biarritz more . also would consider higher watching however "
+               "is screening call i concerns , loin not_found zzz_oov </s> <s>").split()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(context=st.lists(st.sampled_from(_TEST_WORDS), max_size=7), word=st.sampled_from(_TEST_WORDS),
+       bos=st.booleans())
+def test_base_full_score_equals_the_plain_python_reference(every_path, kenlm_test_reference, context, word, bos):
+    # the state after walking the context holds only the words that can still matter;
+    # the reference scores the word after the whole context
+    ref = kenlm_test_reference
+    ids = ([ref.ids[b"<s>"]] if bos else []) + [ref.ids.get(w.encode(), 0) for w in context]
+    want, want_len = ref.score(ids, ref.ids.get(word.encode(), 0))
+    for name, m in every_path.items():
+        state, out = kenlm.State(), kenlm.State()
+        (m.BeginSentenceWrite if bos else m.NullContextWrite)(state)
+        for w in context:
+            m.BaseScore(state, w, out)
+            state, out = out, state
+        r = m.BaseFullScore(state, word, out)
+        assert r.log_prob == pytest.approx(want, abs=1e-5), (name, context, word)
+        assert r.ngram_length == max(want_len, 1) and r.oov == (word not in m), (name, context, word)
+        assert len(out.words) <= m.order - 1
