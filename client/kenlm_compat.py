@@ -49,7 +49,7 @@ import numpy as np
 from ngram.arpa import import_arpa, open_compressed
 from ngram.backend import open_backend
 from ngram.limits import KENLM_WORD_CACHE_ENTRIES
-from ngram.sentence_scoring import SentenceScorer, count_words
+from ngram.sentence_scoring import SentenceScorer
 from ngram.vocab import BOS_ID, UNK_ID
 
 __all__ = ["Model", "LanguageModel", "State", "Config", "FullScoreReturn", "LoadMethod", "ARPALoadComplain",
@@ -291,7 +291,7 @@ class Model:
         return self._scorer.score(sentence, bos, eos)
 
     def perplexity(self, sentence: str | bytes) -> float:
-        words = count_words(sentence) + 1  # </s>
+        words = self._scorer.count_words(sentence) + 1  # </s>
         return 10.0 ** (-self.score(sentence) / words)
 
     # -- batches (not in kenlm): many sentences, one lookup

@@ -29,27 +29,11 @@ from .kernels.sentence import BOS_FLAG, EOS_FLAG, sentence_compressed, sentence_
 from .kernels.word_score import word_score_compressed, word_score_decoded
 from .limits import LAYOUTS, MAX_ORDER
 from .model import Model
+from .tokenizer import Tokenizer
 from .vocab import BOS_ID, EOS_ID, UNK_ID
 
 BATCHED = "batched"  # the layout name of the lookup path
 _INT32 = next(c for c in "ilh" if array(c).itemsize == 4)
-
-
-def _utf8(text: str | bytes) -> bytes:
-    return text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape")
-
-
-def _words(sentence: str | bytes) -> list[bytes]:
-    """The one tokenization rule of this module: kenlm's, UTF-8 bytes split on ASCII
-    whitespace (``bytes.split()``: a no-break space stays inside its word). The one-call
-    sentence kernels split the same way (ngram.kernels.vocab_kernels.encode_words).
-    (To become the model's tokenizer, ngram.tokenizer, when that module lands.)"""
-    return _utf8(sentence).split()
-
-
-def count_words(sentence: str | bytes) -> int:
-    """Words of a sentence as the scorers split it (kenlm's perplexity divides by this + 1)."""
-    return len(_words(sentence))
 
 
 class _Scratch(threading.local):
@@ -106,6 +90,11 @@ class SentenceScorer:
             raise InvalidQueryError(f"a {backend.value_kind} model has no backoff probabilities; "
                                     "use the Stupid Backoff scorer (ngram.scoring.Scorer) instead")
         self.backend = backend
+        # the model's own tokenizer: kenlm's split (ASCII whitespace), lowercased only
+        # for a model built lowercased; a str with a lone surrogate is an InvalidQueryError
+        tokenizer = Tokenizer.from_manifest(backend.manifest) if isinstance(backend, Model) else backend.tokenizer
+        self._normalize = tokenizer.normalize
+        self._raw_bytes_ok = not tokenizer.lowercase  # bytes go to the kernels as they are
         self.order = int(backend.order)
         self.vocab = backend.vocab
         self._lookup = backend.lookup
@@ -134,6 +123,10 @@ class SentenceScorer:
         self._word_call = _entry_point(self._word_kernel, self._kernel_args + (self._pad, b"a"))
 
     # -- words
+    def count_words(self, sentence: str | bytes) -> int:
+        """Words of a sentence as the model splits it (kenlm's perplexity divides by this + 1)."""
+        return len(self._normalize(sentence).split())
+
     def word_id(self, word: str | bytes) -> int:
         """Id of a word looked up whole, as kenlm's vocabulary does; 0 (<unk>) if absent."""
         return self.vocab.id(word)
@@ -144,7 +137,7 @@ class SentenceScorer:
         context). The next context is as short as gives the same scores (KenLM's state
         minimization): the words of the longest n-gram with a probability."""
         ctx = tuple(context[max(0, len(context) - self.order + 1):]) if self.order > 1 else ()
-        data = word if type(word) is bytes else _utf8(word)
+        data = word if type(word) is bytes and self._raw_bytes_ok else self._normalize(word)
         if self.layout != BATCHED:
             log10, length, wid, m = self._word_call(*self._kernel_args, self._pad[len(ctx):] + ctx, data)
             return log10, length, wid, ((ctx + (wid,))[len(ctx) + 1 - m:] if m else ())
@@ -169,7 +162,7 @@ class SentenceScorer:
     # -- sentences
     def tokens(self, sentence: str | bytes, bos: bool = True, eos: bool = True) -> np.ndarray:
         """Ids of a sentence's words (unknown -> 0), with <s> first and </s> last if asked."""
-        words = _words(sentence)
+        words = self._normalize(sentence).split()
         ids = np.empty(len(words) + bos + eos, np.int32)
         if bos:
             ids[0] = BOS_ID
@@ -191,7 +184,7 @@ class SentenceScorer:
     def _score_into(self, sentence: str | bytes, bos: bool, eos: bool) -> int:
         """Scores one sentence into this thread's buffers with the one-call kernel; the
         count. (Bytes go to numba as they are: np.frombuffer costs more than a short walk.)"""
-        data = _utf8(sentence)
+        data = sentence if type(sentence) is bytes and self._raw_bytes_ok else self._normalize(sentence)
         flags = (BOS_FLAG if bos else 0) | (EOS_FLAG if eos else 0)
         scratch = self._scratch
         n = self._sentence_kernel(*self._kernel_args, data, flags, *scratch.kernel_out)
@@ -223,7 +216,7 @@ class SentenceScorer:
                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(prob float32[W], ngram_length int32[W], oov bool[W], offsets int64[S+1]) of
         many sentences in one lookup: the words of sentence i are [offsets[i], offsets[i+1])."""
-        split = [_words(s) for s in sentences]
+        split = [self._normalize(s).split() for s in sentences]
         counts = np.fromiter(map(len, split), np.int64, len(split))
         flat = b" ".join(w for words in split for w in words)
         ids = self.vocab.encode_lines(flat, boundaries=False)[0] if flat else np.zeros(0, np.int32)

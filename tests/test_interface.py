@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from builder.inmemory import build_model_inmemory
+from reference_builder import build_model_inmemory
 from client import Client
 from client.cache import CachedBackend
 from client.policy import CallPolicy

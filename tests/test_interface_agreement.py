@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from builder.inmemory import build_model_inmemory
+from reference_builder import build_model_inmemory
 from client import Client
 from client import kenlm_compat
 from cluster_harness import Cluster
@@ -221,8 +221,6 @@ def test_literal_unk_rule_is_the_same_everywhere(setup):
     assert scores[-1][1] == 2 and [s[2] for s in scores] == [w == b"<unk>" for w in pairs[0]]
 
 
-@pytest.mark.xfail(strict=True, reason="kenlm_compat still encodes with surrogateescape; it switches to "
-                   "ngram.tokenizer after the merge (helper 'facade')")
 def test_facade_refuses_a_lone_surrogate_like_the_cli(setup):
     with pytest.raises(InvalidQueryError):
         list(setup["facade"].full_scores("of \udcff", bos=False, eos=False))

@@ -11,8 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import sys
+
 import client.kenlm_compat as facade
 
+_kenlm_before = sys.modules.get("kenlm")
 facade.install()  # before pyctcdecode imports kenlm
 pyctcdecode = pytest.importorskip("pyctcdecode")
 from pyctcdecode import BeamSearchDecoderCTC, build_ctcdecoder  # noqa: E402
@@ -28,6 +31,17 @@ ARPA = ROOT.parent / "shared" / "arpa"
 FIXTURE = np.load(ROOT / "tests" / "fixtures" / "pyctcdecode_expected.npz", allow_pickle=False)
 META = json.loads(str(FIXTURE["meta"]))
 CLUSTER_UTTERANCES = 6  # each BaseScore miss is a round trip there
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _restore_kenlm_module():
+    """`kenlm` is the facade while this module runs, and what it was before afterwards
+    (pyctcdecode keeps the module it imported, which is what these tests need)."""
+    yield
+    if _kenlm_before is None:
+        sys.modules.pop("kenlm", None)
+    else:
+        sys.modules["kenlm"] = _kenlm_before
 
 
 def _logits(i: int) -> np.ndarray:

@@ -118,7 +118,7 @@ def test_as_manifest_gives_back_the_block_the_builder_writes(tmp_path):
     it, so it must be the block builder/pipeline.py writes today, key for key."""
     import json
 
-    from builder.inmemory import build_model_inmemory
+    from reference_builder import build_model_inmemory
     for i, kw in enumerate([{}, {"lowercase": True, "min_word_count": 2}]):
         out = tmp_path / f"m{i}"
         build_model_inmemory(b"a b c\na b\n", out, order=2, num_shards=1, **kw)
