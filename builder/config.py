@@ -66,6 +66,7 @@ class BuildConfig:
     keep_work: bool = False
     progress: bool = True
     chunk_bytes: int = 0  # 0: derived from the memory budget
+    kn: object = None  # builder.kn.options.KnOptions: estimate Kneser-Ney; None: a counts model
 
     def check(self) -> "BuildConfig":
         if not 1 <= self.order <= MAX_ORDER:
@@ -91,6 +92,10 @@ class BuildConfig:
         self.memory = self.memory or int(DEFAULT_MEMORY_FRACTION * total_ram())
         if self.memory < MIN_MEMORY:
             raise BuildError(f"--memory must be at least {MIN_MEMORY >> 20} MiB")
+        if self.kn is not None:
+            self.kn.check()
+            if any(c > 1 for c in self.cutoffs):
+                raise BuildError("--min-count does not apply to Kneser-Ney estimation")
         self.work_dir = self.work_dir or str(self.out_dir).rstrip("/") + ".work"
         if os.path.abspath(self.work_dir) == os.path.abspath(self.out_dir):
             raise BuildError("--work-dir must differ from the output directory")
@@ -122,6 +127,8 @@ class BuildConfig:
         keys = dict(order=self.order, num_shards=self.num_shards, shard_seed=self.shard_seed,
                     cutoffs=self.cutoffs, min_word_count=self.min_word_count, max_vocab=self.max_vocab,
                     text=asdict(self.text), chunk_bytes=self.planned_chunk_bytes, files=files)
+        if self.kn is not None:
+            keys["kn"] = self.kn.fingerprint()
         keys["hash"] = hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:16]
         return keys
 
