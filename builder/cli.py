@@ -39,11 +39,13 @@ from .inputs import BAD_BYTES_POLICIES, DEFAULT_MAX_LINE_BYTES
               help="Kneser-Ney: bits per stored log10 value; none keeps exact float32.")
 @click.option("--discount-fallback", is_flag=True,
               help="Kneser-Ney: use D = 0.5, 1, 1.5 where the count-of-counts give no valid discounts.")
+@click.option("--prune", default=None, help="Kneser-Ney: lmplz's count pruning, thresholds per order 1..N "
+              "(e.g. 0,0,1: drop trigrams and longer seen once; non-decreasing, the last repeats).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--json-summary", is_flag=True, help="Print the summary as JSON.")
 def build(inputs, out_dir, order, num_shards, shard_seed, min_count, min_word_count, max_vocab, lowercase,
           jsonl_field, on_bad_bytes, max_line_bytes, memory, workers, dask, work_dir, resume, keep_work, smoothing,
-          quantize, discount_fallback, quiet, json_summary):
+          quantize, discount_fallback, prune, quiet, json_summary):
     """Build a counts model from INPUTS (files, globs, directories, - for stdin;
     plain, .gz, .zst or .xz)."""
     from . import pipeline, progress
@@ -55,7 +57,7 @@ def build(inputs, out_dir, order, num_shards, shard_seed, min_count, min_word_co
             text=text_options(lowercase, jsonl_field, on_bad_bytes, max_line_bytes),
             memory=parse_size(memory) if memory else 0, workers=workers, dask=dask, work_dir=work_dir,
             resume=resume, keep_work=keep_work, progress=not quiet,
-            kn=_kn_options(smoothing, quantize, discount_fallback))
+            kn=_kn_options(smoothing, quantize, discount_fallback, prune))
         summary = pipeline.build(cfg)
     except BuildError as e:
         raise click.ClickException(str(e)) from None
@@ -68,13 +70,18 @@ def build(inputs, out_dir, order, num_shards, shard_seed, min_count, min_word_co
         click.echo(progress.format_summary(summary), err=True)
 
 
-def _kn_options(smoothing: str, quantize: str, discount_fallback: bool):
+def _kn_options(smoothing: str, quantize: str, discount_fallback: bool, prune: str | None):
     if smoothing != "kneser-ney":
-        if quantize != "8" or discount_fallback:
-            raise BuildError("--quantize and --discount-fallback apply to --smoothing kneser-ney")
+        if quantize != "8" or discount_fallback or prune:
+            raise BuildError("--quantize, --discount-fallback and --prune apply to --smoothing kneser-ney")
         return None
     from .kn.options import DEFAULT_FALLBACK, KnOptions
-    return KnOptions(quantize=quantize, discount_fallback=DEFAULT_FALLBACK if discount_fallback else None)
+    try:
+        thresholds = tuple(int(v) for v in prune.split(",")) if prune else ()
+    except ValueError:
+        raise BuildError(f"--prune wants integers separated by commas, got {prune!r}") from None
+    return KnOptions(quantize=quantize, discount_fallback=DEFAULT_FALLBACK if discount_fallback else None,
+                     prune=thresholds)
 
 
 main = build

@@ -60,10 +60,18 @@ def discounts(adj: list[dict], fallback: tuple[float, float, float] | None = Non
 
 
 def estimate(sentences: list[list[str]], order: int, vocab: list[str] | None = None,
-             fallback=None) -> tuple[dict, list]:
+             fallback=None, prune: tuple[int, ...] = ()) -> tuple[dict, list]:
     """{gram: (log10 prob, log10 backoff)} of every n-gram, and the discounts per order.
-    `vocab`: extra words of the vocabulary (they get the uniform share, like <unk>)."""
+    `vocab`: extra words of the vocabulary (they get the uniform share, like <unk>).
+    `prune`: thresholds per order 1..N (lmplz --prune): an n-gram of order >= 2 with raw
+    count <= t leaves the model, its adjusted count joining its context's gamma."""
     counts = raw_counts(sentences, order)
+    t = list(prune) or [0]
+    t = (t + [t[-1]] * order)[:order]
+
+    def kept(g):
+        return len(g) == 1 or counts[len(g) - 1][g] > t[len(g) - 1]
+
     adj = adjusted_counts(counts)
     disc = discounts(adj, fallback)
     words = {g[0] for g in counts[0]} | {UNK, BOS, EOS} | set(vocab or ())
@@ -73,14 +81,16 @@ def estimate(sentences: list[list[str]], order: int, vocab: list[str] | None = N
     def d(k, a):
         return 0.0 if a == 0 else disc[k - 1][min(a, 3) - 1]
 
-    stats = [defaultdict(lambda: [0, 0, 0, 0]) for _ in range(order)]  # h -> S, N1, N2, N3+
+    stats = [defaultdict(lambda: [0, 0, 0, 0, 0]) for _ in range(order)]  # h -> S, N1, N2, N3+, pruned
     for k in range(1, order + 1):
         for g, a in adj[k - 1].items():
             st = stats[k - 1][g[:-1]]
             st[0] += a
-            if a > 0:
+            if not kept(g):
+                st[4] += a
+            elif a > 0:
                 st[min(a, 3)] += 1
-    gamma = [{h: (sum(d(k, j) * st[j] for j in (1, 2, 3))) / st[0] for h, st in stats[k - 1].items()}
+    gamma = [{h: (sum(d(k, j) * st[j] for j in (1, 2, 3)) + st[4]) / st[0] for h, st in stats[k - 1].items()}
              for k in range(1, order + 1)]
     nonbos = len(words) - 1
     prob: list[dict] = [dict() for _ in range(order)]
@@ -96,6 +106,8 @@ def estimate(sentences: list[list[str]], order: int, vocab: list[str] | None = N
     model = {}
     for k in range(1, order + 1):
         for g, p in prob[k - 1].items():
+            if not kept(g):
+                continue
             b = 0.0
             if k < order and g[-1] not in (EOS, UNK) and g in gamma[k]:
                 b = math.log10(gamma[k][g])

@@ -28,12 +28,13 @@ def executor():
     ex.close()
 
 
-def kn_build(lines, out, executor, order=3, shards=3, fallback=True, quantize="none", **kw):
+def kn_build(lines, out, executor, order=3, shards=3, fallback=True, quantize="none", prune=(), **kw):
     corpus = out.with_suffix(".txt")
     corpus.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     cfg = BuildConfig(inputs=[str(corpus)], out_dir=str(out), order=order, num_shards=shards, progress=False,
                       memory=256 << 20, workers=2,
-                      kn=KnOptions(quantize=quantize, discount_fallback=DEFAULT_FALLBACK if fallback else None), **kw)
+                      kn=KnOptions(quantize=quantize, discount_fallback=DEFAULT_FALLBACK if fallback else None,
+                                  prune=tuple(prune)), **kw)
     return build(cfg, executor=executor)
 
 
@@ -62,13 +63,15 @@ def random_corpus(rng: random.Random, lines: int, words: int) -> list[str]:
 
 
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(seed=st.integers(0, 2 ** 20), order=st.integers(2, 5), shards=st.integers(1, 4))
-def test_matches_reference_on_tiny_corpora(executor, tmp_path_factory, seed, order, shards):
+@given(seed=st.integers(0, 2 ** 20), order=st.integers(2, 5), shards=st.integers(1, 4),
+       prune=st.sampled_from([(), (0, 1), (0, 0, 1)]))
+def test_matches_reference_on_tiny_corpora(executor, tmp_path_factory, seed, order, shards, prune):
     rng = random.Random(seed)
     lines = random_corpus(rng, rng.randint(2, 40), rng.randint(2, 12))
     tmp = tmp_path_factory.mktemp("kn")
-    kn_build(lines, tmp / "m", executor, order=order, shards=shards)
-    want, _ = ref.estimate([line.split() for line in lines], order, fallback=DEFAULT_FALLBACK)
+    prune = prune[:order]
+    kn_build(lines, tmp / "m", executor, order=order, shards=shards, prune=prune)
+    want, _ = ref.estimate([line.split() for line in lines], order, fallback=DEFAULT_FALLBACK, prune=prune)
     assert_same_model(arpa_table(tmp / "m", tmp), want, 1e-5)
 
 

@@ -15,11 +15,14 @@ WORDS = ["a", "b", "c", "d", "e"]
 corpora = st.lists(st.lists(st.sampled_from(WORDS), min_size=0, max_size=7), min_size=1, max_size=10)
 
 
-def _estimate(sentences, order):
+PRUNES = st.sampled_from([(), (0, 1), (0, 0, 1), (0, 1, 2)])
+
+
+def _estimate(sentences, order, prune=()):
     try:
-        return ref.estimate(sentences, order)
+        return ref.estimate(sentences, order, prune=prune)
     except ref.DiscountError:
-        return ref.estimate(sentences, order, fallback=FALLBACK)
+        return ref.estimate(sentences, order, fallback=FALLBACK, prune=prune)
 
 
 def _predictable(model):
@@ -27,9 +30,9 @@ def _predictable(model):
 
 
 @settings(max_examples=60, deadline=None)
-@given(corpora, st.integers(1, 4))
-def test_every_context_sums_to_one(sentences, order):
-    model, _ = _estimate(sentences, order)
+@given(corpora, st.integers(1, 4), PRUNES)
+def test_every_context_sums_to_one(sentences, order, prune):
+    model, _ = _estimate(sentences, order, prune[:order])
     words = _predictable(model)
     histories = {()} | {g for g in model if len(g) < order}
     for h in histories:
@@ -72,3 +75,13 @@ def test_hand_computed_bigram_model():
     gamma_a = (d1 + d2) / 3
     assert math.isclose(10 ** model[("a", "b")][0], (2 - d2) / 3 + gamma_a * 10 ** model[("b",)][0])
     assert math.isclose(10 ** model[("a",)][1], gamma_a)
+
+
+def test_pruned_ngram_mass_goes_to_its_context():
+    sents = [["a", "b"], ["a", "b"], ["a", "c"], ["b", "c"]]
+    full, _ = ref.estimate(sents, 2, fallback=FALLBACK)
+    pruned, _ = ref.estimate(sents, 2, fallback=FALLBACK, prune=(0, 1))
+    assert ("a", "c") in full and ("a", "c") not in pruned and ("a", "b") in pruned
+    assert pruned[("a",)][1] > full[("a",)][1]  # a larger backoff: the pruned mass
+    # p(c | a) now backs off: gamma(a) p(c)
+    assert math.isclose(ref.score(pruned, ("a",), "c"), pruned[("a",)][1] + pruned[("c",)][0])

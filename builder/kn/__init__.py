@@ -7,6 +7,6 @@ docs/KNESER_NEY.md).
   stages.py     the per-shard tasks K1..K4 and their files in the work directory
   driver.py     runs the stages on the executor and the driver's small reductions
 
-Implemented: estimation without pruning, as lmplz -o N (exact to float rounding), with
-`--discount-fallback`. Not yet: `--prune`, `--limit-vocab`.
+Implemented: estimation as lmplz -o N (exact to float rounding), `--discount-fallback`,
+`--prune` (lmplz's semantics). Not yet: `--limit-vocab`.
 """

@@ -8,7 +8,7 @@ K2 (per source shard s): group s's k-grams by context; for k >= 3 send each cont
 partial statistics to the context's owner (one file per (s, owner)); for k = 2 the
 contexts are single words: a V-vector partial, summed by the driver.
 K3 (per owner shard d): sum the partials of d's contexts, gamma(h) = (D1 N1 + D2 N2 +
-D3 N3+) / S(h); answer each source shard with S and gamma of the contexts it sent, in
+D3 N3+ + pruned mass) / S(h); answer each source shard with S and gamma of the contexts it sent, in
 its order; keep gamma of d's own n-grams (their backoffs).
 """
 from __future__ import annotations
@@ -38,19 +38,22 @@ def k2_context_partials(shard: int, plan: KnPlan) -> dict:
     data = load_npz(plan.shard_data("k1", shard))
     g2, a2 = data["g2"], data["a2"]
     V = plan.vocab_size
+    kept2 = data["k2"]
     s2 = np.bincount(g2[:, 0], weights=a2, minlength=V).astype(np.int64)
-    n2 = np.stack([np.bincount(g2[:, 0], weights=c, minlength=V) for c in rows.count_classes(a2).T],
+    n2 = np.stack([np.bincount(g2[:, 0], weights=c, minlength=V) for c in rows.count_classes(a2, kept2).T],
                   axis=1).astype(np.int64)
-    save_npz(plan.shard_data("k2", shard), S=s2, N=n2)
+    m2 = np.bincount(g2[:, 0], weights=np.where(kept2, 0, a2), minlength=V).astype(np.int64)
+    save_npz(plan.shard_data("k2", shard), S=s2, N=n2, M=m2)
     out: list[dict] = [{} for _ in range(plan.num_shards)]
     for k in range(3, plan.order + 1):
-        g, a = data[f"g{k}"], data[f"a{k}"]
+        g, a, kept = data[f"g{k}"], data[f"a{k}"], data[f"k{k}"]
         uniq, inverse, owner, _ = contexts(g, plan)
         S = rows.sum_by(inverse, len(uniq), a)
-        N = np.stack([rows.sum_by(inverse, len(uniq), c) for c in rows.count_classes(a).T], axis=1)
+        N = np.stack([rows.sum_by(inverse, len(uniq), c) for c in rows.count_classes(a, kept).T], axis=1)
+        M = rows.sum_by(inverse, len(uniq), np.where(kept, 0, a))
         for d in range(plan.num_shards):
             sel = owner == d
-            out[d].update({f"h{k}": uniq[sel], f"S{k}": S[sel], f"N{k}": N[sel]})
+            out[d].update({f"h{k}": uniq[sel], f"S{k}": S[sel], f"N{k}": N[sel], f"M{k}": M[sel]})
     for d in range(plan.num_shards):
         save_npz(plan.exchange("k2", shard, d), **out[d])
     marker = {"shard": shard}
@@ -71,7 +74,8 @@ def k3_context_totals(shard: int, plan: KnPlan) -> dict:
         S = rows.sum_by(inverse, len(uniq), np.concatenate([p[f"S{k}"] for p in parts]))
         N = np.concatenate([p[f"N{k}"] for p in parts]).reshape(-1, 3)
         Nt = np.stack([rows.sum_by(inverse, len(uniq), N[:, j]) for j in range(3)], axis=1)
-        gamma = gammas(disc[k - 1], S, Nt)
+        M = rows.sum_by(inverse, len(uniq), np.concatenate([p[f"M{k}"] for p in parts]))
+        gamma = gammas(disc[k - 1], S, Nt, M)
         bounds = np.concatenate([[0], np.cumsum(sizes)])
         for s in range(plan.num_shards):
             idx = inverse[bounds[s]:bounds[s + 1]]
@@ -86,7 +90,10 @@ def k3_context_totals(shard: int, plan: KnPlan) -> dict:
     return marker
 
 
-def gammas(d: np.ndarray, S: np.ndarray, N: np.ndarray) -> np.ndarray:
-    """Interpolation weight of contexts: (D1 N1 + D2 N2 + D3 N3+) / S (0 where S = 0)."""
+def gammas(d: np.ndarray, S: np.ndarray, N: np.ndarray, M: np.ndarray | None = None) -> np.ndarray:
+    """Interpolation weight of contexts: (D1 N1 + D2 N2 + D3 N3+ + M) / S (0 where S = 0);
+    N counts the kept continuations, M is the adjusted count of the pruned ones."""
     mass = N[:, 0] * d[0] + N[:, 1] * d[1] + N[:, 2] * d[2]
+    if M is not None:
+        mass = mass + M
     return np.divide(mass, S, out=np.zeros(len(S)), where=S > 0)

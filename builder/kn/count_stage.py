@@ -34,6 +34,9 @@ def k1_counts(shard: int, plan: KnPlan, chunks: int) -> dict:
     uni = np.bincount(grams[0][:, 1], minlength=plan.vocab_size).astype(np.int64)
     arrays = {f"g{k}": g for k, g in enumerate(grams, start=2)}
     arrays.update({f"a{k}": a for k, a in enumerate(adjusted, start=2)})
+    # lmplz's pruning: an n-gram of order k >= 2 with raw count <= t_k leaves the output;
+    # its adjusted count still counts in S(h), and joins the context's gamma (K2/K3)
+    arrays.update({f"k{k}": c > plan.threshold(k) for k, c in enumerate(raw, start=2)})
     save_npz(plan.shard_data("k1", shard), uni=uni, **arrays)
     marker = {"shard": shard, "ngrams": [len(g) for g in grams],
               "count_of_counts": [rows.count_of_counts(a) for a in adjusted]}

@@ -32,8 +32,10 @@ def kn_pass(cfg, vocab, stats: dict, chunks: int, work, executor, timer):
     if stats["sentences"] < 2:
         raise BuildError(f"Kneser-Ney estimation needs at least two sentences; the input has "
                          f"{stats['sentences']} (nothing was written)")
+    if len(opts.prune) > cfg.order:
+        raise BuildError(f"--prune has {len(opts.prune)} thresholds for an order-{cfg.order} model")
     plan = KnPlan(str(work.root), cfg.order, cfg.num_shards, cfg.shard_seed, len(vocab), cfg.task_memory,
-                  str(opts.quantize))
+                  str(opts.quantize), opts.thresholds(cfg.order) if opts.prune else ())
     plan.make_dirs()
     spec = ShardSpec(order=cfg.order, num_shards=cfg.num_shards, shard_seed=cfg.shard_seed, value_kind="backoff",
                      quantization=str(opts.quantize))
@@ -113,17 +115,20 @@ def _reduce_unigrams(plan: KnPlan, k1: list[dict], vocab, fallback) -> dict:
     return {"smoothing": "modified-kneser-ney", "interpolate_unigrams": True,
             "discounts": {str(k): [round(float(x), 7) for x in d] for k, d in enumerate(disc, start=1)},
             "count_of_counts": {str(k): t for k, t in enumerate(coc, start=1)},
-            "discount_fallback": list(fallback) if fallback else None, "quantization": plan.quantize}
+            "discount_fallback": list(fallback) if fallback else None, "quantization": plan.quantize,
+            "prune": list(plan.prune)}
 
 
 def _reduce_unigram_contexts(plan: KnPlan) -> None:
     """D2: S and gamma of every word as a context (from the bigrams of every shard)."""
     S = np.zeros(plan.vocab_size, np.int64)
     N = np.zeros((plan.vocab_size, 3), np.int64)
+    M = np.zeros(plan.vocab_size, np.int64)
     for s in range(plan.num_shards):
         part = load_npz(plan.shard_data("k2", s))
         S += part["S"]
         N += part["N"]
+        M += part["M"]
     disc = load_npz(plan.globals1)["discounts"]
-    gamma = gammas(disc[1], S, N)
+    gamma = gammas(disc[1], S, N, M)
     save_npz(plan.globals2, S=S, gamma=gamma, uni_backoff=log10_backoff(gamma))

@@ -27,6 +27,10 @@ class KnPlan:
     vocab_size: int
     task_memory: int
     quantize: str
+    prune: tuple[int, ...] = ()  # per order 1..N (all 0: nothing pruned)
+
+    def threshold(self, k: int) -> int:
+        return self.prune[k - 1] if self.prune else 0
 
     @property
     def dir(self) -> Path:

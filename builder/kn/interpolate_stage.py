@@ -60,7 +60,8 @@ def k4_interpolate(shard: int, plan: KnPlan) -> dict:
             lower = prev_p[pidx]
         p = (a - discount(disc[k - 1], a)) / S + gamma * lower
         backoff = log10_backoff(own_backoff[f"b{k}"]) if k < plan.order else np.zeros(len(g), np.float32)
-        levels.append(Level(g, prob=log10_prob(p), backoff=backoff))
+        kept = data[f"k{k}"]  # pruned n-grams leave only now: their suffixes' values were needed
+        levels.append(Level(np.ascontiguousarray(g[kept]), prob=log10_prob(p[kept]), backoff=backoff[kept]))
         prev_grams, prev_p = g, p
     spec = ShardSpec(order=plan.order, num_shards=plan.num_shards, shard_seed=plan.shard_seed,
                      value_kind="backoff", quantization=str(plan.quantize))

@@ -12,6 +12,7 @@ QUANTIZATIONS = ("8", "16", "none")
 class KnOptions:
     quantize: str = "8"  # bits per stored log10 value, as `ngram import-arpa --quantize`
     discount_fallback: tuple[float, float, float] | None = None  # None: out-of-range is an error
+    prune: tuple[int, ...] = ()  # lmplz --prune: per order 1..N, drop n-grams with count <= t; () none
 
     def check(self) -> "KnOptions":
         from ..errors import BuildError
@@ -21,7 +22,19 @@ class KnOptions:
             d = self.discount_fallback
             if len(d) != 3 or not all(0 <= x <= j for j, x in enumerate(d, start=1)):
                 raise BuildError(f"fallback discounts must be D1 in [0,1], D2 in [0,2], D3+ in [0,3], got {d}")
+        if self.prune:
+            t = list(self.prune)
+            if any(x < 0 for x in t) or t != sorted(t):
+                raise BuildError(f"--prune thresholds must be non-decreasing and >= 0, got {','.join(map(str, t))}")
+            if t[0] != 0:
+                raise BuildError("--prune: unigrams are not pruned, the first threshold must be 0")
         return self
 
+    def thresholds(self, order: int) -> tuple[int, ...]:
+        """Per order 1..N; the last value given repeats (as lmplz)."""
+        t = list(self.prune) or [0]
+        return tuple((t + [t[-1]] * order)[:order])
+
     def fingerprint(self) -> dict:
-        return {"quantize": str(self.quantize), "discount_fallback": self.discount_fallback}
+        return {"quantize": str(self.quantize), "discount_fallback": self.discount_fallback,
+                "prune": list(self.prune)}

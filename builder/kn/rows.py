@@ -44,10 +44,12 @@ def sum_by(inverse: np.ndarray, n: int, values: np.ndarray) -> np.ndarray:
     return out
 
 
-def count_classes(adjusted: np.ndarray) -> np.ndarray:
-    """int64[n, 3]: one-hot of adjusted count 1, 2, >= 3 (0 for count 0)."""
+def count_classes(adjusted: np.ndarray, kept: np.ndarray | None = None) -> np.ndarray:
+    """int64[n, 3]: one-hot of adjusted count 1, 2, >= 3 (0 for count 0 and pruned rows)."""
     cls = np.zeros((len(adjusted), 3), np.int64)
     a = adjusted.astype(np.int64)
+    if kept is not None:
+        a = np.where(kept, a, 0)
     for j in (1, 2):
         cls[:, j - 1] = a == j
     cls[:, 2] = a >= 3
