@@ -81,7 +81,8 @@ def k3_context_totals(shard: int, plan: KnPlan) -> dict:
             idx = inverse[bounds[s]:bounds[s + 1]]
             answers[s].update({f"S{k}": S[idx], f"G{k}": gamma[idx]})
         mine = rows.find(own[f"g{k - 1}"], uniq)
-        backoffs[f"b{k - 1}"] = np.where(mine >= 0, gamma[np.maximum(mine, 0)], 0.0)
+        # an own n-gram that is no context (e.g. it ends in </s>) has no gamma: 0, no backoff
+        backoffs[f"b{k - 1}"] = np.append(gamma, 0.0)[np.where(mine >= 0, mine, len(gamma))]
     for s in range(plan.num_shards):
         save_npz(plan.exchange("k3", shard, s), **answers[s])
     save_npz(plan.shard_data("k3", shard), **backoffs)
