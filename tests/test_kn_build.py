@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import random
+import shutil
 import subprocess
 import sys
 
@@ -28,11 +29,14 @@ def executor():
     ex.close()
 
 
-def kn_build(lines, out, executor, order=3, shards=3, fallback=True, quantize="none", prune=(), **kw):
+def kn_build(lines, out, executor, order=3, shards=3, fallback=True, quantize="none", prune=(), memory=256 << 20,
+             **kw):
     corpus = out.with_suffix(".txt")
-    corpus.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    text = "".join(line + "\n" for line in lines)
+    if not corpus.exists() or corpus.read_text(encoding="utf-8") != text:  # --resume checks its mtime
+        corpus.write_text(text, encoding="utf-8")
     cfg = BuildConfig(inputs=[str(corpus)], out_dir=str(out), order=order, num_shards=shards, progress=False,
-                      memory=256 << 20, workers=2,
+                      memory=memory, workers=2,
                       kn=KnOptions(quantize=quantize, discount_fallback=DEFAULT_FALLBACK if fallback else None,
                                   prune=tuple(prune)), **kw)
     return build(cfg, executor=executor)
@@ -136,3 +140,28 @@ def test_one_sentence_or_blank_corpus_is_an_error(executor, tmp_path, lines):
         kn_build(lines, tmp_path / "m", executor)
     assert "sentence" in str(e.value)
     assert not (tmp_path / "m").exists()
+
+
+def test_same_model_id_whatever_workers_memory_or_resume(tmp_path):
+    lines = random_corpus(random.Random(11), 120, 12)
+    ids = []
+    for workers, memory in ((1, 256 << 20), (2, 8 << 20)):
+        ex = LocalExecutor(workers)
+        try:
+            ids.append(kn_build(lines, tmp_path / f"m{workers}", ex, order=4, shards=3, memory=memory,
+                                keep_work=True)["model_id"])
+        finally:
+            ex.close()
+    assert ids[0] == ids[1]
+    # an interrupted build: K3 of one shard and every K4 unfinished, no model published
+    work = tmp_path / "m2.work"
+    (work / "kn" / "k3" / "s00001.json").unlink()
+    for marker in (work / "kn" / "k4").glob("*.json"):
+        marker.unlink()
+    shutil.rmtree(tmp_path / "m2")
+    ex = LocalExecutor(2)
+    try:
+        resumed = kn_build(lines, tmp_path / "m2", ex, order=4, shards=3, memory=8 << 20, resume=True)
+    finally:
+        ex.close()
+    assert resumed["model_id"] == ids[0]
