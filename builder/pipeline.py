@@ -80,6 +80,7 @@ def build(cfg: BuildConfig, executor=None) -> dict:
         "tokens_per_second": stats["tokens"] / max(seconds, 1e-9),
         "peak_rss_bytes": memory.peak, "peak_rss_bytes_by_phase": dict(memory.peaks), "memory_budget": cfg.memory,
         "workers": getattr(executor, "workers", cfg.workers), "executor": executor.name,
+        **({"smoothing": smoothing} if smoothing else {}),  # Kneser-Ney: discounts, count-of-counts
     }
 
 
