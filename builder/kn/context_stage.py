@@ -25,7 +25,7 @@ from .files import KnPlan, load_npz, save_npz
 def contexts(grams: np.ndarray, plan: KnPlan) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(unique contexts w1..w_{k-1}, each k-gram's context index, each context's owner
     shard, its position among the contexts sent to that owner) of k-grams, k >= 3."""
-    uniq, inverse = rows.group(grams[:, :-1])
+    uniq, inverse = rows.group(grams[:, :-1], plan.bits)
     owner = shard_of_pair(uniq[:, -2], uniq[:, -1], plan.num_shards, plan.shard_seed).astype(np.int64)
     order = np.argsort(owner, kind="stable")
     starts = np.searchsorted(owner[order], np.arange(plan.num_shards))
@@ -70,7 +70,7 @@ def k3_context_totals(shard: int, plan: KnPlan) -> dict:
     for k in range(3, plan.order + 1):
         h = np.concatenate([p[f"h{k}"] for p in parts]) if parts else np.zeros((0, k - 1), np.uint32)
         sizes = [len(p[f"h{k}"]) for p in parts]
-        uniq, inverse = rows.group(h.reshape(-1, k - 1))
+        uniq, inverse = rows.group(h.reshape(-1, k - 1), plan.bits)
         S = rows.sum_by(inverse, len(uniq), np.concatenate([p[f"S{k}"] for p in parts]))
         N = np.concatenate([p[f"N{k}"] for p in parts]).reshape(-1, 3)
         Nt = np.stack([rows.sum_by(inverse, len(uniq), N[:, j]) for j in range(3)], axis=1)
@@ -80,7 +80,7 @@ def k3_context_totals(shard: int, plan: KnPlan) -> dict:
         for s in range(plan.num_shards):
             idx = inverse[bounds[s]:bounds[s + 1]]
             answers[s].update({f"S{k}": S[idx], f"G{k}": gamma[idx]})
-        mine = rows.find(own[f"g{k - 1}"], uniq)
+        mine = rows.find(own[f"g{k - 1}"], uniq, plan.bits)
         # an own n-gram that is no context (e.g. it ends in </s>) has no gamma: 0, no backoff
         backoffs[f"b{k - 1}"] = np.append(gamma, 0.0)[np.where(mine >= 0, mine, len(gamma))]
     for s in range(plan.num_shards):

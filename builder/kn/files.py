@@ -29,6 +29,11 @@ class KnPlan:
     quantize: str
     prune: tuple[int, ...] = ()  # per order 1..N (all 0: nothing pruned)
 
+    @property
+    def bits(self) -> int:
+        """Bits of a word id (how rows.group packs rows)."""
+        return max(1, int(self.vocab_size - 1).bit_length())
+
     def threshold(self, k: int) -> int:
         return self.prune[k - 1] if self.prune else 0
 

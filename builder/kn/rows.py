@@ -1,40 +1,50 @@
 """Joins and group-bys of n-gram rows (uint32[n, k]) on whole arrays.
 
-A row is turned into one fixed-size byte string (big-endian words), so numpy's sort,
-unique and searchsorted compare whole rows (lexicographically, first word first).
+Rows are packed into uint64 limbs (`bits` bits a word), so numpy's numeric sorts group
+them: several times faster than comparing rows as byte strings.
 """
 from __future__ import annotations
 
 import numpy as np
 
 
-def row_keys(grams: np.ndarray) -> np.ndarray:
-    grams = np.ascontiguousarray(grams, dtype=">u4")
-    if grams.shape[1] == 0:
-        return np.zeros(len(grams), np.dtype((np.void, 1)))
-    return grams.view(np.dtype((np.void, 4 * grams.shape[1]))).ravel()
+def pack(grams: np.ndarray, bits: int) -> list[np.ndarray]:
+    """Rows as uint64 limbs, `bits` bits a word, first word most significant: equal rows
+    have equal limbs (a numeric sort of limbs is much faster than one of byte strings)."""
+    n, k = grams.shape
+    per = max(1, 64 // bits)
+    limbs = []
+    for start in range(0, k, per):
+        limb = np.zeros(n, np.uint64)
+        for j in range(start, min(k, start + per)):
+            limb = (limb << np.uint64(bits)) | grams[:, j].astype(np.uint64)
+        limbs.append(limb)
+    return limbs or [np.zeros(n, np.uint64)]
 
 
-def group(grams: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(unique rows sorted first word first, index of each input row's group)."""
-    keys = row_keys(grams)
-    uniq, inverse = np.unique(keys, return_inverse=True)
-    rows = np.frombuffer(uniq.tobytes(), dtype=">u4").reshape(len(uniq), grams.shape[1]).astype(np.uint32)
-    return rows, inverse.reshape(-1)
+def group(grams: np.ndarray, bits: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """(unique rows, index of each input row's group); the order of the unique rows is a
+    function of the rows and `bits` only (every task grouping the same rows agrees).
+    The first limb's words are grouped by one numeric unique; each further word is folded
+    into the group id (id << bits | word: fits 64 bits while ids < 2**(64 - bits))."""
+    n, k = grams.shape
+    per = max(1, 64 // bits)
+    key = pack(grams[:, :per], bits)[0]
+    for j in range(per, k):
+        _, inverse = np.unique(key, return_inverse=True)
+        key = (inverse.reshape(-1).astype(np.uint64) << np.uint64(bits)) | grams[:, j].astype(np.uint64)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return np.ascontiguousarray(grams[first]), inverse.reshape(-1).astype(np.int64)
 
 
-def find(queries: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """Index in `table` (rows unique, any order) of each query row; -1 where absent."""
+def find(queries: np.ndarray, table: np.ndarray, bits: int = 32) -> np.ndarray:
+    """Index in `table` (rows unique) of each query row; -1 where absent."""
     if len(table) == 0 or len(queries) == 0:
         return np.full(len(queries), -1, np.int64)
-    tk = row_keys(table)
-    order = np.argsort(tk, kind="stable")
-    sk = tk[order]
-    qk = row_keys(queries)
-    pos = np.searchsorted(sk, qk)
-    pos_c = np.minimum(pos, len(sk) - 1)
-    hit = sk[pos_c] == qk
-    return np.where(hit, order[pos_c], -1).astype(np.int64)
+    _, inverse = group(np.concatenate([table, queries]), bits)
+    at = np.full(int(inverse.max()) + 1, -1, np.int64)
+    at[inverse[:len(table)]] = np.arange(len(table))
+    return at[inverse[len(table):]]
 
 
 def sum_by(inverse: np.ndarray, n: int, values: np.ndarray) -> np.ndarray:
