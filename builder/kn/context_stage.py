@@ -43,11 +43,12 @@ def k2_context_partials(shard: int, plan: KnPlan) -> dict:
     n2 = np.stack([np.bincount(g2[:, 0], weights=c, minlength=V) for c in rows.count_classes(a2, kept2).T],
                   axis=1).astype(np.int64)
     m2 = np.bincount(g2[:, 0], weights=np.where(kept2, 0, a2), minlength=V).astype(np.int64)
-    save_npz(plan.shard_data("k2", shard), S=s2, N=n2, M=m2)
     out: list[dict] = [{} for _ in range(plan.num_shards)]
+    routes = {}  # per k-gram: the owner of its context and the context's row there (for K4)
     for k in range(3, plan.order + 1):
         g, a, kept = data[f"g{k}"], data[f"a{k}"], data[f"k{k}"]
-        uniq, inverse, owner, _ = contexts(g, plan)
+        uniq, inverse, owner, pos = contexts(g, plan)
+        routes[f"o{k}"], routes[f"p{k}"] = owner[inverse].astype(np.int32), pos[inverse]
         S = rows.sum_by(inverse, len(uniq), a)
         N = np.stack([rows.sum_by(inverse, len(uniq), c) for c in rows.count_classes(a, kept).T], axis=1)
         M = rows.sum_by(inverse, len(uniq), np.where(kept, 0, a))
@@ -56,6 +57,7 @@ def k2_context_partials(shard: int, plan: KnPlan) -> dict:
             out[d].update({f"h{k}": uniq[sel], f"S{k}": S[sel], f"N{k}": N[sel], f"M{k}": M[sel]})
     for d in range(plan.num_shards):
         save_npz(plan.exchange("k2", shard, d), **out[d])
+    save_npz(plan.shard_data("k2", shard), S=s2, N=n2, M=m2, **routes)
     marker = {"shard": shard}
     write_json(plan.marker("k2", shard), marker)
     return marker

@@ -3,7 +3,8 @@
 p(w | h) = (a(h w) - D(a)) / S(h) + gamma(h) p(w | h'), h' = h without its first word:
 for bigrams p(w) is the driver's unigram vector, for k >= 3 the lower n-gram h' w lives
 on this shard (same last two words). S(h) and gamma(h) come from K3's answers (k >= 3)
-or the driver's unigram-context vectors (k = 2). Backoffs: log10 gamma of the n-grams
+(routed by K2's record of each k-gram's context owner and row) or the driver's
+unigram-context vectors (k = 2). Backoffs: log10 gamma of the n-grams
 that are contexts, 0 for the others and for order N.
 """
 from __future__ import annotations
@@ -17,7 +18,6 @@ from ngram.manifest import shard_file_name
 from ngram.writer import Level, ShardSpec, encode_shard
 
 from ..workdir import WorkDir, write_json
-from .context_stage import contexts
 from .discounts import discount
 from .files import KnPlan, load_npz
 
@@ -38,6 +38,7 @@ def k4_interpolate(shard: int, plan: KnPlan) -> dict:
     disc = g1["discounts"]
     data = load_npz(plan.shard_data("k1", shard))
     own_backoff = load_npz(plan.shard_data("k3", shard))
+    routes = load_npz(plan.shard_data("k2", shard))  # where each k-gram's context statistics are
     answers = [load_npz(plan.exchange("k3", d, shard)) for d in range(plan.num_shards)]
     levels = []
     prev_grams = prev_p = None
@@ -46,10 +47,9 @@ def k4_interpolate(shard: int, plan: KnPlan) -> dict:
         if k == 2:
             S, gamma, lower = g2["S"][g[:, 0]], g2["gamma"][g[:, 0]], g1["uni_prob"][g[:, 1]]
         else:
-            _, inverse, owner, pos = contexts(g, plan)
             S = np.empty(len(g), np.int64)
             gamma = np.empty(len(g))
-            row_owner, row_pos = owner[inverse], pos[inverse]
+            row_owner, row_pos = routes[f"o{k}"], routes[f"p{k}"]
             for d in range(plan.num_shards):
                 sel = row_owner == d
                 S[sel] = answers[d][f"S{k}"][row_pos[sel]]
