@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed
 NGRAM  := $(VENV)/bin/ngram
 DEMO   := demo-out/model
 
-.PHONY: venv install demo test bench kenlm-venv clean
+.PHONY: venv install demo test bench kenlm-venv lmplz bench-kn clean
 
 venv install: $(STAMP)
 
@@ -40,6 +40,24 @@ $(KENLM_VENV)/.installed:
 
 bench: $(STAMP) kenlm-venv
 	KENLM_PYTHON=$(KENLM_VENV)/bin/python $(VENV)/bin/python bench/run_all.py
+
+# KenLM's lmplz, built from the kenlm sdist on PyPI (the peer of bench/bench_kn.py). Needs
+# cmake, a C++ compiler and Boost: apt-get install cmake g++ libboost-program-options-dev
+# libboost-system-dev libboost-thread-dev libboost-test-dev zlib1g-dev
+KENLM_VERSION := 0.3.0
+LMPLZ := build/kenlm-$(KENLM_VERSION)/build/bin/lmplz
+lmplz: $(LMPLZ)
+$(LMPLZ):
+	mkdir -p build
+	$(PYTHON) -m pip download --no-deps --no-binary kenlm -d build kenlm==$(KENLM_VERSION)
+	tar -xzf build/kenlm-$(KENLM_VERSION).tar.gz -C build
+	cmake -S build/kenlm-$(KENLM_VERSION) -B build/kenlm-$(KENLM_VERSION)/build -DCMAKE_BUILD_TYPE=Release
+	$(MAKE) -C build/kenlm-$(KENLM_VERSION)/build lmplz
+
+bench-kn: $(STAMP) $(LMPLZ)
+	$(VENV)/bin/python bench/bench_kn.py exactness
+	$(VENV)/bin/python bench/bench_kn.py perplexity
+	$(VENV)/bin/python bench/bench_kn.py speed --lmplz $(LMPLZ)
 
 clean:
 	rm -rf demo-out

@@ -35,11 +35,20 @@ from .inputs import BAD_BYTES_POLICIES
 @click.option("--work-dir", default=None, type=click.Path(), help="Spill and resume directory (default OUT.work).")
 @click.option("--resume", is_flag=True, help="Reuse finished tasks of an interrupted build.")
 @click.option("--keep-work", is_flag=True, help="Keep the work directory after publishing.")
+@click.option("--smoothing", type=click.Choice(["stupid-backoff", "kneser-ney"]), default="stupid-backoff",
+              show_default=True, help="stupid-backoff: a counts model; kneser-ney: an interpolated modified "
+              "Kneser-Ney backoff model, as KenLM's lmplz estimates it.")
+@click.option("--quantize", type=click.Choice(["8", "16", "none"]), default="8", show_default=True,
+              help="Kneser-Ney: bits per stored log10 value; none keeps exact float32.")
+@click.option("--discount-fallback", is_flag=True,
+              help="Kneser-Ney: use D = 0.5, 1, 1.5 where the count-of-counts give no valid discounts.")
+@click.option("--prune", default=None, help="Kneser-Ney: lmplz's count pruning, thresholds per order 1..N "
+              "(e.g. 0,0,1: drop trigrams and longer seen once; non-decreasing, the last repeats).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--json-summary", is_flag=True, help="Print the summary as JSON.")
 def build(inputs, out_dir, order, num_shards, shard_seed, min_count, min_word_count, max_vocab, lowercase,
-          jsonl_field, on_bad_bytes, max_line_bytes, memory, workers, dask, work_dir, resume, keep_work, quiet,
-          json_summary):
+          jsonl_field, on_bad_bytes, max_line_bytes, memory, workers, dask, work_dir, resume, keep_work, smoothing,
+          quantize, discount_fallback, prune, quiet, json_summary):
     """Build a counts model from INPUTS (files, globs, directories, - for stdin;
     plain, .gz, .zst or .xz)."""
     from . import pipeline, progress
@@ -50,7 +59,8 @@ def build(inputs, out_dir, order, num_shards, shard_seed, min_count, min_word_co
             max_vocab=max_vocab,
             text=text_options(lowercase, jsonl_field, on_bad_bytes, max_line_bytes),
             memory=parse_size(memory) if memory else 0, workers=workers, dask=dask, work_dir=work_dir,
-            resume=resume, keep_work=keep_work, progress=not quiet)
+            resume=resume, keep_work=keep_work, progress=not quiet,
+            kn=_kn_options(smoothing, quantize, discount_fallback, prune))
         summary = pipeline.build(cfg)
     except BuildOptionError as e:  # a bad option value is a usage error: exit 2
         raise click.BadParameter(e.reason, param_hint=e.option) from None
@@ -63,6 +73,20 @@ def build(inputs, out_dir, order, num_shards, shard_seed, min_count, min_word_co
         click.echo(json.dumps(summary, indent=2))
     else:
         click.echo(progress.format_summary(summary), err=True)
+
+
+def _kn_options(smoothing: str, quantize: str, discount_fallback: bool, prune: str | None):
+    if smoothing != "kneser-ney":
+        if quantize != "8" or discount_fallback or prune:
+            raise BuildOptionError("applies to --smoothing kneser-ney only", "--quantize/--discount-fallback/--prune")
+        return None
+    from .kn.options import DEFAULT_FALLBACK, KnOptions
+    try:
+        thresholds = tuple(int(v) for v in prune.split(",")) if prune else ()
+    except ValueError:
+        raise BuildOptionError(f"wants integers separated by commas, got {prune!r}", "--prune") from None
+    return KnOptions(quantize=quantize, discount_fallback=DEFAULT_FALLBACK if discount_fallback else None,
+                     prune=thresholds)
 
 
 main = build

@@ -73,6 +73,7 @@ class BuildConfig:
     keep_work: bool = False
     progress: bool = True
     chunk_bytes: int = 0  # 0: derived from the memory budget
+    kn: object = None  # builder.kn.options.KnOptions: estimate Kneser-Ney; None: a counts model
 
     def check(self) -> "BuildConfig":
         """Every option in range, before any input is read (BuildOptionError names it)."""
@@ -108,6 +109,10 @@ class BuildConfig:
         if self.dask is None and self.memory > total_ram():
             raise BuildOptionError(f"{self.memory:,} bytes is more than this machine's RAM "
                                    f"({total_ram():,} bytes)", "--memory")
+        if self.kn is not None:
+            self.kn.check()
+            if any(c > 1 for c in self.cutoffs):
+                raise BuildOptionError("does not apply to Kneser-Ney estimation (use --prune)", "--min-count")
         self.work_dir = self.work_dir or str(self.out_dir).rstrip("/") + ".work"
         if os.path.abspath(self.work_dir) == os.path.abspath(self.out_dir):
             raise BuildOptionError("must differ from the output directory", "--work-dir")
@@ -133,6 +138,8 @@ class BuildConfig:
         keys = dict(order=self.order, num_shards=self.num_shards, shard_seed=self.shard_seed,
                     cutoffs=self.cutoffs, min_word_count=self.min_word_count, max_vocab=self.max_vocab,
                     text=asdict(self.text), chunk_bytes=self.planned_chunk_bytes)
+        if self.kn is not None:
+            keys["kn"] = self.kn.fingerprint()
         keys["hash"] = hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:16]
         return keys
 

@@ -65,10 +65,15 @@ def _build(cfg: BuildConfig, paths: list[str], work: WorkDir, executor) -> dict:
             with timer.phase("counting"):
                 chunks = counting_pass(cfg, vocab, stats, work, executor)
             executor.fresh_workers()  # reduce tasks start from clean heaps (see LocalExecutor)
-            with timer.phase("reducing"):
-                writer, reduce_markers = reduce_pass(cfg, vocab, chunks, work, executor)
+            smoothing = None
+            if cfg.kn is not None:  # Kneser-Ney: its own stages replace the reduce (builder/kn)
+                from .kn.driver import kn_pass
+                writer, reduce_markers, smoothing = kn_pass(cfg, vocab, stats, chunks, work, executor, timer)
+            else:
+                with timer.phase("reducing"):
+                    writer, reduce_markers = reduce_pass(cfg, vocab, chunks, work, executor)
             with timer.phase("publishing"):
-                manifest = publish(cfg, paths, writer, stats, timer, executor)
+                manifest = publish(cfg, paths, writer, stats, timer, executor, smoothing)
         except OSError as e:  # the driver's own writes: markers, vocabulary, manifest
             raise BuildError(f"{e.strerror or e} (disk full?); the work directory is kept: rerun with "
                              "--resume to finish", e.filename) from e
@@ -89,6 +94,7 @@ def _build(cfg: BuildConfig, paths: list[str], work: WorkDir, executor) -> dict:
         "tokens_per_second": stats["tokens"] / max(seconds, 1e-9),
         "peak_rss_bytes": memory.peak, "peak_rss_bytes_by_phase": dict(memory.peaks), "memory_budget": cfg.memory,
         "workers": getattr(executor, "workers", cfg.workers), "executor": executor.name,
+        **({"smoothing": smoothing} if smoothing else {}),  # Kneser-Ney: discounts, count-of-counts
     }
 
 
@@ -206,7 +212,8 @@ def reduce_pass(cfg: BuildConfig, vocab: Vocabulary, chunks: int, work: WorkDir,
     return writer, sorted(markers, key=lambda m: m["shard"])
 
 
-def publish(cfg: BuildConfig, paths: list[str], writer: ModelWriter, stats: dict, timer, executor) -> dict:
+def publish(cfg: BuildConfig, paths: list[str], writer: ModelWriter, stats: dict, timer, executor,
+            smoothing: dict | None = None) -> dict:
     """Manifest, checksums and the atomic rename into place."""
     tokenizer = {"kind": "whitespace", "lowercase": cfg.text.lowercase, "min_word_count": cfg.min_word_count,
                  "max_vocab": cfg.max_vocab}
@@ -215,6 +222,7 @@ def publish(cfg: BuildConfig, paths: list[str], writer: ModelWriter, stats: dict
     if cfg.text.on_bad_bytes != "error":
         tokenizer["on_bad_bytes"] = cfg.text.on_bad_bytes
     return writer.commit({
+        **({"smoothing": smoothing} if smoothing else {}),
         "corpus": {"tokens": stats["tokens"], "sentences": stats["sentences"]},
         "cutoffs": list(cfg.cutoffs),
         "tokenizer": tokenizer,

@@ -116,4 +116,7 @@ def format_summary(s: dict) -> str:
         f"memory     peak {s['peak_rss_bytes'] / gib:.2f} GiB (all local processes), budget "
         f"{s['memory_budget'] / gib:.2f} GiB",
     ]
+    if "smoothing" in s:  # Kneser-Ney models: the discounts per order
+        lines.append("discounts  " + "; ".join(f"{k}: " + " ".join(f"{d:.4f}" for d in ds)
+                                              for k, ds in s["smoothing"]["discounts"].items()))
     return "\n".join(lines)

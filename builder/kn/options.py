@@ -1,0 +1,43 @@
+"""What `--smoothing kneser-ney` asks for; carried (picklable) by BuildConfig.kn."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import BuildOptionError
+
+# lmplz's --discount_fallback defaults: D1, D2, D3+
+DEFAULT_FALLBACK = (0.5, 1.0, 1.5)
+QUANTIZATIONS = ("8", "16", "none")
+
+
+@dataclass(frozen=True)
+class KnOptions:
+    quantize: str = "8"  # bits per stored log10 value, as `ngram import-arpa --quantize`
+    discount_fallback: tuple[float, float, float] | None = None  # None: out-of-range is an error
+    prune: tuple[int, ...] = ()  # lmplz --prune: per order 1..N, drop n-grams with count <= t; () none
+
+    def check(self) -> "KnOptions":
+        if str(self.quantize) not in QUANTIZATIONS:
+            raise BuildOptionError(f"must be one of {', '.join(QUANTIZATIONS)}, got {self.quantize!r}", "--quantize")
+        if self.discount_fallback is not None:
+            d = self.discount_fallback
+            if len(d) != 3 or not all(0 <= x <= j for j, x in enumerate(d, start=1)):
+                raise BuildOptionError(f"fallback discounts must be D1 in [0,1], D2 in [0,2], D3+ in [0,3], got {d}",
+                                       "--discount-fallback")
+        if self.prune:
+            t = list(self.prune)
+            if any(x < 0 for x in t) or t != sorted(t):
+                raise BuildOptionError(f"thresholds must be non-decreasing and >= 0, got {','.join(map(str, t))}",
+                                       "--prune")
+            if t[0] != 0:
+                raise BuildOptionError("unigrams are not pruned: the first threshold must be 0", "--prune")
+        return self
+
+    def thresholds(self, order: int) -> tuple[int, ...]:
+        """Per order 1..N; the last value given repeats (as lmplz)."""
+        t = list(self.prune) or [0]
+        return tuple((t + [t[-1]] * order)[:order])
+
+    def fingerprint(self) -> dict:
+        return {"quantize": str(self.quantize), "discount_fallback": self.discount_fallback,
+                "prune": list(self.prune)}
