@@ -8,21 +8,21 @@ import numpy as np
 
 from .chains import Chains
 from .errors import ModelFormatError
-from .manifest import file_digest, read_manifest, shard_file_name
+from .limits import DEFAULT_LAYOUT
+from .manifest import VOCAB_FILE, file_digest, read_manifest, shard_file_name
 from .kernels.batch_ops import gather_rows
 from .query import check_batch
 from .shard import LAYOUTS, ShardTable, chains_from_raw, new_outputs, unsort_outputs
 from .sharding import routing_order
 from .vocab import Vocabulary
-from .writer import VOCAB_FILE
 
 
 SMALL_BATCH = 256
 
 
 class Model:
-    """`Model.open(dir)` maps every shard (or the listed ones) and checks versions, sizes
-    and headers; `verify()` also checks every checksum."""
+    """`Model.open(dir)` maps every shard (or the listed ones), checks versions, sizes,
+    headers and layout tables, and (unless `verify=False`) every checksum."""
 
     def __init__(self, path: Path, manifest: dict, vocab: Vocabulary, shards: dict[int, ShardTable]):
         self.path = path
@@ -36,10 +36,16 @@ class Model:
         self.value_kind = manifest["value_kind"]
 
     @classmethod
-    def open(cls, path: str | os.PathLike, shards: list[int] | None = None, verify: bool = False,
-             layout: str = "compressed") -> "Model":
+    def open(cls, path: str | os.PathLike, shards: list[int] | None = None, verify: bool = True,
+             layout: str = DEFAULT_LAYOUT) -> "Model":
         """layout: "compressed" (the mapped files as stored) or "decoded" (each shard also
-        decoded into RAM, ngram.decoded_trie: ~18x the bytes, lookups 2-3x faster)."""
+        decoded into RAM, ngram.decoded_trie: ~18x the bytes, lookups 2-3x faster).
+
+        verify: check the SHA-256 of every file against the manifest and every array's
+        CRC-32 (a full read of the files: ~0.3 s per GB). `verify=False` skips it: opening
+        is then a few milliseconds whatever the size, and a corrupt file can give wrong
+        answers, but never a crash (the structure is checked, and the kernels check every
+        index they read from a file)."""
         if layout not in LAYOUTS:
             raise ValueError(f"layout {layout!r}: expected one of {', '.join(LAYOUTS)}")
         path = Path(path)
@@ -74,7 +80,11 @@ class Model:
             tables[s] = t
         model = cls(path, manifest, vocab, tables)
         if verify:
-            model.verify()
+            try:
+                model.verify()
+            except BaseException:
+                model.close()
+                raise
         if layout == "decoded":
             from .decoded_trie import DecodedTrie, available_memory_bytes, check_fits
             try:

@@ -54,8 +54,20 @@ def rewrite_manifest(model_dir: Path, edit, keep_id: bool) -> None:
     p.write_text(json.dumps(m))
 
 
-def test_pristine_model_opens_and_verifies(model_dir):
-    Model.open(model_dir, verify=True).close()
+def test_pristine_model_opens_verified_and_answers_the_reference_counts(model_dir):
+    # the control for every test below: the undamaged copy opens with its checksums
+    # checked (the default) and answers the counts a plain-Python count of the text gives
+    from collections import Counter
+    lines = [[b"<s>"] + line.split() + [b"</s>"] for line in sample_text(300).split(b"\n") if line.split()]
+    bigrams = Counter((a, b) for words in lines for a, b in zip(words, words[1:]))
+    model = Model.open(model_dir)
+    model.verify()
+    grams = sorted(bigrams)[:500]
+    ids = model.vocab.ids([w for g in grams for w in g]).reshape(-1, 2)
+    chains = model.lookup(ids.astype(np.int32), np.full(len(grams), 2, np.int32))
+    assert chains.counts[:, 1].tolist() == [bigrams[g] for g in grams]
+    assert (chains.match_len == 2).all()
+    model.close()
 
 
 def test_truncated_shard(model_dir):
@@ -81,7 +93,9 @@ def test_flipped_bit_in_payload_is_caught_by_verify(model_dir):
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x10
     path.write_bytes(bytes(data))
-    model = Model.open(model_dir)  # cheap checks pass: the damage is in an array
+    with pytest.raises(ModelFormatError, match=SHARD0):  # verification is the default
+        Model.open(model_dir)
+    model = Model.open(model_dir, verify=False)  # cheap checks pass: the damage is in an array
     with pytest.raises(ModelFormatError, match="checksum") as e:
         model.verify()
     assert e.value.path.endswith(SHARD0)

@@ -216,6 +216,8 @@ def ef_select(buf, hi_off, hi_words, dir_off, ndir, rank_off, i):
                 b = mid - 1
         w = a * EF_RANK_WORDS
         r = i - fixed_get(buf, rank_off, 32, a)
+        if r < 0:  # a corrupt rank directory (select_in_word needs 0 <= r < ones)
+            return -1
         x = load(buf, hi_off + w)
         c = popcount(x)
         while c <= r:
@@ -324,6 +326,8 @@ def gamma_get(buf, un_off, mant_off, dir_off, un_words, j):
                 return -1
             x = ~load(buf, un_off + w)
     b = ctz(~read_word(buf, un_off * 64 + p))
+    if b > 62:  # longer than any encoded value (< 2^62): corrupt
+        return -1
     m = np.int64(read_bits(buf, mant_off * 64 + p - j, b))
     return (np.int64(1) << b) - 1 + m
 
