@@ -95,7 +95,7 @@ def _backoff_from_counts(counts_dir: Path, out: Path, quantization: str) -> None
     def values(counts):
         c = counts.astype(np.float64)
         prob = np.log10((c + 0.5) / total).astype(np.float32)
-        backoff = np.where(c > 1, -np.log10(c) / 3, 0.0).astype(np.float32)
+        backoff = np.where(c > 1, -np.log10(np.maximum(c, 1)) / 3, 0.0).astype(np.float32)
         return prob, backoff
 
     writer = ModelWriter(out, spec, src.vocab)
@@ -321,18 +321,19 @@ def child_main() -> None:
 # ----------------------------------------------------------------------------- parent
 
 def run_trials(pristine: Path, trials: list[Trial], timeout_s: float = 600.0,
-               python: str = sys.executable) -> list[dict]:
+               python: str = sys.executable, code_root: Path = ROOT) -> list[dict]:
     """Runs every trial in as few child processes as crashes allow; returns one result
-    per trial (a crashed or timed-out trial gets outcome crash / timeout)."""
+    per trial (a crashed or timed-out trial gets outcome crash / timeout). The children
+    import the `ngram` package of `code_root` (another checkout, to compare versions)."""
     pending = [asdict(t) for t in trials]
     results = []
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(HERE)] + [p for p in [env.get("PYTHONPATH")] if p])
+    env["PYTHONPATH"] = os.pathsep.join([str(code_root), str(HERE)])
     while pending:
         try:
             proc = subprocess.run([python, "-c", "import corruption_harness as h; h.child_main()"],
                                   input=json.dumps({"pristine": str(pristine), "trials": pending}),
-                                  capture_output=True, text=True, timeout=timeout_s, env=env, cwd=str(ROOT))
+                                  capture_output=True, text=True, timeout=timeout_s, env=env, cwd=str(code_root))
             stdout, stderr, code = proc.stdout, proc.stderr, proc.returncode
         except subprocess.TimeoutExpired as e:  # a hung trial: the one that was running
             out = e.stdout or b""
@@ -369,7 +370,14 @@ def describe(pristine: Path, trial: Trial) -> dict:
         return corrupt(model_dir, trial.seed)
 
 
+_COMBOS = [(m, lay, v) for m in MODELS for lay in ("compressed", "decoded") for v in (False, True)]
+
+
+def combo(seed: int) -> tuple[str, str, bool]:
+    """The (model, layout, verify) a seed's trial uses."""
+    return _COMBOS[seed % len(_COMBOS)]
+
+
 def make_trials(n: int, first_seed: int = 0) -> list[Trial]:
     """n trials, seeds first_seed..; the seed picks the model, layout and verification."""
-    combos = [(m, lay, v) for m in MODELS for lay in ("compressed", "decoded") for v in (False, True)]
-    return [Trial(seed, *combos[seed % len(combos)]) for seed in range(first_seed, first_seed + n)]
+    return [Trial(seed, *combo(seed)) for seed in range(first_seed, first_seed + n)]
