@@ -195,7 +195,7 @@ def ef_select(buf, hi_off, hi_words, dir_off, ndir, rank_off, i):
     d = i // EF_SAMPLE
     p = np.int64(load(buf, dir_off + d))
     w = p >> 6
-    if w >= hi_words:
+    if w < 0 or w >= hi_words:  # (a corrupt sample: scanning from it would never end)
         return -1
     r = i % EF_SAMPLE
     x = load(buf, hi_off + w) & (ALL << np.uint64(p & 63))
@@ -220,10 +220,11 @@ def ef_select(buf, hi_off, hi_words, dir_off, ndir, rank_off, i):
             return -1
         x = load(buf, hi_off + w)
         c = popcount(x)
+        block_end = w + EF_RANK_WORDS  # the one lies in this block (else the directory is corrupt)
         while c <= r:
             r -= c
             w += 1
-            if w >= hi_words:
+            if w >= hi_words or w >= block_end:
                 return -1
             x = load(buf, hi_off + w)
             c = popcount(x)
@@ -311,7 +312,7 @@ def gamma_get(buf, un_off, mant_off, dir_off, un_words, j):
     if r > 0:
         # start of element j = one past the r-th zero at or after p
         w = p >> 6
-        if w >= un_words:
+        if w < 0 or w >= un_words:  # (a corrupt directory entry)
             return -1
         x = ~load(buf, un_off + w) & (ALL << np.uint64(p & 63))
         rr = r - 1
@@ -322,7 +323,8 @@ def gamma_get(buf, un_off, mant_off, dir_off, un_words, j):
                 break
             rr -= c
             w += 1
-            if w >= un_words:
+            # codes are at most 63 bits: the r-th zero lies within r * 63 bits of p
+            if w >= un_words or w > (p >> 6) + GAMMA_BLOCK:
                 return -1
             x = ~load(buf, un_off + w)
     b = ctz(~read_word(buf, un_off * 64 + p))
