@@ -39,6 +39,8 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=3000)
     ap.add_argument("--first-seed", type=int, default=1_000_000)
     ap.add_argument("--code-root", type=Path, default=ROOT)
+    ap.add_argument("--child-timeout", type=float, default=1800.0,
+                    help="seconds a child may run its trials; the trial running then counts as a timeout")
     ap.add_argument("--suite", default="reliability", help="name of the JSON result (bench/results/<suite>.json)")
     args = ap.parse_args()
     pristine = WORK / "reliability-models"
@@ -48,7 +50,7 @@ def main() -> None:
     results = []
     t1 = time.time()
     for i in range(0, len(trials), CHUNK):
-        results += H.run_trials(pristine, trials[i:i + CHUNK], timeout_s=1800, code_root=args.code_root)
+        results += H.run_trials(pristine, trials[i:i + CHUNK], timeout_s=args.child_timeout, code_root=args.code_root)
         print(f"{len(results)} trials, {time.time() - t1:.0f} s", flush=True)
     by_verify = {}
     for verify in (False, True):

@@ -67,14 +67,14 @@ def _with_word(model_dir: Path, name: str, array: str, index: int, value: int, d
     tmp.replace(path)
 
 
-def _run_probe(model_dir: Path, layout: str, text: Path) -> dict:
+def _run_probe(model_dir: Path, layout: str, text: Path, timeout: float = 300) -> dict:
     """Opens without verification and queries in a child: its exit code and stderr."""
     code = (f"import corruption_harness as H, json; from pathlib import Path; from ngram.model import Model; "
             f"m = Model.open({str(model_dir)!r}, verify=False, layout={layout!r}); "
             f"text = Path({str(text)!r}).read_bytes()[:4000]; "
             f"a = H.answers(m, text, text.split(b'\\n')[:5]); print(json.dumps(sorted(a)))")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(H.ROOT), str(H.HERE)]))
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env,
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, env=env,
                        cwd=str(text.parent))
     return {"returncode": r.returncode, "stderr": r.stderr[-2000:], "stdout": r.stdout}
 
@@ -103,3 +103,21 @@ def test_seeds_that_crashed_before_the_fix_end_with_an_answer_or_an_error(pristi
     trials = [H.Trial(seed, *H.combo(seed)) for seed in CRASHED_BEFORE]
     results = H.run_trials(pristine, trials, timeout_s=600)
     assert [r["outcome"] for r in results if r["outcome"] not in ("refused", "error", "correct", "wrong")] == []
+
+
+@pytest.mark.parametrize("layout", ["compressed", "decoded"])
+def test_select_samples_read_from_the_wrong_words_do_not_stall_the_lookup(pristine, tmp_path, layout):
+    # a flipped bit in a layout offset made every select start from an arbitrary word (a
+    # negative position): the scan that followed ran for minutes
+    model = tmp_path / "backoff-q8"
+    shutil.copytree(pristine / "backoff-q8", model)
+    from ngram.format import open_container
+    from ngram.kernels import layout as LY
+    name = "shard-00000-of-00001.bin"
+    c = open_container(model / name, b"SHD1")
+    lay = np.array(c.arrays["layout"])
+    c.close()
+    for k in range(2, len(lay)):
+        _with_word(model, name, "layout", k * LY.FIELDS + LY.EF_DIR, int(lay[k, LY.EF_DIR]) + 1024, np.int64)
+    r = _run_probe(model, layout, pristine / "text.txt", timeout=120)
+    assert r["returncode"] == 0, r["stderr"]
