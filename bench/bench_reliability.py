@@ -40,7 +40,8 @@ def main() -> None:
     ap.add_argument("--first-seed", type=int, default=1_000_000)
     ap.add_argument("--code-root", type=Path, default=ROOT)
     ap.add_argument("--child-timeout", type=float, default=1800.0,
-                    help="seconds a child may run its trials; the trial running then counts as a timeout")
+                    help="seconds a child may run; the trial it is running then counts as a timeout, and "
+                         "the trials it did not reach go to a new child")
     ap.add_argument("--suite", default="reliability", help="name of the JSON result (bench/results/<suite>.json)")
     args = ap.parse_args()
     pristine = WORK / "reliability-models"

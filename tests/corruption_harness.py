@@ -353,6 +353,9 @@ def run_trials(pristine: Path, trials: list[Trial], timeout_s: float = 600.0,
                 started = None
         if code == 0 and started is None:
             break
+        if code is None and started is None and finished:  # the child's time ran out between trials
+            pending = [t for t in pending if t["seed"] not in finished]
+            continue
         if started is None or (code is not None and code > 0):  # the harness failed, not a trial
             raise RuntimeError(f"fuzz child exited {code} (trial {started}):\n{stderr[-3000:]}")
         results.append(dict(started, **describe(pristine, Trial(**started)),
