@@ -14,6 +14,7 @@ import pytest
 from builder.inmemory import build_model_inmemory
 from ngram.errors import InvalidQueryError, ModelFormatError
 from ngram.format import FIXED_SIZE
+from ngram.kernels import layout as LY
 from ngram.manifest import model_id_of
 from ngram.model import Model
 
@@ -178,3 +179,41 @@ def test_ids_past_a_short_length_are_ignored(pristine):
     chains = model.lookup(np.array([[5, 10**7, -1]], np.int32), np.array([1]))
     assert chains.match_len.tolist() == [1]
     model.close()
+
+
+def _layout_cell(model_dir: Path, row: int, col: int, value: int) -> None:
+    """Sets one cell of shard 0's layout table (its checksums then disagree)."""
+    from ngram.format import open_container
+    path = model_dir / SHARD0
+    c = open_container(path, b"SHD1")
+    offset = c.header["arrays"]["layout"]["offset"] + (row * c.arrays["layout"].shape[1] + col) * 8
+    c.close()
+    data = bytearray(path.read_bytes())
+    data[offset:offset + 8] = int(value).to_bytes(8, "little", signed=True)
+    path.write_bytes(bytes(data))
+
+
+def _bad_values(kind: str, words: int) -> list[int]:
+    return {LY.OFFSET: [-1, words, 2**62], LY.WORDS: [-1, words + 1], LY.WIDTH: [-1, 64, 2**40],
+            LY.CODE: [3, -5, 99], LY.COUNT: [-1, 10**9]}[kind]
+
+
+@pytest.mark.parametrize("field", [f.name for f in LY.LEVEL_FIELDS] + [f"col0.{f.name}" for f in LY.COLUMN_FIELDS])
+def test_open_refuses_every_layout_field_outside_its_kind(pristine, tmp_path, field):
+    # the open-time checks follow the layout's field table: each field of a level row,
+    # set to a value its kind forbids, is refused before any kernel reads it
+    from ngram.shard import ShardTable
+    t = ShardTable.open(pristine / SHARD0)
+    words = len(t.data)
+    t.close()
+    if field.startswith("col0."):
+        name = field[5:]
+        col, kind = LY.column_index(0, name), next(f.kind for f in LY.COLUMN_FIELDS if f.name == name)
+    else:
+        col, kind = LY.LEVEL[field], next(f.kind for f in LY.LEVEL_FIELDS if f.name == field)
+    for value in _bad_values(kind, words):
+        model = Path(shutil.copytree(pristine, tmp_path / f"m{value}"))
+        _layout_cell(model, 2, col, value)
+        with pytest.raises(ModelFormatError, match="layout") as e:
+            Model.open(model, verify=False)
+        assert e.value.path.endswith(SHARD0)
