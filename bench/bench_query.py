@@ -1,6 +1,7 @@
 """Query suite (issue 2): the en-train 5-gram model, no pruning, 8 shards.
 
-Reports bytes per n-gram (shard files, and all files), model open time, and batched chain
+Reports bytes per n-gram (shard files, and all files), model open time (with and without
+verification), and batched chain
 lookups per second on one core with batches of 100,000 held-out 5-grams (every window of
 five tokens of en-heldout.txt inside a sentence, <s> and </s> included).
 Run: .venv/bin/python bench/bench_query.py [--reps 10]
@@ -35,12 +36,13 @@ def main() -> None:
     from ngram.model import Model
 
     path = ensure_en_train_model()
-    opens = []
-    for _ in range(20):
-        t = time.perf_counter()
-        m = Model.open(path)
-        opens.append(time.perf_counter() - t)
-        m.close()
+    opens, verified_opens = [], []
+    for _ in range(10):  # alternating: mmap and structure checks only / also every SHA-256
+        for verify, times in ((False, opens), (True, verified_opens)):
+            t = time.perf_counter()
+            m = Model.open(path, verify=verify)
+            times.append(time.perf_counter() - t)
+            m.close()
     model = Model.open(path)
     info = model.info()
     grams = five_gram_batch(model.vocab)
@@ -76,6 +78,10 @@ def main() -> None:
         "bytes_per_ngram_all_files": round(info["bytes_per_ngram_all_files"], 4),
         "open_ms_median": round(1e3 * statistics.median(opens), 3),
         "open_ms_max": round(1e3 * max(opens), 3),
+        "open": "Model.open(verify=False): mmap, headers and layout tables checked; the default verify=True "
+                "also hashes every file (SHA-256)",
+        "open_verified_ms_median": round(1e3 * statistics.median(verified_opens), 3),
+        "open_verified_ms_max": round(1e3 * max(verified_opens), 3),
         "first_lookup_ms_numba_cache_load": round(1e3 * first_call, 1),
         "lookup": {
             "batch": len(batch), "queries": "held-out 5-grams (every 5-token window inside a sentence)",

@@ -36,6 +36,8 @@ from .errors import ModelFormatError
 
 FORMAT_VERSION = 1
 MAGIC_PREFIX = b"NGRM"
+SHARD_KIND = b"SHD1"  # the kind tags of this format's files
+VOCAB_KIND = b"VOC1"
 INCOMPLETE_MAGIC = b"INCOMPLT"
 ENDIAN_CHECK = 0x0102030405060708
 _FIXED = struct.Struct("<8sIIQQI28x")
@@ -147,15 +149,35 @@ def open_container(path: str | os.PathLike, kind: bytes) -> Container:
         header = json.loads(header_bytes)
     except ValueError:
         raise ModelFormatError("header is not valid JSON", str(path)) from None
+    if not isinstance(header, dict) or not isinstance(header.get("arrays", {}), dict):
+        raise ModelFormatError("header is not a JSON object with an 'arrays' table", str(path))
     arrays = {}
     for name, e in header.get("arrays", {}).items():
-        dtype = np.dtype(e["dtype"])
-        count = int(np.prod(e["shape"])) if e["shape"] else 1
-        end = e["offset"] + count * dtype.itemsize
-        if e["offset"] % dtype.alignment or e["offset"] < FIXED_SIZE + hlen or end > size:
-            raise ModelFormatError(f"array {name!r} lies outside the file", str(path))
-        arrays[name] = np.frombuffer(mm, dtype=dtype, count=count, offset=e["offset"]).reshape(e["shape"])
+        arrays[name] = _array_view(mm, name, e, FIXED_SIZE + hlen, size, str(path))
     return Container(path, header, arrays, size, mm)
+
+
+_ARRAY_DTYPES = frozenset("<u1 |u1 <u2 <u4 <u8 <i1 |i1 <i2 <i4 <i8 <f4 <f8".split())
+
+
+def _array_view(mm, name: str, e, start: int, size: int, path: str) -> np.ndarray:
+    """The view of one array entry of the header, every field of the entry checked."""
+    try:
+        offset, shape, dtype_str, crc = e["offset"], e["shape"], e["dtype"], e["crc32"]
+        ok = (dtype_str in _ARRAY_DTYPES and isinstance(offset, int) and isinstance(crc, int)
+              and isinstance(shape, list) and all(isinstance(d, int) and d >= 0 for d in shape) and len(shape) <= 4)
+    except (KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise ModelFormatError(f"array {name!r} has a malformed header entry", path)
+    dtype = np.dtype(dtype_str)
+    count = 1
+    for d in shape:
+        count *= d
+    end = offset + count * dtype.itemsize
+    if offset % dtype.alignment or offset < start or end > size:
+        raise ModelFormatError(f"array {name!r} lies outside the file", path)
+    return np.frombuffer(mm, dtype=dtype, count=count, offset=offset).reshape(shape)
 
 
 def verify_container(c: Container) -> None:

@@ -10,12 +10,17 @@ import json
 import os
 from pathlib import Path
 
+from .atomic import write_text_atomic
+from .chains import VALUE_KINDS
 from .errors import ModelFormatError
 from .format import FORMAT_VERSION
+from .limits import MAX_ORDER
 from .sharding import SHARDING_NAME
 
 MANIFEST_NAME = "manifest.json"
+VOCAB_FILE = "vocab.bin"
 FORMAT_NAME = "ngram-server-model"
+MAX_SHARDS = 99_999  # shard file names have five digits
 
 
 def shard_file_name(shard: int, num_shards: int) -> str:
@@ -62,9 +67,7 @@ def build_manifest(spec, vocab_size: int, summaries: list[dict], files: dict, me
 
 
 def write_manifest(path: Path, manifest: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
 def read_manifest(model_dir: Path) -> dict:
@@ -77,8 +80,11 @@ def read_manifest(model_dir: Path) -> dict:
         raise ModelFormatError("no manifest.json: not a model directory (or an unfinished build)", str(path)) from None
     except ValueError as e:
         raise ModelFormatError(f"manifest is not valid JSON: {e}", str(path)) from None
+    if not isinstance(manifest, dict):
+        raise ModelFormatError("manifest is not a JSON object", str(path))
     fmt = manifest.get("format", {})
-    if fmt.get("name") != FORMAT_NAME:
+    if not isinstance(fmt, dict) or fmt.get("name") != FORMAT_NAME:
+        fmt = fmt if isinstance(fmt, dict) else {"name": fmt}
         raise ModelFormatError(f"not a model manifest (format {fmt.get('name')!r})", str(path))
     if fmt.get("version") != FORMAT_VERSION:
         raise ModelFormatError(f"model format version {fmt.get('version')}, this reader reads {FORMAT_VERSION}",
@@ -88,6 +94,39 @@ def read_manifest(model_dir: Path) -> dict:
             raise ModelFormatError(f"manifest lacks {key!r}", str(path))
     if model_id_of(manifest) != manifest["model_id"]:
         raise ModelFormatError("manifest content does not match its model id (edited by hand?)", str(path))
-    if manifest["sharding"].get("name") != SHARDING_NAME:
-        raise ModelFormatError(f"unknown sharding function {manifest['sharding'].get('name')!r}", str(path))
+    _check_fields(manifest, str(path))
     return manifest
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _check_fields(m: dict, path: str) -> None:
+    """Every field a reader relies on has its type and range (a manifest whose id was
+    recomputed after an edit passes the id check)."""
+    def bad(what: str):
+        raise ModelFormatError(f"manifest field {what} is invalid", path)
+
+    if not (_is_int(m["order"]) and 1 <= m["order"] <= MAX_ORDER):
+        bad(f"'order' ({m['order']!r}; expected 1..{MAX_ORDER})")
+    if not (_is_int(m["vocab_size"]) and 3 <= m["vocab_size"] < 2**31):
+        bad(f"'vocab_size' ({m['vocab_size']!r})")
+    if not (_is_int(m["num_shards"]) and 1 <= m["num_shards"] <= MAX_SHARDS):
+        bad(f"'num_shards' ({m['num_shards']!r}; expected 1..{MAX_SHARDS})")
+    sharding = m["sharding"]
+    if not isinstance(sharding, dict) or not _is_int(sharding.get("seed")) or not 0 <= sharding["seed"] < 2**63:
+        bad(f"'sharding' ({sharding!r})")
+    if sharding.get("name") != SHARDING_NAME:
+        raise ModelFormatError(f"unknown sharding function {sharding.get('name')!r}", path)
+    if m["value_kind"] not in VALUE_KINDS:
+        bad(f"'value_kind' ({m['value_kind']!r}; expected one of {', '.join(VALUE_KINDS)})")
+    files = m["files"]
+    if not isinstance(files, dict) or not all(
+            isinstance(f, dict) and _is_int(f.get("bytes")) and f["bytes"] >= 0 and isinstance(f.get("sha256"), str)
+            for f in files.values()):
+        bad("'files' (each file needs its bytes and sha256)")
+    ngrams = m.get("ngrams", {"total": [m["vocab_size"]], "per_shard": []})
+    if not isinstance(ngrams, dict) or not isinstance(ngrams.get("total"), list) or not all(
+            _is_int(n) and n >= 0 for n in ngrams["total"]):
+        bad("'ngrams'")

@@ -8,22 +8,22 @@ import numpy as np
 
 from .chains import Chains
 from .errors import InvalidArgumentError, ModelFormatError
-from .manifest import file_digest, read_manifest, shard_file_name
 from .kernels import drop_stale_numba_caches
+from .limits import DEFAULT_LAYOUT
+from .manifest import VOCAB_FILE, file_digest, read_manifest, shard_file_name
 from .kernels.batch_ops import gather_rows
 from .query import check_batch
 from .shard import LAYOUTS, ShardTable, chains_from_raw, new_outputs, unsort_outputs
 from .sharding import routing_order
 from .vocab import Vocabulary
-from .writer import VOCAB_FILE
 
 
 SMALL_BATCH = 256
 
 
 class Model:
-    """`Model.open(dir)` maps every shard (or the listed ones) and checks versions, sizes
-    and headers; `verify()` also checks every checksum."""
+    """`Model.open(dir)` maps every shard (or the listed ones), checks versions, sizes,
+    headers and layout tables, and (unless `verify=False`) every checksum."""
 
     def __init__(self, path: Path, manifest: dict, vocab: Vocabulary, shards: dict[int, ShardTable]):
         self.path = path
@@ -37,10 +37,16 @@ class Model:
         self.value_kind = manifest["value_kind"]
 
     @classmethod
-    def open(cls, path: str | os.PathLike, shards: list[int] | None = None, verify: bool = False,
-             layout: str = "compressed") -> "Model":
+    def open(cls, path: str | os.PathLike, shards: list[int] | None = None, verify: bool = True,
+             layout: str = DEFAULT_LAYOUT) -> "Model":
         """layout: "compressed" (the mapped files as stored) or "decoded" (each shard also
-        decoded into RAM, ngram.decoded_trie: ~18x the bytes, lookups 2-3x faster)."""
+        decoded into RAM, ngram.decoded_trie: ~18x the bytes, lookups 2-3x faster).
+
+        verify: check the SHA-256 of every file against the manifest (a full read: 37 ms
+        for the 64 MB en-train 5-gram model, against 4 ms without, on 2 cores).
+        `verify=False` skips it: wrong answers are then possible on a corrupt
+        file, never a crash (the structure is checked at open and the kernels check every
+        index they read from a file)."""
         if layout not in LAYOUTS:
             raise InvalidArgumentError(f"layout {layout!r}: expected one of {', '.join(LAYOUTS)}")
         drop_stale_numba_caches()  # before any cached kernel loads (once per process)
@@ -76,7 +82,11 @@ class Model:
             tables[s] = t
         model = cls(path, manifest, vocab, tables)
         if verify:
-            model.verify()
+            try:
+                model.verify(arrays=False)
+            except BaseException:
+                model.close()
+                raise
         if layout == "decoded":
             from .decoded_trie import DecodedTrie, available_memory_bytes, check_fits
             try:
@@ -89,17 +99,23 @@ class Model:
                 raise
         return model
 
-    def verify(self) -> None:
-        """Check every file's size and SHA-256 against the manifest and every array's CRC."""
-        for name in [VOCAB_FILE] + [t.path.name for t in self.shards.values()]:
-            want = self.manifest["files"][name]
-            got = file_digest(self.path / name)
-            if got != want:
+    def verify(self, arrays: bool = True) -> None:
+        """Check every open file's size and SHA-256 against the manifest (the files are
+        hashed in parallel threads: hashlib releases the GIL) and, with `arrays`, every
+        array's CRC-32 too, which names the damaged array. The SHA-256 covers every byte,
+        so opening a model checks it alone."""
+        from concurrent.futures import ThreadPoolExecutor
+        names = [VOCAB_FILE] + [t.path.name for t in self.shards.values()]
+        with ThreadPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1)) as pool:
+            digests = list(pool.map(lambda name: file_digest(self.path / name), names))
+        for name, got in zip(names, digests):
+            if got != self.manifest["files"][name]:
                 raise ModelFormatError("checksum differs from the manifest: the file is corrupt or was replaced; "
                                        "rebuild the model", str(self.path / name))
-        self.vocab.verify()
-        for t in self.shards.values():
-            t.verify()
+        if arrays:
+            self.vocab.verify()
+            for t in self.shards.values():
+                t.verify()
 
     def lookup(self, ids, lengths, *, check: bool = True) -> Chains:
         """Chains of any batch: routed to the shards in-process. `check=False` skips the

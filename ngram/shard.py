@@ -9,19 +9,20 @@ import numpy as np
 
 from .chains import BACKOFF, COUNTS, Chains
 from .errors import InvalidQueryError, ModelFormatError
-from .format import Container, open_container, verify_container
+from .format import SHARD_KIND, Container, open_container, verify_container
 from .kernels import layout as LY
 from .kernels.lookup import lookup_kernel
 from .kernels.route import first_misrouted, route_batch
 from .kernels.trie_decode import decode_level, decode_values
 from .kernels.batch_ops import gather_rows, is_sorted, radix_argsort, scatter_into
+from .limits import LAYOUTS, MAX_ORDER
 from .query import check_batch
 
-SHARD_KIND = b"SHD1"
-
-# How a shard is held in memory: the mapped file as stored (~2 bytes per n-gram), or also
-# decoded into a hash table (ngram.decoded_trie: ~35 bytes per n-gram, lookups 2-3x faster)
-LAYOUTS = ("compressed", "decoded")
+# (LAYOUTS: how a shard is held in memory: the mapped file as stored, ~2 bytes per
+# n-gram, or also decoded into a hash table, ngram.decoded_trie: ~35 bytes per n-gram,
+# lookups 2-3x faster)
+__all__ = ["LAYOUTS", "SHARD_KIND", "ShardTable", "chains_from_raw", "new_outputs", "raw_to_columns",
+           "unsort_outputs"]
 
 
 class ShardTable:
@@ -34,14 +35,14 @@ class ShardTable:
         path = str(container.path)
         try:
             self.data = container.arrays["data"]
-            self.layout = np.ascontiguousarray(container.arrays["layout"], dtype=np.int64)
-            self.shard_index = int(h["shard"])
-            self.num_shards = int(h["num_shards"])
-            self.order = int(h["order"])
+            self.layout = np.ascontiguousarray(container.arrays["layout"])
+            self.shard_index = _int(h["shard"])
+            self.num_shards = _int(h["num_shards"])
+            self.order = _int(h["order"])
             self.value_kind = h["value_kind"]
-            self.vocab_size = int(h["vocab_size"])
-            self.shard_seed = int(h["sharding"]["seed"])
-            self.ngrams = list(h["ngrams"])
+            self.vocab_size = _int(h["vocab_size"])
+            self.shard_seed = _int(h["sharding"]["seed"])
+            self.ngrams = [_int(n) for n in h["ngrams"]]
         except (KeyError, TypeError, ValueError) as e:
             raise ModelFormatError(f"shard header is incomplete ({e})", path) from None
         self._check_layout(path)
@@ -64,22 +65,36 @@ class ShardTable:
         return self.nbytes + (0 if self.decoded is None else self.decoded.nbytes)
 
     def _check_layout(self, path: str) -> None:
-        lay = self.layout
-        words = len(self.data)
-        if lay.shape != (self.order + 1, LY.FIELDS) or self.value_kind not in (COUNTS, BACKOFF):
-            raise ModelFormatError("shard layout does not match its order or value kind", path)
-        offsets = [LY.EF_LO, LY.EF_HI, LY.EF_DIR, LY.EF_RANK, LY.K_NIB, LY.K_MANT, LY.K_DIR, LY.K_SIDE]
-        for c in range(LY.MAX_COLS):
-            base = LY.COL_BASE + c * LY.COL_FIELDS
-            offsets += [base + LY.C_UNITS, base + LY.C_MANT, base + LY.C_DIR, base + LY.C_TABLE, base + LY.C_CTX_OFF,
-                        base + LY.C_CTX_SYM]
-        widths = [LY.COL_BASE + c * LY.COL_FIELDS + f for c in range(LY.MAX_COLS)
-                  for f in (LY.C_WIDTH, LY.C_CTX_OFF_W, LY.C_CTX_SYM_W)]
-        if (lay[0, LY.G_WORDS] != words or lay[0, LY.G_ORDER] != self.order or lay[1, LY.L_N] != self.vocab_size
-                or (lay[1:, offsets] < 0).any() or (lay[1:, offsets] >= words).any()
-                or (lay[2:, LY.EF_HI_WORDS] > words).any() or (lay[2:, LY.K_W] > 63).any() or (lay[2:, LY.K_SIDE_W] > 32).any()
-                or (lay[1:, widths] < 0).any() or (lay[1:, widths] > 63).any()
-                or list(lay[1:, LY.L_N]) != self.ngrams):
+        """Every field of the layout table within its kind's range (ngram.kernels.layout):
+        offsets inside the data array, widths the decoders can read, codes they know, node
+        counts equal to the header's. The kernels then never index outside the data array
+        (they also clamp every read) and the decoders never write outside their outputs,
+        whatever the data words hold; a damaged stream gives wrong answers, which only
+        the checksums (verification) catch."""
+        lay, data = self.layout, self.data
+        if not (1 <= self.order <= MAX_ORDER and self.value_kind in (COUNTS, BACKOFF)
+                and 0 <= self.shard_index < self.num_shards and 3 <= self.vocab_size < 2**31
+                and len(self.ngrams) == self.order and self.ngrams[0] == self.vocab_size
+                and min(self.ngrams) >= 0 and all(self.ngrams[k - 1] or not self.ngrams[k]
+                                                  for k in range(1, self.order))):
+            raise ModelFormatError("shard header holds an impossible order, value kind, shard or size", path)
+        if data.dtype != np.uint64 or data.ndim != 1 or len(data) < 3:
+            raise ModelFormatError("shard data array is not a uint64 vector", path)
+        if lay.dtype != np.int64 or lay.shape != (self.order + 1, LY.FIELDS):
+            raise ModelFormatError("shard layout does not match its order", path)
+        words = len(data)
+        ncols = 1 if self.value_kind == COUNTS else 2
+        levels = lay[1:]
+        expected_globals = {LY.G_ORDER: self.order, LY.G_VOCAB: self.vocab_size, LY.G_NCOLS: ncols,
+                            LY.G_ABSENT: 0 if self.value_kind == COUNTS else LY.NAN_BITS, LY.G_WORDS: words}
+        codecs = levels[:, [LY.column_index(c, "codec") for c in range(ncols)]]
+        tables = levels[:, [LY.column_index(c, "tkind") for c in range(ncols)]]
+        if (any(lay[0, col] != want for col, want in expected_globals.items())
+                or list(levels[:, LY.L_N]) != self.ngrams
+                or not _within(levels[:, LY.level_columns(LY.OFFSET)], 0, words - 1)
+                or not _within(levels[:, LY.level_columns(LY.WORDS)], 0, words)
+                or not _within(levels[:, LY.level_columns(LY.WIDTH)], 0, LY.MAX_WIDTH)
+                or not np.isin(codecs, LY.CODECS).all() or not np.isin(tables, LY.TABLE_KINDS).all()):
             raise ModelFormatError("shard layout points outside the file or disagrees with its header", path)
 
     @classmethod
@@ -172,6 +187,16 @@ class ShardTable:
     def close(self) -> None:
         self.decoded = None
         self._container.close()
+
+
+def _int(x) -> int:
+    if not isinstance(x, int) or isinstance(x, bool):
+        raise TypeError(f"{x!r} is not an integer")
+    return x
+
+
+def _within(a: np.ndarray, lo: int, hi: int) -> bool:
+    return bool(a.size == 0 or (a.min() >= lo and a.max() <= hi))
 
 
 def unsort_outputs(order: np.ndarray, sorted_match, sorted_raw, match, raw) -> None:

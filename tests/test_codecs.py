@@ -154,3 +154,24 @@ def test_fixed_round_trip(case):
     buf, (off,) = pack(C.fixed_encode(v, width))
     got = fixed_decode_all(buf, off, width, len(v))
     np.testing.assert_array_equal(got.view(np.uint64), v)
+
+
+@SETTINGS
+@given(st.lists(st.one_of(st.integers(0, 3), st.integers(0, 2**40)), min_size=0, max_size=600))
+def test_value_codecs_share_one_contract(xs):
+    # every value codec: encode -> fields that random access reads back; `bits` is its
+    # size (what the writer compares to choose), and encode_codes picks the smallest
+    from ngram.value_columns import VALUE_CODECS, DataWords, codes_bits, encode_codes
+    codes = np.array(xs, np.uint64)
+    for code, codec in VALUE_CODECS.items():
+        data = DataWords()
+        fields = codec.encode(codes, data) if len(codes) and codes.max() else encode_codes(codes, data)
+        buf = data.finish()
+        assert [codec.get(buf, fields, j) if fields["codec"] == code else VALUE_CODECS[fields["codec"]].get(
+            buf, fields, j) for j in range(len(codes))] == xs
+    data = DataWords()
+    fields = encode_codes(codes, data)
+    assert codes_bits(codes) == min(c.bits(codes) for c in VALUE_CODECS.values()) if len(codes) and codes.max() \
+        else codes_bits(codes) == 0
+    if len(codes) and codes.max():
+        assert VALUE_CODECS[fields["codec"]].bits(codes) == codes_bits(codes)

@@ -14,6 +14,7 @@ import pytest
 from reference_builder import build_model_inmemory
 from ngram.errors import InvalidQueryError, ModelFormatError
 from ngram.format import FIXED_SIZE
+from ngram.kernels import layout as LY
 from ngram.manifest import model_id_of
 from ngram.model import Model
 
@@ -54,8 +55,20 @@ def rewrite_manifest(model_dir: Path, edit, keep_id: bool) -> None:
     p.write_text(json.dumps(m))
 
 
-def test_pristine_model_opens_and_verifies(model_dir):
-    Model.open(model_dir, verify=True).close()
+def test_pristine_model_opens_verified_and_answers_the_reference_counts(model_dir):
+    # the control for every test below: the undamaged copy opens with its checksums
+    # checked (the default) and answers the counts a plain-Python count of the text gives
+    from collections import Counter
+    lines = [[b"<s>"] + line.split() + [b"</s>"] for line in sample_text(300).split(b"\n") if line.split()]
+    bigrams = Counter((a, b) for words in lines for a, b in zip(words, words[1:]))
+    model = Model.open(model_dir)
+    model.verify()
+    grams = sorted(bigrams)[:500]
+    ids = model.vocab.ids([w for g in grams for w in g]).reshape(-1, 2)
+    chains = model.lookup(ids.astype(np.int32), np.full(len(grams), 2, np.int32))
+    assert chains.counts[:, 1].tolist() == [bigrams[g] for g in grams]
+    assert (chains.match_len == 2).all()
+    model.close()
 
 
 def test_truncated_shard(model_dir):
@@ -81,7 +94,9 @@ def test_flipped_bit_in_payload_is_caught_by_verify(model_dir):
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x10
     path.write_bytes(bytes(data))
-    model = Model.open(model_dir)  # cheap checks pass: the damage is in an array
+    with pytest.raises(ModelFormatError, match=SHARD0):  # verification is the default
+        Model.open(model_dir)
+    model = Model.open(model_dir, verify=False)  # cheap checks pass: the damage is in an array
     with pytest.raises(ModelFormatError, match="checksum") as e:
         model.verify()
     assert e.value.path.endswith(SHARD0)
@@ -164,3 +179,41 @@ def test_ids_past_a_short_length_are_ignored(pristine):
     chains = model.lookup(np.array([[5, 10**7, -1]], np.int32), np.array([1]))
     assert chains.match_len.tolist() == [1]
     model.close()
+
+
+def _layout_cell(model_dir: Path, row: int, col: int, value: int) -> None:
+    """Sets one cell of shard 0's layout table (its checksums then disagree)."""
+    from ngram.format import open_container
+    path = model_dir / SHARD0
+    c = open_container(path, b"SHD1")
+    offset = c.header["arrays"]["layout"]["offset"] + (row * c.arrays["layout"].shape[1] + col) * 8
+    c.close()
+    data = bytearray(path.read_bytes())
+    data[offset:offset + 8] = int(value).to_bytes(8, "little", signed=True)
+    path.write_bytes(bytes(data))
+
+
+def _bad_values(kind: str, words: int) -> list[int]:
+    return {LY.OFFSET: [-1, words, 2**62], LY.WORDS: [-1, words + 1], LY.WIDTH: [-1, 64, 2**40],
+            LY.CODE: [3, -5, 99], LY.COUNT: [-1, 10**9]}[kind]
+
+
+@pytest.mark.parametrize("field", [f.name for f in LY.LEVEL_FIELDS] + [f"col0.{f.name}" for f in LY.COLUMN_FIELDS])
+def test_open_refuses_every_layout_field_outside_its_kind(pristine, tmp_path, field):
+    # the open-time checks follow the layout's field table: each field of a level row,
+    # set to a value its kind forbids, is refused before any kernel reads it
+    from ngram.shard import ShardTable
+    t = ShardTable.open(pristine / SHARD0)
+    words = len(t.data)
+    t.close()
+    if field.startswith("col0."):
+        name = field[5:]
+        col, kind = LY.column_index(0, name), next(f.kind for f in LY.COLUMN_FIELDS if f.name == name)
+    else:
+        col, kind = LY.LEVEL[field], next(f.kind for f in LY.LEVEL_FIELDS if f.name == field)
+    for value in _bad_values(kind, words):
+        model = Path(shutil.copytree(pristine, tmp_path / f"m{value}"))
+        _layout_cell(model, 2, col, value)
+        with pytest.raises(ModelFormatError, match="layout") as e:
+            Model.open(model, verify=False)
+        assert e.value.path.endswith(SHARD0)

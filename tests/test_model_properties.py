@@ -135,3 +135,15 @@ def test_stupid_backoff_pairs_sentences_and_perplexity(case, bos, eos):
         if tokens > oovs:
             assert math.isclose(ppl["perplexity_excluding_oov"], 10 ** (-iv_sum / (tokens - oovs)), rel_tol=1e-9)
         model.close()
+
+
+def test_reader_does_not_import_the_writer():
+    # opening and querying a model needs the format, layout and kernels, never the
+    # modules that write models (issue 12: the layout lives in one module both follow)
+    import subprocess
+    import sys
+    code = ("import sys, ngram.model, ngram.shard, ngram.decoded_trie; "
+            "print(sorted(m for m in sys.modules if m.startswith('ngram.') and "
+            "m.split('.')[-1] in ('writer', 'shard_writer', 'model_writer', 'value_columns', 'quantize')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,4 +1,4 @@
-"""Context coding of value columns (ngram.writer._context_ranks) against a naive
+"""Context coding of value columns (ngram.value_columns.context_ranks) against a naive
 reference: per parent symbol, symbols by falling frequency (ties by symbol)."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from ngram.writer import _context_ranks
+from ngram.value_columns import context_ranks as _context_ranks
 
 pairs_st = st.lists(st.tuples(st.integers(0, 6), st.integers(0, 9)), min_size=1, max_size=200)
 
@@ -41,7 +41,7 @@ def test_context_ranks_match_naive(pairs, dense_limit):
 @given(st.lists(st.one_of(st.integers(0, 40), st.integers(0, 2**64 - 1), st.integers(60000, 70000)),
                 min_size=1, max_size=300))
 def test_distinct_equals_numpy_unique(values):
-    from ngram.writer import _distinct
+    from ngram.value_columns import distinct as _distinct
     raw = np.array(values, np.uint64)
     uniq, inv, freq = _distinct(raw)
     want_u, want_inv, want_f = np.unique(raw, return_inverse=True, return_counts=True)

@@ -195,7 +195,7 @@ def ef_select(buf, hi_off, hi_words, dir_off, ndir, rank_off, i):
     d = i // EF_SAMPLE
     p = np.int64(load(buf, dir_off + d))
     w = p >> 6
-    if w >= hi_words:
+    if w < 0 or w >= hi_words:  # (a corrupt sample: scanning from it would never end)
         return -1
     r = i % EF_SAMPLE
     x = load(buf, hi_off + w) & (ALL << np.uint64(p & 63))
@@ -216,12 +216,15 @@ def ef_select(buf, hi_off, hi_words, dir_off, ndir, rank_off, i):
                 b = mid - 1
         w = a * EF_RANK_WORDS
         r = i - fixed_get(buf, rank_off, 32, a)
+        if r < 0:  # a corrupt rank directory (select_in_word needs 0 <= r < ones)
+            return -1
         x = load(buf, hi_off + w)
         c = popcount(x)
+        block_end = w + EF_RANK_WORDS  # the one lies in this block (else the directory is corrupt)
         while c <= r:
             r -= c
             w += 1
-            if w >= hi_words:
+            if w >= hi_words or w >= block_end:
                 return -1
             x = load(buf, hi_off + w)
             c = popcount(x)
@@ -309,7 +312,7 @@ def gamma_get(buf, un_off, mant_off, dir_off, un_words, j):
     if r > 0:
         # start of element j = one past the r-th zero at or after p
         w = p >> 6
-        if w >= un_words:
+        if w < 0 or w >= un_words:  # (a corrupt directory entry)
             return -1
         x = ~load(buf, un_off + w) & (ALL << np.uint64(p & 63))
         rr = r - 1
@@ -320,10 +323,13 @@ def gamma_get(buf, un_off, mant_off, dir_off, un_words, j):
                 break
             rr -= c
             w += 1
-            if w >= un_words:
+            # codes are at most 63 bits: the r-th zero lies within r * 63 bits of p
+            if w >= un_words or w > (p >> 6) + GAMMA_BLOCK:
                 return -1
             x = ~load(buf, un_off + w)
     b = ctz(~read_word(buf, un_off * 64 + p))
+    if b > 62:  # longer than any encoded value (< 2^62): corrupt
+        return -1
     m = np.int64(read_bits(buf, mant_off * 64 + p - j, b))
     return (np.int64(1) << b) - 1 + m
 

@@ -3,8 +3,11 @@ reversed trie of one shard, recording the value at every order along the chain.
 
 Queries advance one trie level at a time across the whole batch, so the memory accesses
 of independent walks overlap instead of waiting on each other.
-Corrupt streams make a walk stop (never read outside the shard's data array); checksums
-(`ngram verify`) catch corruption itself.
+Every read of the data array is clamped into it (ngram.kernels.bits.load) and every
+index that selects an output slot is checked, and the layout table was checked at open
+(ngram.shard), so corrupt streams give wrong answers or stop a walk, never a read or
+write outside the arrays; checksums (verification at open, `ngram verify`) catch the
+corruption itself.
 """
 from __future__ import annotations
 
@@ -14,11 +17,25 @@ from numba import njit
 from .bits import INLINE, load, read_bits
 from .codecs import EF_SAMPLE, ef_pair, fixed_get, gamma_get, nib_decode_at, nib_mant_pos
 from .layout import (C_CODEC, C_CTX_OFF, C_CTX_OFF_W, C_CTX_SYM, C_CTX_SYM_W, C_DIR, C_MANT, C_TABLE, C_TKIND,
-                     C_UNITS, C_UNITS_WORDS, C_WIDTH, CODEC_FIXED, COL_BASE, COL_FIELDS, EF_DIR, EF_HI, EF_HI_WORDS,
-                     EF_L, EF_LO, EF_RANK, G_ABSENT, G_NCOLS, G_ORDER, G_WORDS, K_DIR, K_MANT, K_NIB, K_SIDE,
-                     K_SIDE_W, K_W, L_N, RESTART, TABLE_IDENTITY, TABLE_U64)
+                     C_UNITS, C_UNITS_WORDS, C_WIDTH, CODEC_FIXED, CODEC_GAMMA, COL_BASE, COL_FIELDS, EF_DIR, EF_HI,
+                     EF_HI_WORDS, EF_L, EF_LO, EF_RANK, G_ABSENT, G_NCOLS, G_ORDER, G_WORDS, K_DIR, K_MANT, K_NIB,
+                     K_SIDE, K_SIDE_W, K_W, L_N, RESTART, TABLE_IDENTITY, TABLE_U64)
 
 JIT = dict(nogil=True, cache=True)
+
+
+@njit(**INLINE)
+def column_code(buf, lay, row, base, j):
+    """Stored code j of the value column whose fields start at layout column `base`,
+    decoded by the codec its `codec` field names (ngram.value_columns.VALUE_CODECS);
+    -1 for an unknown codec or a corrupt stream."""
+    codec = lay[row, base + C_CODEC]
+    if codec == CODEC_FIXED:
+        return fixed_get(buf, lay[row, base + C_UNITS], lay[row, base + C_WIDTH], j)
+    if codec == CODEC_GAMMA:
+        return gamma_get(buf, lay[row, base + C_UNITS], lay[row, base + C_MANT], lay[row, base + C_DIR],
+                         lay[row, base + C_UNITS_WORDS], j)
+    return np.int64(-1)
 
 
 @njit(**INLINE)
@@ -27,11 +44,7 @@ def column_sym(buf, lay, row, c, j, psym):
     column's table); `psym` is the parent node's symbol in the same column, used when the
     column is context-coded. -1 when the stream is corrupt."""
     base = COL_BASE + c * COL_FIELDS
-    if lay[row, base + C_CODEC] == CODEC_FIXED:
-        code = fixed_get(buf, lay[row, base + C_UNITS], lay[row, base + C_WIDTH], j)
-    else:
-        code = gamma_get(buf, lay[row, base + C_UNITS], lay[row, base + C_MANT], lay[row, base + C_DIR],
-                         lay[row, base + C_UNITS_WORDS], j)
+    code = column_code(buf, lay, row, base, j)
     off = lay[row, base + C_CTX_OFF]
     if off == 0 or code < 0:
         return code

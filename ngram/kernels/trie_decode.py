@@ -26,13 +26,18 @@ def decode_values(buf, lay, row, parent, parent_sym, sym, raw):
 
 @njit(**JIT)
 def decode_level(buf, lay, k, n_parent, keys, parent):
-    """Leftmost word and parent index of every node of level k (n_parent nodes at k-1)."""
+    """Leftmost word and parent index of every node of level k (n_parent nodes at k-1).
+    Child ranges are clipped to the level (and to ascending order), so corrupt pointers
+    give wrong parents, never a write outside `parent`."""
     ndir = (n_parent + EF_SAMPLE) // EF_SAMPLE
+    n = parent.shape[0]
+    done = np.int64(0)
     for p in range(n_parent):
         lo, hi = ef_pair(buf, lay[k, EF_L], lay[k, EF_LO], lay[k, EF_HI], lay[k, EF_HI_WORDS], lay[k, EF_DIR],
                          ndir, lay[k, EF_RANK], p)
-        for j in range(lo, hi):
+        for j in range(max(lo, done), min(hi, n)):
             parent[j] = p
+        done = max(done, min(hi, n))
     W = lay[k, K_W]
     mpos = nib_mant_pos(buf, lay[k, K_NIB], lay[k, K_DIR], W, 0)
     key = np.int64(0)

@@ -38,25 +38,33 @@ def build_index(strings, offsets, table_size):
 
 @njit(**INLINE)
 def find_word(data, start, end, strings, offsets, table):
-    """Id of data[start:end], or -1 if absent."""
-    mask = np.uint64(table.shape[0] - 1)
+    """Id of data[start:end], or -1 if absent. Every index read from the (mapped) file is
+    checked before use and the probe stops after a full round, so a corrupt index or
+    offsets array gives -1 (<unk>) or a wrong id, never a read outside the arrays."""
+    size = table.shape[0]
+    mask = np.uint64(size - 1)
     slot = fnv1a(data, start, end) & mask
     length = end - start
-    while True:
+    n = offsets.shape[0] - 1
+    nbytes = strings.shape[0]
+    for _ in range(size):
         e = table[slot]
         if e == 0:
             return -1
         i = np.int64(e) - 1
-        a = np.int64(offsets[i])
-        if np.int64(offsets[i + 1]) - a == length:
-            same = True
-            for k in range(length):
-                if strings[a + k] != data[start + k]:
-                    same = False
-                    break
-            if same:
-                return i
+        if i < n:
+            a = np.int64(offsets[i])
+            b = np.int64(offsets[i + 1])
+            if b - a == length and 0 <= a and b <= nbytes:
+                same = True
+                for k in range(length):
+                    if strings[a + k] != data[start + k]:
+                        same = False
+                        break
+                if same:
+                    return i
         slot = (slot + np.uint64(1)) & mask
+    return -1
 
 
 @njit(**INLINE)
