@@ -29,13 +29,15 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q -x --timeout=600
 
-# The kenlm module, the peer the arpa suite measures against, in a venv of its own
-# (it compiles from source; the project itself never needs it).
+# The peers the arpa, facade and decode suites measure against in one process (the kenlm
+# module, pyctcdecode), in a venv of its own beside this project: the project itself
+# never needs them.
 KENLM_VENV := .kenlm-venv
 kenlm-venv: $(KENLM_VENV)/.installed
-$(KENLM_VENV)/.installed:
+$(KENLM_VENV)/.installed: pyproject.toml
 	test -x $(KENLM_VENV)/bin/python || $(PYTHON) -m venv $(KENLM_VENV)
-	$(KENLM_VENV)/bin/pip install -q numpy kenlm
+	$(KENLM_VENV)/bin/pip install -q -e . kenlm 'pygtrie>=2.1,<3'
+	$(KENLM_VENV)/bin/pip install -q --no-deps 'pyctcdecode>=0.5'
 	touch $@
 
 bench: $(STAMP) kenlm-venv

@@ -14,12 +14,11 @@ sentences, seconds per utterance, and how many best paths equal pyctcdecode + ke
 The logits come from bench/ctc_synth.py (seeded: character runs, blanks, confusable
 characters).
 
-It needs kenlm and pyctcdecode beside our runtime dependencies, without changing the
-editable install of the project's venv, e.g.:
-    python -m venv .kenlm-venv && .kenlm-venv/bin/pip install kenlm pyctcdecode==0.5.0 \
-        numba grpcio grpcio-health-checking grpcio-reflection protobuf zstandard click tqdm prometheus-client
-    NGRAM_PYTHON=.venv/bin/python PYTHONPATH=$PWD .kenlm-venv/bin/python bench/bench_decode.py
-(`make kenlm-venv` makes .kenlm-venv with kenlm; add the rest with its pip.)
+Run it as `make bench` does:
+    make kenlm-venv      # .kenlm-venv: this project, the kenlm module and pyctcdecode
+    KENLM_PYTHON=.kenlm-venv/bin/python .venv/bin/python bench/run_all.py decode
+The ngram CLI (imports, `cluster up`) runs under $NGRAM_PYTHON (run_all sets it to the
+project's venv); the decoders run in this process.
 """
 from __future__ import annotations
 
