@@ -40,3 +40,10 @@ DEFAULT_EJECT_MAX_S = 16.0           # client: longest cool-down of a replica th
 RECONNECT_INITIAL_BACKOFF_MS = 100
 RECONNECT_MAX_BACKOFF_MS = 1000
 RECONNECT_MIN_CONNECT_TIMEOUT_MS = 1000
+
+# -- deployment (ngram deploy) -------------------------------------------------------------
+SERVER_PROCESS_OVERHEAD_BYTES = 256 << 20  # a server process's runtime (interpreter, numba, gRPC: ~200 MB) plus headroom
+DEPLOY_MEMORY_LIMIT_FACTOR = 1.25    # a pod's memory limit over its request (page cache of the mapped shards)
+DEPLOY_GRPC_PORT = 7000              # the port the image and the manifests serve on
+DEPLOY_METRICS_PORT = 9100
+DEPLOY_TERMINATION_MARGIN_S = 5      # terminationGracePeriodSeconds = drain grace + this (the process's exit)
