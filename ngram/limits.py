@@ -38,6 +38,9 @@ DEFAULT_EJECT_MAX_S = 16.0           # client: longest cool-down of a replica th
 # grow to 120 s and give a connection attempt >= 20 s (issue 11 saw 13 s pass before a
 # replica restarted after a 30 s outage was reached); these retry within a second.
 RECONNECT_INITIAL_BACKOFF_MS = 100
+# gRPC re-resolves a DNS name when a connection fails, but at most once per 30 s by default:
+# a rescheduled pod (new IP, same name) was unreachable for 20 s+ in tests/test_discovery.py.
+DNS_MIN_RERESOLVE_MS = 1000
 RECONNECT_MAX_BACKOFF_MS = 1000
 RECONNECT_MIN_CONNECT_TIMEOUT_MS = 1000
 
