@@ -49,4 +49,6 @@ SERVER_PROCESS_OVERHEAD_BYTES = 256 << 20  # a server process's runtime (interpr
 DEPLOY_MEMORY_LIMIT_FACTOR = 1.25    # a pod's memory limit over its request (page cache of the mapped shards)
 DEPLOY_GRPC_PORT = 7000              # the port the image and the manifests serve on
 DEPLOY_METRICS_PORT = 9100
+DEFAULT_ROLLOUT_SWITCH_GRACE_S = 5.0  # `cluster rollout`: cluster file names the new model -> old one unloaded
+ROLLOUT_LOAD_TIMEOUT_S = 600.0       # a server opening, verifying and warming a new model version
 DEPLOY_TERMINATION_MARGIN_S = 5      # terminationGracePeriodSeconds = drain grace + this (the process's exit)

@@ -10,7 +10,7 @@ import threading
 import click
 
 from ngram.atomic import write_text_atomic
-from ngram.limits import (DEFAULT_CLUSTER_START_TIMEOUT_S, DEFAULT_CLUSTER_STOP_GRACE_S, DEFAULT_DRAIN_GRACE_S,
+from ngram.limits import (DEFAULT_ROLLOUT_SWITCH_GRACE_S, DEFAULT_CLUSTER_START_TIMEOUT_S, DEFAULT_CLUSTER_STOP_GRACE_S, DEFAULT_DRAIN_GRACE_S,
                           DEFAULT_LAYOUT, DEFAULT_MAX_BATCH, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_SERVER_HOST,
                           DEFAULT_SERVER_MAX_INFLIGHT, LAYOUTS, MAX_PORT)
 
@@ -204,7 +204,7 @@ def cluster_down(cluster_file, grace):
 @click.argument("new_model", type=click.Path(exists=True, file_okay=False))
 @click.option("--cluster-file", type=click.Path(exists=True, dir_okay=False), default="cluster.json",
               show_default=True)
-@click.option("--switch-grace", type=click.FloatRange(min=0), default=5.0, show_default=True,
+@click.option("--switch-grace", type=click.FloatRange(min=0), default=DEFAULT_ROLLOUT_SWITCH_GRACE_S, show_default=True,
               help="Seconds between naming the new model in the cluster file and unloading the old.")
 @click.option("--unload-timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_DRAIN_GRACE_S,
               show_default=True, help="Seconds a server waits for the old model's requests to finish.")

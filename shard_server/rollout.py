@@ -19,11 +19,10 @@ from pathlib import Path
 import grpc
 
 from ngram import cluster_file
+from ngram.limits import DEFAULT_DRAIN_GRACE_S, DEFAULT_ROLLOUT_SWITCH_GRACE_S, ROLLOUT_LOAD_TIMEOUT_S
 from ngram.wire import pb, pb_grpc
 from ngram.wire.channels import open_channel
 from shard_server.errors import ClusterError
-
-LOAD_TIMEOUT_S = 600.0  # opening, verifying and warming a version (large models: minutes)
 
 
 def _servers(spec) -> list[str]:
@@ -35,7 +34,8 @@ def _call(address, tls, method: str, request, timeout: float):
         return getattr(pb_grpc.NgramShardStub(ch), method)(request, timeout=timeout)
 
 
-def rollout(cluster_path, new_model_dir, *, switch_grace: float = 5.0, unload_timeout: float = 30.0,
+def rollout(cluster_path, new_model_dir, *, switch_grace: float = DEFAULT_ROLLOUT_SWITCH_GRACE_S,
+            unload_timeout: float = DEFAULT_DRAIN_GRACE_S,
             verify: bool = True, log=print) -> dict:
     """Returns {"old": id, "new": id, "not_unloaded": [addresses still holding the old]}."""
     from ngram.model import Model
@@ -56,7 +56,7 @@ def rollout(cluster_path, new_model_dir, *, switch_grace: float = 5.0, unload_ti
     servers = _servers(spec)
     request = pb.AdminLoadModelRequest(model_dir=str(new_dir), verify=verify)
     with ThreadPoolExecutor(max(1, min(16, len(servers)))) as pool:
-        futures = {a: pool.submit(_call, a, spec.tls, "LoadModel", request, LOAD_TIMEOUT_S) for a in servers}
+        futures = {a: pool.submit(_call, a, spec.tls, "LoadModel", request, ROLLOUT_LOAD_TIMEOUT_S) for a in servers}
         failed = {}
         for a, f in futures.items():
             try:

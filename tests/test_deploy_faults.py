@@ -33,6 +33,7 @@ class Load:
             self.batches.append((ids, lengths, local.lookup(ids, lengths)))
         self.backend = backend
         self.latencies: list[float] = []
+        self.ends: list[float] = []  # time.monotonic() at the end of each answered round
         self.failures: list[BaseException] = []
         self.wrong = 0
         self._stop = threading.Event()
@@ -49,7 +50,8 @@ class Load:
             except Exception as e:  # noqa: BLE001 - counted, the test fails on it
                 self.failures.append(e)
                 continue
-            self.latencies.append(time.monotonic() - t0)
+            self.ends.append(time.monotonic())
+            self.latencies.append(self.ends[-1] - t0)
             if not (np.array_equal(got.match_len, want.match_len) and np.array_equal(got.counts, want.counts)):
                 self.wrong += 1
 
