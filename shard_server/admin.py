@@ -45,12 +45,16 @@ class AdminHandlers:
 
     def UnloadModel(self, request, context):
         engines = self._engines(context)
+        tables = [t for e, _, _ in engines.models() if e.model_id == request.model_id for t in e.tables.values()]
         try:
             done = engines.unload(request.model_id, request.timeout_s or DEFAULT_DRAIN_GRACE_S)
         except WrongModelError as e:
             context.abort(grpc.StatusCode.NOT_FOUND, str(e))
         except ValueError as e:
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(e))
+        if done:
+            for t in tables:
+                self.server.metrics.table_bytes.labels(t.layout_name).dec(t.memory_bytes)
         return pb.AdminUnloadModelResponse(unloaded=done)
 
     def ListModels(self, request, context):

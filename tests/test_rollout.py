@@ -143,3 +143,26 @@ def test_admin_rpcs_are_refused_without_admin(versions, tmp_path):
         assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED
     finally:
         server.stop()
+
+
+def test_cluster_rollout_command_moves_the_cluster_file_to_the_new_version(versions, tmp_path):
+    from click.testing import CliRunner
+
+    from ngram import cluster_file
+    from shard_server.cli import cluster
+
+    old_dir, new_dir, local = versions
+    servers, path = start_cluster(old_dir, tmp_path)
+    try:
+        r = CliRunner().invoke(cluster, ["rollout", str(new_dir), "--cluster-file", str(path),
+                                         "--switch-grace", "0"])
+        assert r.exit_code == 0, r.output
+        old_id, new_id = list(local)
+        assert f"rolled out {new_id} (was {old_id})" in r.output
+        spec = cluster_file.read(path)
+        assert spec.model_id == new_id and spec.model_path == str(new_dir.resolve())
+        again = CliRunner().invoke(cluster, ["rollout", str(new_dir), "--cluster-file", str(path)])
+        assert again.exit_code != 0 and "already serves" in str(again.exception)
+    finally:
+        for s in servers:
+            s.stop()
