@@ -8,13 +8,13 @@ from __future__ import annotations
 import os
 import sys
 
-DEFAULT_CONTAINER_PORT = 7000  # the port the image and the manifests serve on
+from ngram.limits import DEPLOY_GRPC_PORT
 
 
 def main(argv: list[str]) -> int:
     from shard_server.cluster import health_status
 
-    address = argv[0] if argv else f"127.0.0.1:{os.environ.get('NGRAM_PORT', DEFAULT_CONTAINER_PORT)}"
+    address = argv[0] if argv else f"127.0.0.1:{os.environ.get('NGRAM_PORT', DEPLOY_GRPC_PORT)}"
     state = health_status(address, timeout=3.0)
     print(f"{address}: {state}")
     return 0 if state == "SERVING" else 1
