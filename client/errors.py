@@ -8,8 +8,11 @@ import grpc
 from ngram.errors import NgramError, RoundStreamClosedError
 
 # Codes worth another attempt on another replica: the server is down, draining or full.
+# CANCELLED reaches the policy only from the server (the client's own cancellations of
+# hedged attempts are never recorded as failures): a server whose drain grace ran out, or
+# that stopped, cancels the requests it had accepted; another replica can answer them.
 RETRYABLE_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED,
-                             grpc.StatusCode.ABORTED})
+                             grpc.StatusCode.ABORTED, grpc.StatusCode.CANCELLED})
 
 
 class ClientError(NgramError):

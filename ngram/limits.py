@@ -44,6 +44,9 @@ DEFAULT_EJECT_MAX_S = 16.0           # client: longest cool-down of a replica th
 # grow to 120 s and give a connection attempt >= 20 s (issue 11 saw 13 s pass before a
 # replica restarted after a 30 s outage was reached); these retry within a second.
 RECONNECT_INITIAL_BACKOFF_MS = 100
+# gRPC re-resolves a DNS name when a connection fails, but at most once per 30 s by default:
+# a rescheduled pod (new IP, same name) was unreachable for 20 s+ in tests/test_discovery.py.
+DNS_MIN_RERESOLVE_MS = 1000
 RECONNECT_MAX_BACKOFF_MS = 1000
 RECONNECT_MIN_CONNECT_TIMEOUT_MS = 1000
 
@@ -51,3 +54,12 @@ RECONNECT_MIN_CONNECT_TIMEOUT_MS = 1000
 DECODER_LM_CACHE_PAIRS = 1 << 20     # (state, word) answers an LMEngine keeps (two-generation LRU)
 DECODER_BEAM_WIDTH = 100             # CTC beams kept per frame (pyctcdecode's default)
 DECODER_BATCH_UTTERANCES = 64        # utterances a CTC decode_batch steps in lockstep
+
+# -- deployment (ngram deploy) -------------------------------------------------------------
+SERVER_PROCESS_OVERHEAD_BYTES = 256 << 20  # a server process's runtime (interpreter, numba, gRPC: ~200 MB) plus headroom
+DEPLOY_MEMORY_LIMIT_FACTOR = 1.25    # a pod's memory limit over its request (page cache of the mapped shards)
+DEPLOY_GRPC_PORT = 7000              # the port the image and the manifests serve on
+DEPLOY_METRICS_PORT = 9100
+DEFAULT_ROLLOUT_SWITCH_GRACE_S = 5.0  # `cluster rollout`: cluster file names the new model -> old one unloaded
+ROLLOUT_LOAD_TIMEOUT_S = 600.0       # a server opening, verifying and warming a new model version
+DEPLOY_TERMINATION_MARGIN_S = 5      # terminationGracePeriodSeconds = drain grace + this (the process's exit)

@@ -10,7 +10,7 @@ import threading
 import click
 
 from ngram.atomic import write_text_atomic
-from ngram.limits import (DEFAULT_CLUSTER_START_TIMEOUT_S, DEFAULT_CLUSTER_STOP_GRACE_S, DEFAULT_DRAIN_GRACE_S,
+from ngram.limits import (DEFAULT_ROLLOUT_SWITCH_GRACE_S, DEFAULT_CLUSTER_START_TIMEOUT_S, DEFAULT_CLUSTER_STOP_GRACE_S, DEFAULT_DRAIN_GRACE_S,
                           DEFAULT_LAYOUT, DEFAULT_MAX_BATCH, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_SERVER_HOST,
                           DEFAULT_SERVER_MAX_INFLIGHT, LAYOUTS, MAX_PORT)
 
@@ -76,13 +76,15 @@ def plaintext_warning(host: str) -> str:
               help="Check every checksum of the served shards before reporting SERVING (a corrupt shard is refused).")
 @click.option("--drain-grace", type=click.FloatRange(min=0), default=DEFAULT_DRAIN_GRACE_S, show_default=True,
               help="Seconds SIGTERM waits for accepted requests.")
+@click.option("--admin", is_flag=True, default=False,
+              help="Answer the admin RPCs LoadModel/UnloadModel/ListModels (model rollouts).")
 @click.option("--ready-file", type=click.Path(dir_okay=False),
               help="Write {address, port, metrics_port, pid} as JSON here once SERVING.")
 @click.option("--layout", type=click.Choice(LAYOUTS), default=DEFAULT_LAYOUT, show_default=True,
               help="compressed: answer from the mapped shard files (~2 bytes per n-gram). decoded: also "
                    "decode them into RAM hash tables at start (~35 bytes per n-gram), lookups 2-3x faster.")
 def serve(model, shards, port, host, max_inflight, threads, max_message_mb, max_batch, metrics_port,
-          tls_cert, tls_key, tls_client_ca, verify, drain_grace, ready_file, layout):
+          tls_cert, tls_key, tls_client_ca, verify, drain_grace, admin, ready_file, layout):
     """Serve shards of MODEL over gRPC until SIGTERM/SIGINT, then drain."""
     from ngram import __version__
     from shard_server.server import ServerConfig, ShardServer
@@ -96,7 +98,7 @@ def serve(model, shards, port, host, max_inflight, threads, max_message_mb, max_
     config = ServerConfig(host=host, port=port, max_inflight=max_inflight, threads=threads,
                           max_message_bytes=max_message_mb << 20, max_batch=max_batch,
                           metrics_port=metrics_port, tls_cert=tls_cert, tls_key=tls_key,
-                          tls_client_ca=tls_client_ca)
+                          tls_client_ca=tls_client_ca, admin=admin)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -119,7 +121,8 @@ def serve(model, shards, port, host, max_inflight, threads, max_message_mb, max_
         pass
     click.echo(f"draining {server.address} (grace {drain_grace:g} s)", err=True)
     server.drain(drain_grace)
-    m.close()
+    for engine, _, _ in server.engines.models():  # the first model, or what a rollout loaded
+        engine.model.close()
     click.echo("stopped", err=True)
 
 
@@ -195,3 +198,24 @@ def cluster_down(cluster_file, grace):
 
     stopped = stop_cluster(cluster_file, grace=grace)
     click.echo(f"stopped {stopped} server(s)")
+
+
+@cluster.command("rollout")
+@click.argument("new_model", type=click.Path(exists=True, file_okay=False))
+@click.option("--cluster-file", type=click.Path(exists=True, dir_okay=False), default="cluster.json",
+              show_default=True)
+@click.option("--switch-grace", type=click.FloatRange(min=0), default=DEFAULT_ROLLOUT_SWITCH_GRACE_S, show_default=True,
+              help="Seconds between naming the new model in the cluster file and unloading the old.")
+@click.option("--unload-timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_DRAIN_GRACE_S,
+              show_default=True, help="Seconds a server waits for the old model's requests to finish.")
+@click.option("--verify/--no-verify", default=True, show_default=True)
+def cluster_rollout(new_model, cluster_file, switch_grace, unload_timeout, verify):
+    """Move the cluster to NEW_MODEL without downtime (servers need --admin)."""
+    from shard_server.rollout import rollout
+
+    r = rollout(cluster_file, new_model, switch_grace=switch_grace, unload_timeout=unload_timeout,
+                verify=verify, log=lambda msg: click.echo(msg, err=True))
+    click.echo(f"rolled out {r['new']} (was {r['old']})")
+    if r["not_unloaded"]:
+        click.echo(f"still holding {r['old']}: {', '.join(r['not_unloaded'])}", err=True)
+        sys.exit(1)

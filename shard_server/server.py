@@ -25,7 +25,9 @@ from ngram.limits import (DEFAULT_DRAIN_GRACE_S, DEFAULT_LAYOUT, DEFAULT_MAX_BAT
 from ngram.wire import SERVICE_NAME, pb_grpc
 from ngram.wire.chains import NARROW_COUNT_TYPES, decode_chains, decode_chains_into, encode_chains
 from shard_server.metrics import ServerMetrics
+from shard_server.admin import AdminHandlers
 from shard_server.engine import ShardEngine
+from shard_server.engine_set import EngineSet
 from shard_server.errors import ServerStartError
 from shard_server.servicer import NgramShardServicer
 
@@ -43,6 +45,7 @@ class ServerConfig:
     tls_cert: str | None = None           # server certificate chain (PEM) -> TLS
     tls_key: str | None = None
     tls_client_ca: str | None = None      # roots for client certificates -> mutual TLS
+    admin: bool = False                   # answer LoadModel/UnloadModel/ListModels (rollouts)
 
 
 _serial = itertools.count()
@@ -59,6 +62,9 @@ class ShardServer:
         self.kernel_pool = ThreadPoolExecutor(max(1, config.threads),
                                               thread_name_prefix=self.thread_prefix + "kernel")
         self.servicer = _LazyServicer(self.kernel_pool, self.metrics, config, version)
+        self.servicer.admin = AdminHandlers(self)
+        self.engines: EngineSet | None = None  # model id -> engine, once the first model is open
+        self._layout = DEFAULT_LAYOUT
         self.health = health.HealthServicer(experimental_non_blocking=True)
         # Handler threads: one per admitted lookup/stream plus headroom so health checks
         # and Info still answer under full load; beyond that gRPC refuses, never queues.
@@ -110,7 +116,8 @@ class ShardServer:
         """The shards are open: answer lookups and report SERVING."""
         for table in engine.tables.values():
             self.metrics.table_bytes.labels(table.layout_name).inc(table.memory_bytes)
-        self.servicer.attach(engine)
+        self.engines = EngineSet(engine)
+        self.servicer.attach(self.engines)
         self._set_health(health_pb2.HealthCheckResponse.SERVING)
 
     def drain(self, grace: float = DEFAULT_DRAIN_GRACE_S) -> None:
@@ -134,8 +141,28 @@ class ShardServer:
         c = self.config
         engine = self.engine_class(model, max_batch=c.max_batch)
         warm_up(engine)  # kernels compiled or loaded before SERVING
+        self._layout = layout
         self.attach(engine)
         return model
+
+    def load_model(self, model_dir, verify: bool = False) -> ShardEngine:
+        """Open another version of the model beside the served one (a rollout): the same
+        shards, the same layout, warmed up, then answering requests that name its id."""
+        from ngram.model import Model
+        if self.engines is None:
+            raise ValueError("no model is served yet")
+        shards = self.engines.default.shard_indices
+        model = Model.open(model_dir, shards=shards, verify=verify, layout=self._layout)
+        try:
+            engine = self.engine_class(model, max_batch=self.config.max_batch)
+            warm_up(engine)
+            self.engines.add(engine)
+        except BaseException:
+            model.close()
+            raise
+        for table in engine.tables.values():
+            self.metrics.table_bytes.labels(table.layout_name).inc(table.memory_bytes)
+        return engine
 
 
 def warm_up(engine: ShardEngine) -> None:
@@ -198,4 +225,13 @@ class _LazyServicer(pb_grpc.NgramShardServicer):
 
     def Info(self, request, context):
         return self._get(context).Info(request, context)
+
+    def LoadModel(self, request, context):
+        return self.admin.LoadModel(request, context)
+
+    def UnloadModel(self, request, context):
+        return self.admin.UnloadModel(request, context)
+
+    def ListModels(self, request, context):
+        return self.admin.ListModels(request, context)
 

@@ -7,18 +7,20 @@ from __future__ import annotations
 import grpc
 
 from ngram.cluster_file import TLSConfig
-from ngram.limits import (DEFAULT_MAX_MESSAGE_BYTES, RECONNECT_INITIAL_BACKOFF_MS,
+from ngram.limits import (DEFAULT_MAX_MESSAGE_BYTES, DNS_MIN_RERESOLVE_MS, RECONNECT_INITIAL_BACKOFF_MS,
                           RECONNECT_MAX_BACKOFF_MS, RECONNECT_MIN_CONNECT_TIMEOUT_MS)
 
 
 def channel_options(max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> list[tuple[str, int]]:
     """Message limits both ways, and a reconnect backoff short enough that a restarted
-    server is reached again within about a second (gRPC's default grows to 120 s)."""
+    server is reached again within about a second (gRPC's default grows to 120 s), and a
+    DNS name re-resolved within a second of a failure (a pod that moved has a new IP)."""
     return [("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
             ("grpc.initial_reconnect_backoff_ms", RECONNECT_INITIAL_BACKOFF_MS),
             ("grpc.max_reconnect_backoff_ms", RECONNECT_MAX_BACKOFF_MS),
-            ("grpc.min_reconnect_backoff_ms", RECONNECT_MIN_CONNECT_TIMEOUT_MS)]
+            ("grpc.min_reconnect_backoff_ms", RECONNECT_MIN_CONNECT_TIMEOUT_MS),
+            ("grpc.dns_min_time_between_resolutions_ms", DNS_MIN_RERESOLVE_MS)]
 
 
 def open_channel(address: str, tls: TLSConfig | None = None, *,

@@ -97,3 +97,57 @@ class InfoResponse(_message.Message):
     layout: str
     table_bytes: int
     def __init__(self, model_id: _Optional[str] = ..., order: _Optional[int] = ..., num_shards: _Optional[int] = ..., shard_seed: _Optional[int] = ..., value_kind: _Optional[str] = ..., shards: _Optional[_Iterable[int]] = ..., vocab_size: _Optional[int] = ..., max_batch: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., inflight: _Optional[int] = ..., draining: _Optional[bool] = ..., server_version: _Optional[str] = ..., layout: _Optional[str] = ..., table_bytes: _Optional[int] = ...) -> None: ...
+
+class AdminLoadModelRequest(_message.Message):
+    __slots__ = ("model_dir", "verify")
+    MODEL_DIR_FIELD_NUMBER: _ClassVar[int]
+    VERIFY_FIELD_NUMBER: _ClassVar[int]
+    model_dir: str
+    verify: bool
+    def __init__(self, model_dir: _Optional[str] = ..., verify: _Optional[bool] = ...) -> None: ...
+
+class AdminModel(_message.Message):
+    __slots__ = ("model_id", "path", "shards", "inflight", "retiring")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    SHARDS_FIELD_NUMBER: _ClassVar[int]
+    INFLIGHT_FIELD_NUMBER: _ClassVar[int]
+    RETIRING_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    path: str
+    shards: _containers.RepeatedScalarFieldContainer[int]
+    inflight: int
+    retiring: bool
+    def __init__(self, model_id: _Optional[str] = ..., path: _Optional[str] = ..., shards: _Optional[_Iterable[int]] = ..., inflight: _Optional[int] = ..., retiring: _Optional[bool] = ...) -> None: ...
+
+class AdminLoadModelResponse(_message.Message):
+    __slots__ = ("model",)
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    model: AdminModel
+    def __init__(self, model: _Optional[_Union[AdminModel, _Mapping]] = ...) -> None: ...
+
+class AdminUnloadModelRequest(_message.Message):
+    __slots__ = ("model_id", "timeout_s")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    timeout_s: float
+    def __init__(self, model_id: _Optional[str] = ..., timeout_s: _Optional[float] = ...) -> None: ...
+
+class AdminUnloadModelResponse(_message.Message):
+    __slots__ = ("unloaded",)
+    UNLOADED_FIELD_NUMBER: _ClassVar[int]
+    unloaded: bool
+    def __init__(self, unloaded: _Optional[bool] = ...) -> None: ...
+
+class AdminListModelsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class AdminListModelsResponse(_message.Message):
+    __slots__ = ("models", "default_model_id")
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    models: _containers.RepeatedCompositeFieldContainer[AdminModel]
+    default_model_id: str
+    def __init__(self, models: _Optional[_Iterable[_Union[AdminModel, _Mapping]]] = ..., default_model_id: _Optional[str] = ...) -> None: ...

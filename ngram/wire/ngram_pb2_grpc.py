@@ -49,6 +49,21 @@ class NgramShardStub:
                 request_serializer=ngram_dot_wire_dot_ngram__pb2.InfoRequest.SerializeToString,
                 response_deserializer=ngram_dot_wire_dot_ngram__pb2.InfoResponse.FromString,
                 _registered_method=True)
+        self.LoadModel = channel.unary_unary(
+                '/ngram.v1.NgramShard/LoadModel',
+                request_serializer=ngram_dot_wire_dot_ngram__pb2.AdminLoadModelRequest.SerializeToString,
+                response_deserializer=ngram_dot_wire_dot_ngram__pb2.AdminLoadModelResponse.FromString,
+                _registered_method=True)
+        self.UnloadModel = channel.unary_unary(
+                '/ngram.v1.NgramShard/UnloadModel',
+                request_serializer=ngram_dot_wire_dot_ngram__pb2.AdminUnloadModelRequest.SerializeToString,
+                response_deserializer=ngram_dot_wire_dot_ngram__pb2.AdminUnloadModelResponse.FromString,
+                _registered_method=True)
+        self.ListModels = channel.unary_unary(
+                '/ngram.v1.NgramShard/ListModels',
+                request_serializer=ngram_dot_wire_dot_ngram__pb2.AdminListModelsRequest.SerializeToString,
+                response_deserializer=ngram_dot_wire_dot_ngram__pb2.AdminListModelsResponse.FromString,
+                _registered_method=True)
 
 
 class NgramShardServicer:
@@ -74,6 +89,25 @@ class NgramShardServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def LoadModel(self, request, context):
+        """Admin (model rollouts; refused with PERMISSION_DENIED unless the server runs with --admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnloadModel(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListModels(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NgramShardServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -91,6 +125,21 @@ def add_NgramShardServicer_to_server(servicer, server):
                     servicer.Info,
                     request_deserializer=ngram_dot_wire_dot_ngram__pb2.InfoRequest.FromString,
                     response_serializer=ngram_dot_wire_dot_ngram__pb2.InfoResponse.SerializeToString,
+            ),
+            'LoadModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.LoadModel,
+                    request_deserializer=ngram_dot_wire_dot_ngram__pb2.AdminLoadModelRequest.FromString,
+                    response_serializer=ngram_dot_wire_dot_ngram__pb2.AdminLoadModelResponse.SerializeToString,
+            ),
+            'UnloadModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnloadModel,
+                    request_deserializer=ngram_dot_wire_dot_ngram__pb2.AdminUnloadModelRequest.FromString,
+                    response_serializer=ngram_dot_wire_dot_ngram__pb2.AdminUnloadModelResponse.SerializeToString,
+            ),
+            'ListModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModels,
+                    request_deserializer=ngram_dot_wire_dot_ngram__pb2.AdminListModelsRequest.FromString,
+                    response_serializer=ngram_dot_wire_dot_ngram__pb2.AdminListModelsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -174,6 +223,87 @@ class NgramShard:
             '/ngram.v1.NgramShard/Info',
             ngram_dot_wire_dot_ngram__pb2.InfoRequest.SerializeToString,
             ngram_dot_wire_dot_ngram__pb2.InfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LoadModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ngram.v1.NgramShard/LoadModel',
+            ngram_dot_wire_dot_ngram__pb2.AdminLoadModelRequest.SerializeToString,
+            ngram_dot_wire_dot_ngram__pb2.AdminLoadModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnloadModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ngram.v1.NgramShard/UnloadModel',
+            ngram_dot_wire_dot_ngram__pb2.AdminUnloadModelRequest.SerializeToString,
+            ngram_dot_wire_dot_ngram__pb2.AdminUnloadModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ngram.v1.NgramShard/ListModels',
+            ngram_dot_wire_dot_ngram__pb2.AdminListModelsRequest.SerializeToString,
+            ngram_dot_wire_dot_ngram__pb2.AdminListModelsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,64 @@
+"""What a server process of a layout needs: bytes of memory, derived from the model.
+
+Read from the manifest only (no shard is opened), so `ngram deploy requests` is instant
+for any model size. Per process: the mapped shard files and the vocabulary (resident once
+warm), the decoded hash tables for the `decoded` layout (what
+`ngram.decoded_trie.DecodedTrie.bytes_needed` allocates; tests check the two agree), and
+the runtime of one process.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ngram.decoded_trie import LOAD_FACTOR
+from ngram.limits import DEFAULT_LAYOUT, SERVER_PROCESS_OVERHEAD_BYTES
+from ngram.manifest import shard_file_name
+
+DECODED_NODE_BYTES = 16  # one int32[4] node per unigram and per hash slot
+
+
+@dataclass(frozen=True)
+class GroupResources:
+    group: int
+    shards: list[int]
+    mapped_bytes: int     # shard files + vocabulary, mmapped
+    decoded_bytes: int    # hash tables of the decoded layout (0 for compressed)
+    runtime_bytes: int
+
+    @property
+    def memory_bytes(self) -> int:
+        return self.mapped_bytes + self.decoded_bytes + self.runtime_bytes
+
+
+def shard_groups(num_shards: int, servers_per_replica: int | None) -> list[list[int]]:
+    """Shards dealt round-robin over the servers of one replica, as `ngram cluster up` deals them."""
+    k = min(servers_per_replica or num_shards, num_shards)
+    return [[s for s in range(num_shards) if s % k == g] for g in range(k)]
+
+
+def decoded_table_bytes(vocab_size: int, ngrams_above_unigrams: int, load_factor: float = LOAD_FACTOR) -> int:
+    """DecodedTrie.bytes_needed from the manifest's counts: V nodes plus the hash slots."""
+    slots = max(int(ngrams_above_unigrams / load_factor) + 1, 1)
+    return (vocab_size + slots) * DECODED_NODE_BYTES
+
+
+def group_resources(model, servers_per_replica: int | None = None,
+                    layout: str = DEFAULT_LAYOUT) -> list[GroupResources]:
+    """Per server group, the bytes a process serving it needs. `model`: an opened Model
+    (manifest only is enough: `Model.open(path, shards=[])`)."""
+    m = model.manifest
+    files = m["files"]
+    per_shard = m["ngrams"]["per_shard"]  # orders 2..N of each shard
+    vocab_bytes = sum(f["bytes"] for name, f in files.items() if not name.startswith("shard-"))
+    out = []
+    for g, shards in enumerate(shard_groups(int(model.num_shards), servers_per_replica)):
+        mapped = vocab_bytes + sum(files[shard_file_name(s, model.num_shards)]["bytes"] for s in shards)
+        decoded = (sum(decoded_table_bytes(len(model.vocab), int(sum(per_shard[s]))) for s in shards)
+                   if layout == "decoded" else 0)
+        out.append(GroupResources(g, shards, mapped, decoded, SERVER_PROCESS_OVERHEAD_BYTES))
+    return out
+
+
+def mebibytes(n: int) -> str:
+    """A Kubernetes quantity, rounded up to whole MiB."""
+    return f"{-(-n // 2**20)}Mi"
