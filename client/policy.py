@@ -18,7 +18,7 @@ class CallPolicy:
     attempt_timeout: float | None = None
     attempt_fraction: float = DEFAULT_ATTEMPT_FRACTION
     hedge_delay: float | None = 0.05  # hedge no earlier than this; None: never hedge
-    hedge_factor: float = 2.0        # ...and no earlier than this times the shard's recent p95,
+    hedge_factor: float = 2.0        # ...and no earlier than this times the fastest replica's recent p95,
                                      # so large rounds do not double the load by default
     max_attempts: int = 6            # attempts per shard per call (hedges included)
     backoff_initial: float = 0.01    # pause before going back to a replica already tried in

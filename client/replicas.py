@@ -1,7 +1,12 @@
 """The retry and failover policy for one shard's replicas: the one set of rules that unary
 calls (client/transport.py) and streams (client/shard_stream.py) both follow.
 
-- Order: replicas in rotating order (spreading load), ejected ones last.
+- Order: replicas in rotating order (spreading load), ejected ones last, and replicas
+  clearly slower than the fastest (recent median over `SLOW_FACTOR` x the fastest's)
+  after the others, except for one first attempt in `EXPLORE_EVERY`, which keeps their
+  latency known so a replica that recovers is used again.
+- Hedge delay (client/transport.py) follows the fastest replica's recent p95, not the
+  shard's pooled one: a slow replica must not teach the client to wait for it.
 - Attempt budget: an attempt that could still fail over (some replica of the shard has
   not timed out in this call) gets at most `CallPolicy.attempt_budget`; the last
   candidate gets all the time left. A frozen replica costs a share of the deadline.
@@ -35,6 +40,11 @@ import grpc
 from client.errors import RETRYABLE_CODES, FatalError, ShardDeadlineError, ShardUnavailableError
 from client.policy import CallPolicy
 
+SLOW_FACTOR = 2.0       # a replica whose recent median is over this x the fastest's is "slow"
+EXPLORE_EVERY = 50      # one first attempt in this many ignores speed (keeps latencies fresh)
+LATENCY_WINDOW = 100    # recent latencies kept per replica
+MIN_SAMPLES = 10        # fewer than this: a replica's latency is unknown (treated as fast)
+
 
 class ReplicaSet:
     """One shard's replicas and their health, shared by every call and stream of a backend."""
@@ -53,14 +63,19 @@ class ReplicaSet:
         self._probe = probe
         self._probe_at: dict[str, float] = {}   # next probe of a replica that timed out
         self._probing: set[str] = set()
-        self._latencies: collections.deque = collections.deque(maxlen=100)
+        self._latencies = {a: collections.deque(maxlen=LATENCY_WINDOW) for a in self.addresses}
         self.ejections = 0  # observable in tests and benchmarks
         self.answered: collections.Counter = collections.Counter()  # address -> successes
 
     def order(self) -> list[str]:
         """Every replica, in rotating order, the ones in a cool-down last."""
-        k = next(self._rotation) % len(self.addresses)
+        turn = next(self._rotation)
+        k = turn % len(self.addresses)
         rotated = self.addresses[k:] + self.addresses[:k]
+        if len(rotated) > 1 and turn % EXPLORE_EVERY:
+            slow = self._slow()
+            if slow:
+                rotated = sorted(rotated, key=slow.__contains__)  # stable: the fast ones first
         if not self._ejected_until:  # the common case: nobody in a cool-down
             return rotated
         now = time.monotonic()
@@ -74,6 +89,15 @@ class ReplicaSet:
         for a in due:
             self._start_probe(a)
         return sorted(rotated, key=lambda a: until.get(a, 0.0) > now)  # stable
+
+    def _slow(self) -> set[str]:
+        """Replicas whose recent median latency is over SLOW_FACTOR x the fastest's."""
+        medians = {a: _quantile(lat, 0.5) for a, lat in self._latencies.items()}
+        known = [m for m in medians.values() if m is not None]
+        if len(known) < 2:
+            return set()
+        best = min(known)
+        return {a for a, m in medians.items() if m is not None and m > SLOW_FACTOR * best}
 
     def _start_probe(self, address: str) -> None:
         """Ask a replica in a timeout cool-down whether it answers at all. An answer (it
@@ -111,11 +135,16 @@ class ReplicaSet:
     def succeeded(self, address: str, latency: float | None = None) -> None:
         self.answered[address] += 1  # a statistic: a rare lost increment does not matter
         if latency is not None:
-            self._latencies.append(latency)  # deque.append is atomic
+            self._latencies[address].append(latency)  # deque.append is atomic
         if address in self._ejected_until or address in self._timeouts:
             with self._lock:
                 self._ejected_until.pop(address, None)
                 self._timeouts.pop(address, None)
+
+    def observed(self, address: str, latency: float) -> None:
+        """A latency seen without an answer (a hedged attempt that lost the race took at
+        least this long): it counts for ordering and hedging, not as a success."""
+        self._latencies[address].append(latency)
 
     def failed(self, address: str, timed_out: bool) -> None:
         """Eject `address` for its cool-down (see the module docstring)."""
@@ -131,9 +160,15 @@ class ReplicaSet:
             self.ejections += 1
 
     def p95(self) -> float | None:
-        with self._lock:
-            lat = sorted(self._latencies)
-        return lat[int(0.95 * (len(lat) - 1))] if len(lat) >= 10 else None
+        """The recent p95 latency of the fastest replica (the one with the lowest p95);
+        None until some replica has MIN_SAMPLES answers."""
+        known = [q for q in (_quantile(lat, 0.95) for lat in self._latencies.values()) if q is not None]
+        return min(known) if known else None
+
+
+def _quantile(latencies: collections.deque, q: float) -> float | None:
+    lat = sorted(list(latencies))  # list(): a copy, so appends from other threads are safe
+    return lat[int(q * (len(lat) - 1))] if len(lat) >= MIN_SAMPLES else None
 
 
 class Attempts:

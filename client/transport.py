@@ -7,7 +7,7 @@ only how attempts run:
   thread: the future API would start a channel thread per call and hand the answer over
   through a callback.
 - With hedging: if the first attempt has not answered after max(`hedge_delay`,
-  `hedge_factor` x the shard's recent p95 latency), the same request goes to the next
+  `hedge_factor` x the fastest replica's recent p95 latency), the same request goes to the next
   replica too; the first success wins and the others are cancelled.
 """
 from __future__ import annotations
@@ -65,7 +65,7 @@ class ShardTransport:
 
     def hedge_delay(self) -> float | None:
         """Wait this long for the first replica before hedging: the policy's floor, or a
-        multiple of this shard's recent p95 latency when that is longer."""
+        multiple of the fastest replica's recent p95 latency when that is longer."""
         floor = self.policy.hedge_delay
         if floor is None or len(self.addresses) < 2:
             return None
@@ -100,6 +100,7 @@ class ShardTransport:
         """Attempts as futures, so that a hedge can race the first one."""
         done: queue.SimpleQueue = queue.SimpleQueue()
         pending: dict[grpc.Future, str] = {}
+        launched: dict[grpc.Future, float] = {}  # each attempt's start: latencies per replica
         deadline = attempts.deadline
 
         def launch(step=None) -> bool:
@@ -109,6 +110,7 @@ class ShardTransport:
             addr, _pause, budget = step  # a retry's pause was waited by the loop (retry_at)
             fut = self.channels.stub(addr).Lookup.future(request, timeout=budget)
             pending[fut] = addr
+            launched[fut] = time.monotonic()
             fut.add_done_callback(done.put)
             return True
 
@@ -149,7 +151,13 @@ class ShardTransport:
             err = fut.exception()
             if err is None:
                 cancel_all()
-                attempts.succeeded(addr, time.monotonic() - started)
+                now = time.monotonic()
+                attempts.succeeded(addr, now - launched[fut])
+                # an attempt started earlier that lost the race took at least this long:
+                # its replica's latencies must show it, or it stays first in line
+                for other, other_addr in pending.items():
+                    if launched[other] < launched[fut]:
+                        self.replicas.observed(other_addr, now - launched[other])
                 return fut.result()
             try:
                 attempts.failed(addr, err.code(), err.details())

@@ -127,3 +127,33 @@ def test_failover_defaults_in_the_readme_are_the_code_defaults():
     assert number(r"lost connection after (\d+(?:\.\d+)?) s") * 1000 == limits.RECONNECT_INITIAL_BACKOFF_MS
     assert number(r"backing off to at most (\d+(?:\.\d+)?) s") * 1000 == limits.RECONNECT_MAX_BACKOFF_MS
     assert number(r"\(an `Info` call, (\d+(?:\.\d+)?) s\)") == p.probe_timeout
+
+
+def test_slow_replica_does_not_set_the_hedge_delay_and_is_asked_first_rarely():
+    """Regression (issue 18's slow-replica scenario): the hedge delay learned from the
+    shard's pooled latencies, so a replica 100 ms slower taught the client to wait for it
+    and hedging never fired in time. It now follows the fastest replica's p95, and a
+    clearly slower replica leads only the exploring share of first attempts."""
+    from client.replicas import EXPLORE_EVERY, MIN_SAMPLES
+    rs = ReplicaSet(0, ["fast:1", "slow:1", "fast:2"], CallPolicy())
+    assert rs.p95() is None
+    for i in range(MIN_SAMPLES * 2):
+        rs.succeeded("fast:1", 0.005 + i * 1e-5)
+        rs.succeeded("fast:2", 0.006)
+        rs.succeeded("slow:1", 0.105)
+    assert rs.p95() < 0.01
+    firsts = [rs.order()[0] for _ in range(EXPLORE_EVERY * 4)]
+    assert firsts.count("slow:1") <= 4                      # only on exploring turns
+    assert {"fast:1", "fast:2"} <= set(firsts)              # the fast ones still share the load
+    # every replica is still tried in a call: the slow one last
+    assert sorted(rs.order()) == ["fast:1", "fast:2", "slow:1"]
+
+
+def test_replicas_of_similar_speed_keep_rotating():
+    from client.replicas import MIN_SAMPLES
+    rs = ReplicaSet(0, ["a:1", "b:1"], CallPolicy())
+    for _ in range(MIN_SAMPLES):
+        rs.succeeded("a:1", 0.010)
+        rs.succeeded("b:1", 0.015)  # slower, but within SLOW_FACTOR
+    firsts = [rs.order()[0] for _ in range(100)]
+    assert firsts.count("a:1") == firsts.count("b:1") == 50
