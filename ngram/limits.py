@@ -14,6 +14,10 @@ QUANTIZATIONS = ("none", "8", "16")  # backoff-model value quantization, as the 
 # -- scoring -----------------------------------------------------------------------------
 DEFAULT_ALPHA = 0.4                  # Stupid Backoff's penalty per backed-off order (Brants et al.)
 
+# -- prediction (ngram.predict) -----------------------------------------------------------
+MAX_PREDICT_K = 1000                 # continuations one context may ask for (k is 1..this)
+DEFAULT_PREDICT_K = 10
+
 # -- serving -----------------------------------------------------------------------------
 DEFAULT_MAX_BATCH = 1_000_000        # n-grams per Lookup request a server accepts
 DEFAULT_MAX_MESSAGE_BYTES = 64 << 20  # gRPC message limit, both directions, server and client
