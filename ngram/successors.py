@@ -61,10 +61,11 @@ def empty_part(order: int, value_kind: str) -> SuccessorPart:
 
 # -- building ------------------------------------------------------------------------------
 def _value_sort_key(values: np.ndarray, value_kind: str) -> np.ndarray:
-    """A key whose ascending order is the values' descending order (NaN prob as -100, the
-    score the kernel gives it)."""
+    """A key whose ascending order is the order of the scores the kernel gives: values
+    descending, a count 0 as 1 (an unseen word's floor equals a count of 1) and a NaN
+    prob as -100."""
     if value_kind == COUNTS:
-        return np.iinfo(np.uint64).max - values.astype(np.uint64)
+        return np.iinfo(np.uint64).max - np.maximum(values.astype(np.uint64), 1)
     v = values.astype(np.float64)
     return -np.where(np.isnan(v), -100.0, v)
 
@@ -185,6 +186,9 @@ def open_part(path: Path, manifest: dict, shard: int, verify: bool = True) -> Su
                                "run `ngram index-successors` again", str(path)) from None
     if size != want["bytes"]:
         raise ModelFormatError(f"size {size} differs from the manifest's {want['bytes']}", str(path))
+    if verify and file_digest(path) != want:
+        raise ModelFormatError("checksum differs from the manifest: the successor file is corrupt or was "
+                               "replaced; run `ngram index-successors` again", str(path))
     c = open_container(path, SUCCESSOR_KIND)
     if verify:
         verify_container(c)
