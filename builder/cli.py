@@ -34,9 +34,11 @@ from .inputs import BAD_BYTES_POLICIES, DEFAULT_MAX_LINE_BYTES
 @click.option("--keep-work", is_flag=True, help="Keep the work directory after publishing.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--json-summary", is_flag=True, help="Print the summary as JSON.")
+@click.option("--successors/--no-successors", default=True, show_default=True,
+              help="Add the successor index for next-word prediction (docs/PREDICTION.md).")
 def build(inputs, out_dir, order, num_shards, shard_seed, min_count, min_word_count, max_vocab, lowercase,
           jsonl_field, on_bad_bytes, max_line_bytes, memory, workers, dask, work_dir, resume, keep_work, quiet,
-          json_summary):
+          json_summary, successors):
     """Build a counts model from INPUTS (files, globs, directories, - for stdin;
     plain, .gz, .zst or .xz)."""
     from . import pipeline, progress
@@ -49,6 +51,9 @@ def build(inputs, out_dir, order, num_shards, shard_seed, min_count, min_word_co
             memory=parse_size(memory) if memory else 0, workers=workers, dask=dask, work_dir=work_dir,
             resume=resume, keep_work=keep_work, progress=not quiet)
         summary = pipeline.build(cfg)
+        if successors:
+            from ngram.successors import write_index
+            write_index(out_dir)
     except BuildError as e:
         raise click.ClickException(str(e)) from None
     except KeyboardInterrupt:
