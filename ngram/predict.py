@@ -105,18 +105,17 @@ def run_top_k(ctx, lengths, chain, rows, common: SuccessorPart, part: SuccessorP
                  -np.inf if min_score is None else float(min_score), out_words, out_scores)
 
 
-def context_chains(model, ctx: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """chain[b, i-1]: count (counts) or log10 backoff (backoff models) of the suffix of
-    length i of context b, from one lookup of the contexts."""
-    B, W = ctx.shape
-    kind = model.value_kind
-    chain = np.zeros((B, W), np.uint64 if kind == COUNTS else np.float32)
-    has = np.flatnonzero(lengths > 0)
-    if len(has):
-        c = model.lookup(ctx[has], lengths[has], check=False)
-        vals = c.counts if kind == COUNTS else c.backoff
-        chain[has] = vals[:, :W]
-    return chain
+def context_chains(table, value_kind: str, ctx: np.ndarray, lengths: np.ndarray, rows: np.ndarray,
+                   chain: np.ndarray) -> None:
+    """chain[b, i-1] for b in rows: count (counts) or log10 backoff (backoff models) of
+    the suffix of length i of context b, from one lookup of the contexts on `table`, the
+    shard they are routed to (it holds every context of length >= 2 routed there, and
+    the unigram values of every word)."""
+    rows = rows[lengths[rows] > 0]
+    if len(rows):
+        c = table.lookup_unchecked(np.ascontiguousarray(ctx[rows]), np.ascontiguousarray(lengths[rows]))
+        vals = c.counts if value_kind == COUNTS else c.backoff
+        chain[rows] = vals[:, :chain.shape[1]]
 
 
 class Predictor:
@@ -133,7 +132,10 @@ class Predictor:
     def open(cls, model, verify: bool = True, alpha: float = DEFAULT_ALPHA) -> "Predictor":
         return cls(model, SuccessorIndex.open(model.path, model.manifest, sorted(model.shards), verify), alpha)
 
-    def predict(self, context_ids, context_lengths, k, prefix=None, min_score=None, exclude_special: bool = True):
+    def predict(self, context_ids, context_lengths, k, prefix=None, min_score=None, exclude_special: bool = True,
+                shard: int | None = None):
+        """(words int32[B, k], log10 scores float64[B, k]); `shard` (a server's request):
+        every context must be one that shard answers, else InvalidQueryError naming it."""
         k = check_k(k)
         m = self.model
         ctx, lengths = check_contexts(context_ids, context_lengths, m.order, len(m.vocab))
@@ -143,16 +145,23 @@ class Predictor:
         if not B:
             return out_words, out_scores
         allowed = allowed_words(m.vocab, prefix, exclude_special)
-        chain = context_chains(m, ctx, lengths)
+        chain = np.zeros(ctx.shape, np.uint64 if m.value_kind == COUNTS else np.float32)
         shards = context_shards(ctx, lengths, m.num_shards, m.shard_seed)
+        if shard is not None:
+            wrong = np.flatnonzero((shards != shard) & (lengths >= 2))
+            if len(wrong):
+                b = int(wrong[0])
+                raise InvalidQueryError(f"context {b} belongs to shard {int(shards[b])}, not to shard {shard}")
+            shards[:] = shard
         for s in np.unique(shards):
             rows = np.flatnonzero(shards == s)
             if int(s) in self.index.parts:
-                part = self.index.parts[int(s)]
-            elif (lengths[rows] < 2).all():
-                part = self._empty  # only the common part is read
+                part, table = self.index.parts[int(s)], m.shards[int(s)]
+            elif (lengths[rows] < 2).all():  # only the common part and unigrams are read
+                part, table = self._empty, next(iter(m.shards.values()))
             else:
                 raise InvalidQueryError(f"contexts routed to shard {int(s)}, which this process does not hold")
+            context_chains(table, m.value_kind, ctx, lengths, rows, chain)
             run_top_k(ctx, lengths, chain, rows, self.index.common, part, allowed, m.value_kind,
                       m.vocab.total_tokens, self.alpha, min_score, out_words, out_scores)
         return out_words, out_scores

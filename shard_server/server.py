@@ -199,3 +199,6 @@ class _LazyServicer(pb_grpc.NgramShardServicer):
     def Info(self, request, context):
         return self._get(context).Info(request, context)
 
+
+    def Predict(self, request, context):
+        return self._get(context).Predict(request, context)

@@ -49,6 +49,11 @@ class NgramShardStub:
                 request_serializer=ngram_dot_wire_dot_ngram__pb2.InfoRequest.SerializeToString,
                 response_deserializer=ngram_dot_wire_dot_ngram__pb2.InfoResponse.FromString,
                 _registered_method=True)
+        self.Predict = channel.unary_unary(
+                '/ngram.v1.NgramShard/Predict',
+                request_serializer=ngram_dot_wire_dot_ngram__pb2.PredictRequest.SerializeToString,
+                response_deserializer=ngram_dot_wire_dot_ngram__pb2.PredictResponse.FromString,
+                _registered_method=True)
 
 
 class NgramShardServicer:
@@ -74,6 +79,14 @@ class NgramShardServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Predict(self, request, context):
+        """Next-word prediction (docs/PREDICTION.md): the top k continuations of each context,
+        which must all belong to `shard` (a context of length >= 2 by its last two words).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NgramShardServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -91,6 +104,11 @@ def add_NgramShardServicer_to_server(servicer, server):
                     servicer.Info,
                     request_deserializer=ngram_dot_wire_dot_ngram__pb2.InfoRequest.FromString,
                     response_serializer=ngram_dot_wire_dot_ngram__pb2.InfoResponse.SerializeToString,
+            ),
+            'Predict': grpc.unary_unary_rpc_method_handler(
+                    servicer.Predict,
+                    request_deserializer=ngram_dot_wire_dot_ngram__pb2.PredictRequest.FromString,
+                    response_serializer=ngram_dot_wire_dot_ngram__pb2.PredictResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -174,6 +192,33 @@ class NgramShard:
             '/ngram.v1.NgramShard/Info',
             ngram_dot_wire_dot_ngram__pb2.InfoRequest.SerializeToString,
             ngram_dot_wire_dot_ngram__pb2.InfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Predict(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ngram.v1.NgramShard/Predict',
+            ngram_dot_wire_dot_ngram__pb2.PredictRequest.SerializeToString,
+            ngram_dot_wire_dot_ngram__pb2.PredictResponse.FromString,
             options,
             channel_credentials,
             insecure,
