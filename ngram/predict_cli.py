@@ -31,15 +31,18 @@ class _Target:
         if (model is None) == (cluster is None):
             raise click.UsageError("give a MODEL directory or --cluster FILE (one of them)")
         if cluster is not None:
+            # the core never imports the client: the cluster backend and its predictor are
+            # found through the `ngram.backends` entry points, as ngram.backend does
             from importlib.metadata import entry_points
-            eps = [ep for ep in entry_points(group="ngram.backends") if ep.name == "cluster"]
+            from .backend import open_backend
+            eps = [ep for ep in entry_points(group="ngram.backends") if ep.name == "predictor"]
             if not eps:
-                raise click.UsageError("--cluster needs the client package (pip install -e .)")
-            from client import Client  # noqa: the client registers itself as the cluster backend
-            self.client = Client.open(cluster)
-            self.predict = self.client.predict
-            self.tokenizer, self.vocab = self.client.tokenizer, self.client.vocab
-            self._close = self.client.close
+                raise click.UsageError("--cluster needs the client's 'predictor' entry point in 'ngram.backends' "
+                                       "(pip install -e . in the full repository)")
+            backend = open_backend(cluster)
+            self.predict = eps[0].load()(backend).predict
+            self.tokenizer, self.vocab = backend.tokenizer, backend.vocab
+            self._close = backend.close
         else:
             from .model import Model
             from .predict import Predictor
