@@ -176,9 +176,11 @@ def open_part(path: Path, manifest: dict, shard: int, verify: bool = True) -> Su
     """Map one part and check it against the manifest and itself (see module doc)."""
     block = manifest["successors"]
     name = path.name
-    want = block.get("files", {}).get(name)
-    if want is None:
-        raise ModelFormatError("the manifest's successors block does not list this file", str(path))
+    want = block.get("files", {}).get(name) if isinstance(block, dict) and isinstance(block.get("files"), dict) \
+        else None
+    if not isinstance(want, dict) or not isinstance(want.get("bytes"), int) or not isinstance(want.get("sha256"), str):
+        raise ModelFormatError("the manifest's successors block does not list this file with its size and "
+                               "SHA-256; run `ngram index-successors` again", str(path))
     try:
         size = path.stat().st_size
     except FileNotFoundError:

@@ -225,3 +225,38 @@ def test_bad_contexts_are_invalid_queries(indexed):
         pred.predict(np.zeros((1, 2), np.int32), np.array([3], np.int32), 3)
     with pytest.raises(InvalidQueryError, match="shapes"):
         pred.predict(np.zeros(3, np.int32), np.array([1, 1, 1], np.int32), 3)
+
+
+@pytest.mark.parametrize("block", [None, [], {"files": 3}, {"files": {}}, {"files": {"successors-common.bin": {}}}])
+def test_bad_successors_block_is_refused(indexed, block):
+    d, _ = indexed
+    manifest = json.loads((d / "manifest.json").read_text())
+    manifest["successors"] = block
+    (d / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelFormatError, match="successors block"):
+        Predictor.open(Model.open(d))
+
+
+def test_random_byte_flips_never_crash(indexed):
+    """Any flipped byte of a successor file is refused on open (checksums), or, with
+    verification off, refused by the bounds checks or read without leaving an array."""
+    d, _ = indexed
+    rng = np.random.default_rng(7)
+    name = successor_file_name(1, 2)
+    good = (d / name).read_bytes()
+    ids = np.array([[1, 3], [3, 4]], np.int32)
+    for _ in range(40):
+        data = bytearray(good)
+        for pos in rng.integers(0, len(data), 3):
+            data[pos] ^= int(rng.integers(1, 256))
+        (d / name).write_bytes(bytes(data))
+        model = Model.open(d)
+        for verify in (True, False):
+            try:
+                pred = Predictor.open(model, verify=verify)
+            except ModelFormatError:
+                continue
+            assert not verify or bytes(data) == good
+            pred.predict(ids, np.array([2, 2], np.int32), 5)
+        model.close()
+    (d / name).write_bytes(good)
