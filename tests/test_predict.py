@@ -25,7 +25,7 @@ from reference import BackoffReference, CountsReference, normalized_arpa, sb_log
 
 WORDS = ["a", "b", "c", "d", "e", "f"]
 sentences_st = st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=6), min_size=1, max_size=8)
-SETTINGS = settings(max_examples=25, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=15, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
