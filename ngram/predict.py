@@ -99,8 +99,10 @@ def run_top_k(ctx, lengths, chain, rows, common: SuccessorPart, part: SuccessorP
               total_tokens: int, alpha: float, min_score, out_words, out_scores) -> None:
     """The kernel over rows `rows` of a checked batch, all routed to `part`'s shard."""
     top_k_kernel(ctx, lengths, chain, np.ascontiguousarray(rows, np.int64),
-                 common.ctx, common.level_bounds, common.starts, common.words, common.values, common.byword,
-                 part.ctx, part.level_bounds, part.starts, part.words, part.values, part.byword,
+                 common.ctx, common.level_bounds, common.bucket_offsets, common.buckets, common.starts, common.words,
+                 common.values, common.byword,
+                 part.ctx, part.level_bounds, part.bucket_offsets, part.buckets, part.starts, part.words,
+                 part.values, part.byword,
                  allowed, value_kind == COUNTS, math.log10(max(int(total_tokens), 1)), math.log10(alpha),
                  -np.inf if min_score is None else float(min_score), out_words, out_scores)
 

@@ -23,6 +23,7 @@ from .chains import COUNTS
 from .errors import ModelFormatError
 from .format import open_container, verify_container, write_container
 from .manifest import MANIFEST_NAME, file_digest, model_id_of, read_manifest
+from .kernels.successors import context_buckets
 from .sharding import shard_of_pair
 
 SUCCESSOR_KIND = b"SUC1"
@@ -45,6 +46,8 @@ class SuccessorPart:
     words: np.ndarray
     values: np.ndarray
     byword: np.ndarray
+    bucket_offsets: np.ndarray
+    buckets: np.ndarray
     container: object = None
 
     @property
@@ -56,7 +59,8 @@ def empty_part(order: int, value_kind: str) -> SuccessorPart:
     W = max(order - 1, 1)
     vd = np.uint64 if value_kind == COUNTS else np.float32
     return SuccessorPart(np.zeros((0, W), np.int32), np.zeros(order + 1, np.int64), np.zeros(1, np.int64),
-                         np.zeros(0, np.int32), np.zeros(0, vd), np.zeros(0, np.int32))
+                         np.zeros(0, np.int32), np.zeros(0, vd), np.zeros(0, np.int32), np.zeros(order + 1, np.int64),
+                         np.zeros(0, np.int64))
 
 
 # -- building ------------------------------------------------------------------------------
@@ -88,13 +92,36 @@ def build_part(contexts: np.ndarray, ctx_len: np.ndarray, words: np.ndarray, val
         first = np.zeros(0, np.int64)
     starts = np.append(first, n_rows).astype(np.int64)
     ctx = np.ascontiguousarray(contexts[first], dtype=np.int32).reshape(len(first), W)
-    levels = ctx_len[first]
+    levels = ctx_len[first].astype(np.int64)
     level_bounds = np.searchsorted(levels, np.arange(order + 1), side="left").astype(np.int64)
+    # group each level's contexts by hash bucket (2^bits >= its contexts), lists following
+    sizes = np.diff(level_bounds)
+    bits = np.array([int(max(0, int(n - 1).bit_length())) for n in sizes], np.int64)
+    bucket = np.zeros(len(first), np.int64)
+    context_buckets(ctx, levels, bits[levels], bucket)
+    perm = np.lexsort([bucket, levels])  # stable: lexicographic within a bucket
+    ctx, bucket = ctx[perm], bucket[perm]
+    lens = np.diff(starts)[perm]
+    new_starts = np.zeros(len(perm) + 1, np.int64)
+    np.cumsum(lens, out=new_starts[1:])
+    src = np.repeat(starts[:-1][perm] - new_starts[:-1], lens) + np.arange(n_rows)
+    words, values, starts = words[src], values[src], new_starts
+    tables, bucket_offsets = [], [0]
+    for j in range(order):
+        n = int(sizes[j])
+        if n == 0:
+            bucket_offsets.append(bucket_offsets[-1])
+            continue
+        counts = np.bincount(bucket[level_bounds[j]:level_bounds[j + 1]], minlength=1 << int(bits[j]))
+        tables.append(np.concatenate([[0], np.cumsum(counts)]) + level_bounds[j])
+        bucket_offsets.append(bucket_offsets[-1] + len(tables[-1]))
     group = np.repeat(np.arange(len(first)), np.diff(starts))
     byword = words[np.lexsort([words, group])].astype(np.int32)
     vd = np.uint64 if value_kind == COUNTS else np.float32
     return {"ctx": ctx, "level_bounds": level_bounds, "starts": starts, "words": words,
-            "values": values.astype(vd), "byword": byword}
+            "values": values.astype(vd), "byword": byword,
+            "bucket_offsets": np.array(bucket_offsets, np.int64),
+            "buckets": np.concatenate(tables).astype(np.int64) if tables else np.zeros(0, np.int64)}
 
 
 def build_index(model) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]]:
@@ -203,8 +230,8 @@ def open_part(path: Path, manifest: dict, shard: int, verify: bool = True) -> Su
         raise ModelFormatError(f"successor file header {got} disagrees with the model {expect}", str(path))
     a = c.arrays
     try:
-        ctx, lb, starts, words, values, byword = (a[k] for k in ("ctx", "level_bounds", "starts", "words",
-                                                              "values", "byword"))
+        ctx, lb, starts, words, values, byword, boff, buckets = (
+            a[k] for k in ("ctx", "level_bounds", "starts", "words", "values", "byword", "bucket_offsets", "buckets"))
     except KeyError as e:
         raise ModelFormatError(f"successor file lacks array {e}", str(path)) from None
     vd = np.uint64 if manifest["value_kind"] == COUNTS else np.float32
@@ -224,9 +251,30 @@ def open_part(path: Path, manifest: dict, shard: int, verify: bool = True) -> Su
         bad = "a successor word id lies outside the vocabulary"
     elif ctx.size and (ctx.min() < 0 or ctx.max() >= V):
         bad = "a context word id lies outside the vocabulary"
+    else:
+        bad = _bucket_problem(lb, boff, buckets, N)
     if bad:
         raise ModelFormatError(f"corrupt successor index: {bad}", str(path))
-    return SuccessorPart(ctx, lb, starts, words, values, byword, c)
+    return SuccessorPart(ctx, lb, starts, words, values, byword, boff, buckets, c)
+
+
+def _bucket_problem(lb, boff, buckets, N: int) -> str | None:
+    """Why the bucket tables could send a kernel outside its level's rows, or None."""
+    if boff.dtype != np.int64 or boff.shape != (N + 1,) or buckets.dtype != np.int64 or buckets.ndim != 1:
+        return "bucket tables have the wrong type or shape"
+    if boff[0] != 0 or boff[-1] != len(buckets) or (np.diff(boff) < 0).any():
+        return "bucket offsets are not a monotone cover of the bucket tables"
+    for j in range(N):
+        t = buckets[boff[j]:boff[j + 1]]
+        n = lb[j + 1] - lb[j]
+        if len(t) == 0:
+            if n:
+                return f"level {j} has contexts but no bucket table"
+            continue
+        nb = len(t) - 1
+        if nb < 1 or nb & (nb - 1) or t[0] != lb[j] or t[-1] != lb[j + 1] or (np.diff(t) < 0).any():
+            return f"bucket table of level {j} is not a monotone cover of its contexts"
+    return None
 
 
 class SuccessorIndex:

@@ -1,7 +1,9 @@
 """Top-k continuation kernels over a successor index (ngram.successors; docs/PREDICTION.md).
 
 An index part holds, for contexts of some lengths, the context rows `ctx[n, W]` (level j
-at rows [level_bounds[j], level_bounds[j+1]), sorted by their first j words), each
+at rows [level_bounds[j], level_bounds[j+1]), grouped by hash bucket: level j's bucket
+table buckets[bucket_offsets[j]:bucket_offsets[j+1]] holds 2^b + 1 row bounds, so a
+context is found with a hash and a short scan, not a binary search of cache misses), each
 context's list `words/values[starts[i]:starts[i+1]]` sorted by value descending, ties by
 word id ascending, and the same words sorted ascending in `byword` (membership tests).
 Levels 0 and 1 live in the common part, levels >= 2 in a shard's part.
@@ -28,23 +30,41 @@ MAX_LEVELS = 17  # contexts of length 0..16 (ngram.limits.MAX_ORDER - 1 and the 
 
 
 @njit(**JIT)
-def find_context(ctx, lo, hi, query, q0, j):
-    """Row in ctx[lo:hi] whose first j words equal query[q0:q0+j], or -1 (rows sorted)."""
-    while lo < hi:
-        mid = (lo + hi) // 2
-        cmp = 0
+def context_hash(query, q0, j):
+    """64-bit hash of the j words query[q0:q0+j] (the bucket of a context)."""
+    h = np.uint64(0x9E3779B97F4A7C15) ^ np.uint64(j)
+    for i in range(j):
+        h = (h ^ np.uint64(query[q0 + i])) * np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(31)
+    h ^= h >> np.uint64(29)
+    h *= np.uint64(0x94D049BB133111EB)
+    h ^= h >> np.uint64(32)
+    return h
+
+
+@njit(**JIT)
+def context_buckets(ctx, lengths, bits, out):
+    """out[i]: the bucket (low `bits` bits of the hash) of context row i."""
+    for i in range(ctx.shape[0]):
+        out[i] = np.int64(context_hash(ctx[i], 0, lengths[i]) & np.uint64((1 << bits[i]) - 1))
+
+
+@njit(**JIT)
+def find_context(ctx, buckets, b0, b1, query, q0, j):
+    """Row of the context query[q0:q0+j] among the level's rows, or -1: its hash bucket
+    (buckets[b0:b1], 2^bits + 1 row bounds) is scanned."""
+    nb = b1 - b0 - 1
+    if nb <= 0:
+        return -1
+    bucket = np.int64(context_hash(query, q0, j) & np.uint64(nb - 1))
+    for row in range(buckets[b0 + bucket], buckets[b0 + bucket + 1]):
+        same = True
         for i in range(j):
-            a = ctx[mid, i]
-            b = query[q0 + i]
-            if a != b:
-                cmp = -1 if a < b else 1
+            if ctx[row, i] != query[q0 + i]:
+                same = False
                 break
-        if cmp == 0:
-            return mid
-        if cmp < 0:
-            lo = mid + 1
-        else:
-            hi = mid
+        if same:
+            return row
     return -1
 
 
@@ -69,8 +89,8 @@ def _entry_score(is_counts, value, j, L, ctx_chain_row, log_total, log_alpha):
 
 @njit(**JIT)
 def top_k_kernel(ctx_ids, ctx_lengths, ctx_chain, rows,
-                 c_ctx, c_bounds, c_starts, c_words, c_values, c_byword,
-                 s_ctx, s_bounds, s_starts, s_words, s_values, s_byword,
+                 c_ctx, c_bounds, c_boff, c_buckets, c_starts, c_words, c_values, c_byword,
+                 s_ctx, s_bounds, s_boff, s_buckets, s_starts, s_words, s_values, s_byword,
                  allowed, is_counts, log_total, log_alpha, min_score, out_words, out_scores):
     """For each row b in `rows`: the top k = out_words.shape[1] continuations of context
     ctx_ids[b, :ctx_lengths[b]] (already cut to at most N-1 words; ctx_chain[b, i-1] is
@@ -92,17 +112,17 @@ def top_k_kernel(ctx_ids, ctx_lengths, ctx_chain, rows,
             if j >= 1 and is_counts and ctx_chain[b, j - 1] == 0:
                 continue  # a pruned context: the scorer backs off past it
             if j <= 1:
-                if j + 1 >= c_bounds.shape[0]:
+                if j + 1 >= c_boff.shape[0]:
                     continue
-                ci = find_context(c_ctx, c_bounds[j], c_bounds[j + 1], ctx_ids[b], L - j, j)
+                ci = find_context(c_ctx, c_buckets, c_boff[j], c_boff[j + 1], ctx_ids[b], L - j, j)
                 if ci < 0:
                     continue
                 lo_e[j] = c_starts[ci]
                 hi_e[j] = c_starts[ci + 1]
             else:
-                if j + 1 >= s_bounds.shape[0]:
+                if j + 1 >= s_boff.shape[0]:
                     continue
-                ci = find_context(s_ctx, s_bounds[j], s_bounds[j + 1], ctx_ids[b], L - j, j)
+                ci = find_context(s_ctx, s_buckets, s_boff[j], s_boff[j + 1], ctx_ids[b], L - j, j)
                 if ci < 0:
                     continue
                 lo_e[j] = s_starts[ci]
