@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from .cli import ErrorMappingGroup
-from .limits import DEFAULT_PREDICT_K, MAX_PREDICT_K
+from .limits import DEFAULT_COMPLETE_K, DEFAULT_COMPLETE_WORDS, DEFAULT_PREDICT_K, MAX_COMPLETE_WORDS, MAX_PREDICT_K
 
 
 @click.command("index-successors")
@@ -103,9 +103,10 @@ def predict(model, texts, cluster, k, prefix, as_json):
 @click.argument("model", required=False)
 @click.argument("texts", nargs=-1)
 @click.option("--cluster", type=click.Path(exists=True, dir_okay=False), help="Ask a cluster (cluster file).")
-@click.option("-k", "k", type=click.IntRange(1, MAX_PREDICT_K), default=5, show_default=True,
+@click.option("-k", "k", type=click.IntRange(1, MAX_PREDICT_K), default=DEFAULT_COMPLETE_K, show_default=True,
               help="Completions (and beam width).")
-@click.option("--max-words", type=click.IntRange(1, 50), default=3, show_default=True,
+@click.option("--max-words", type=click.IntRange(1, MAX_COMPLETE_WORDS), default=DEFAULT_COMPLETE_WORDS,
+              show_default=True,
               help="Longest completion in words.")
 @click.option("--prefix", default=None, help="The first word starts with this (a partly typed word).")
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
