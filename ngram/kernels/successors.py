@@ -129,47 +129,51 @@ def top_k_kernel(ctx_ids, ctx_lengths, ctx_chain, rows,
                 hi_e[j] = s_starts[ci + 1]
             pos[j] = lo_e[j]
             active[j] = True
+        # Lazy merge: a list's head is checked (filter, claimed by a longer active list)
+        # only when its score would beat the best head so far; lists are sorted, so a
+        # head that cannot win bounds everything after it.
         t = 0
         while t < k:
             best_j = -1
             best_w = np.int64(0)
             best_s = -np.inf
-            for j in range(L + 1):
+            for j in range(L, -1, -1):
                 if not active[j]:
                     continue
-                # advance past words filtered out or claimed by a longer active list
                 while pos[j] < hi_e[j]:
-                    w = c_words[pos[j]] if j <= 1 else s_words[pos[j]]
-                    ok = allowed[w]
-                    if ok:
-                        for jj in range(j + 1, L + 1):
-                            if active[jj]:
-                                if jj <= 1:
-                                    found = _contains(c_byword, lo_e[jj], hi_e[jj], w)
-                                else:
-                                    found = _contains(s_byword, lo_e[jj], hi_e[jj], w)
-                                if found:
-                                    ok = False
-                                    break
-                    if ok:
+                    if j <= 1:
+                        w = np.int64(c_words[pos[j]])
+                        s = _entry_score(is_counts, c_values[pos[j]], j, L, ctx_chain[b], log_total, log_alpha)
+                    else:
+                        w = np.int64(s_words[pos[j]])
+                        s = _entry_score(is_counts, s_values[pos[j]], j, L, ctx_chain[b], log_total, log_alpha)
+                    if best_j >= 0 and (s < best_s or (s == best_s and w > best_w)):
+                        break  # cannot win this round: not checked yet
+                    if _valid(j, L, w, lo_e, hi_e, active, c_byword, s_byword, allowed):
+                        best_j, best_w, best_s = j, w, s
                         break
                     pos[j] += 1
-                if pos[j] >= hi_e[j]:
-                    continue
-                if j <= 1:
-                    w = c_words[pos[j]]
-                    s = _entry_score(is_counts, c_values[pos[j]], j, L, ctx_chain[b], log_total, log_alpha)
-                else:
-                    w = s_words[pos[j]]
-                    s = _entry_score(is_counts, s_values[pos[j]], j, L, ctx_chain[b], log_total, log_alpha)
-                if best_j < 0 or s > best_s or (s == best_s and w < best_w):
-                    best_j, best_w, best_s = j, w, s
             if best_j < 0 or best_s < min_score:
                 break
             out_words[b, t] = best_w
             out_scores[b, t] = best_s
             pos[best_j] += 1
             t += 1
+
+
+@njit(**JIT)
+def _valid(j, L, w, lo_e, hi_e, active, c_byword, s_byword, allowed):
+    """Word w of level j's list may be emitted: allowed, and in no longer active list."""
+    if not allowed[w]:
+        return False
+    for jj in range(j + 1, L + 1):
+        if active[jj]:
+            if jj <= 1:
+                if _contains(c_byword, lo_e[jj], hi_e[jj], w):
+                    return False
+            elif _contains(s_byword, lo_e[jj], hi_e[jj], w):
+                return False
+    return True
 
 
 @njit(**JIT)
