@@ -7,8 +7,9 @@ block (kept out of the model id: the lookup content is unchanged):
                                            hash to shard 3 (ngram.sharding.shard_of_pair)
 Arrays of a part: ctx int32[n, W] (W = max(N-1, 1), zero-padded), level_bounds
 int64[N+1], starts int64[n+1], words int32[E], values (uint64 counts or float32 log10
-prob)[E], byword int32[E]. Opening checks every array's shape, range and order that a
-kernel indexes with, so no byte pattern can make a read leave its array.
+prob)[E] (counts as uint32 where they fit), byword int32[E], bucket_offsets int64[N+1],
+buckets int64[...]. Opening checks every array's shape, range and order that a kernel
+indexes with, so no byte pattern can make a read leave its array.
 """
 from __future__ import annotations
 
@@ -117,7 +118,7 @@ def build_part(contexts: np.ndarray, ctx_len: np.ndarray, words: np.ndarray, val
         bucket_offsets.append(bucket_offsets[-1] + len(tables[-1]))
     group = np.repeat(np.arange(len(first)), np.diff(starts))
     byword = words[np.lexsort([words, group])].astype(np.int32)
-    vd = np.uint64 if value_kind == COUNTS else np.float32
+    vd = np.float32 if value_kind != COUNTS else (np.uint32 if not n_rows or values.max() < 2 ** 32 else np.uint64)
     return {"ctx": ctx, "level_bounds": level_bounds, "starts": starts, "words": words,
             "values": values.astype(vd), "byword": byword,
             "bucket_offsets": np.array(bucket_offsets, np.int64),
@@ -234,13 +235,13 @@ def open_part(path: Path, manifest: dict, shard: int, verify: bool = True) -> Su
             a[k] for k in ("ctx", "level_bounds", "starts", "words", "values", "byword", "bucket_offsets", "buckets"))
     except KeyError as e:
         raise ModelFormatError(f"successor file lacks array {e}", str(path)) from None
-    vd = np.uint64 if manifest["value_kind"] == COUNTS else np.float32
+    vds = (np.uint32, np.uint64) if manifest["value_kind"] == COUNTS else (np.float32,)
     n, E = len(starts) - 1, len(words)
     bad = None
     if ctx.dtype != np.int32 or ctx.ndim != 2 or ctx.shape[1] != W or lb.dtype != np.int64 or lb.shape != (N + 1,):
         bad = "context array or level bounds have the wrong type or shape"
     elif starts.dtype != np.int64 or starts.ndim != 1 or n != len(ctx) or words.dtype != np.int32 \
-            or byword.dtype != np.int32 or values.dtype != vd or words.shape != (E,) or values.shape != (E,) \
+            or byword.dtype != np.int32 or values.dtype not in vds or words.shape != (E,) or values.shape != (E,) \
             or byword.shape != (E,):
         bad = "list arrays have the wrong type or shape"
     elif starts[0] != 0 or starts[-1] != E or (np.diff(starts) < 0).any():
