@@ -11,7 +11,6 @@ Run: .venv/bin/python bench/bench_predict.py [MODEL_DIR]  (default: build
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time

@@ -5,7 +5,6 @@ and exit codes in ngram.cli's group."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 

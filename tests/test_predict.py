@@ -4,7 +4,6 @@ models, 1..7 shards; the index's file rules (model id, corrupt and missing files
 from __future__ import annotations
 
 import json
-import math
 import shutil
 
 import numpy as np
