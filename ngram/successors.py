@@ -8,7 +8,7 @@ block (kept out of the model id: the lookup content is unchanged):
 Arrays of a part: ctx int32[n, W] (W = max(N-1, 1), zero-padded), level_bounds
 int64[N+1], starts int64[n+1], words int32[E], values (uint64 counts or float32 log10
 prob)[E] (counts as uint32 where they fit), byword int32[E], bucket_offsets int64[N+1],
-buckets int64[...]. Opening checks every array's shape, range and order that a kernel
+buckets int32[...]. Opening checks every array's shape, range and order that a kernel
 indexes with, so no byte pattern can make a read leave its array.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 
 from .atomic import atomic_path, write_text_atomic
 from .chains import COUNTS
-from .errors import ModelFormatError
+from .errors import InvalidArgumentError, ModelFormatError
 from .format import open_container, verify_container, write_container
 from .manifest import MANIFEST_NAME, file_digest, model_id_of, read_manifest
 from .kernels.successors import context_buckets
@@ -61,7 +61,7 @@ def empty_part(order: int, value_kind: str) -> SuccessorPart:
     vd = np.uint64 if value_kind == COUNTS else np.float32
     return SuccessorPart(np.zeros((0, W), np.int32), np.zeros(order + 1, np.int64), np.zeros(1, np.int64),
                          np.zeros(0, np.int32), np.zeros(0, vd), np.zeros(0, np.int32), np.zeros(order + 1, np.int64),
-                         np.zeros(0, np.int64))
+                         np.zeros(0, np.int32))
 
 
 # -- building ------------------------------------------------------------------------------
@@ -92,12 +92,15 @@ def build_part(contexts: np.ndarray, ctx_len: np.ndarray, words: np.ndarray, val
     else:
         first = np.zeros(0, np.int64)
     starts = np.append(first, n_rows).astype(np.int64)
+    if len(first) >= 2 ** 31:
+        raise InvalidArgumentError(f"{len(first)} contexts in one successor part: above the 2^31 its int32 "
+                                   "bucket tables address; build the model with more shards")
     ctx = np.ascontiguousarray(contexts[first], dtype=np.int32).reshape(len(first), W)
     levels = ctx_len[first].astype(np.int64)
     level_bounds = np.searchsorted(levels, np.arange(order + 1), side="left").astype(np.int64)
     # group each level's contexts by hash bucket (2^bits >= its contexts), lists following
     sizes = np.diff(level_bounds)
-    bits = np.array([int(max(0, int(n - 1).bit_length())) for n in sizes], np.int64)
+    bits = np.array([int(max(0, int(n - 1).bit_length() - 1)) for n in sizes], np.int64)  # 1-2 per bucket
     bucket = np.zeros(len(first), np.int64)
     context_buckets(ctx, levels, bits[levels], bucket)
     perm = np.lexsort([bucket, levels])  # stable: lexicographic within a bucket
@@ -122,7 +125,7 @@ def build_part(contexts: np.ndarray, ctx_len: np.ndarray, words: np.ndarray, val
     return {"ctx": ctx, "level_bounds": level_bounds, "starts": starts, "words": words,
             "values": values.astype(vd), "byword": byword,
             "bucket_offsets": np.array(bucket_offsets, np.int64),
-            "buckets": np.concatenate(tables).astype(np.int64) if tables else np.zeros(0, np.int64)}
+            "buckets": np.concatenate(tables).astype(np.int32) if tables else np.zeros(0, np.int32)}
 
 
 def build_index(model) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]]:
@@ -261,7 +264,7 @@ def open_part(path: Path, manifest: dict, shard: int, verify: bool = True) -> Su
 
 def _bucket_problem(lb, boff, buckets, N: int) -> str | None:
     """Why the bucket tables could send a kernel outside its level's rows, or None."""
-    if boff.dtype != np.int64 or boff.shape != (N + 1,) or buckets.dtype != np.int64 or buckets.ndim != 1:
+    if boff.dtype != np.int64 or boff.shape != (N + 1,) or buckets.dtype != np.int32 or buckets.ndim != 1:
         return "bucket tables have the wrong type or shape"
     if boff[0] != 0 or boff[-1] != len(buckets) or (np.diff(boff) < 0).any():
         return "bucket offsets are not a monotone cover of the bucket tables"
