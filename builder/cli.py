@@ -46,9 +46,11 @@ from .inputs import BAD_BYTES_POLICIES
               "(e.g. 0,0,1: drop trigrams and longer seen once; non-decreasing, the last repeats).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--json-summary", is_flag=True, help="Print the summary as JSON.")
+@click.option("--successors/--no-successors", default=False, show_default=True,
+              help="Add the successor index for next-word prediction (docs/PREDICTION.md).")
 def build(inputs, out_dir, order, num_shards, shard_seed, min_count, min_word_count, max_vocab, lowercase,
           jsonl_field, on_bad_bytes, max_line_bytes, memory, workers, dask, work_dir, resume, keep_work, smoothing,
-          quantize, discount_fallback, prune, quiet, json_summary):
+          quantize, discount_fallback, prune, quiet, json_summary, successors):
     """Build a counts model from INPUTS (files, globs, directories, - for stdin;
     plain, .gz, .zst or .xz)."""
     from . import pipeline, progress
@@ -62,6 +64,9 @@ def build(inputs, out_dir, order, num_shards, shard_seed, min_count, min_word_co
             resume=resume, keep_work=keep_work, progress=not quiet,
             kn=_kn_options(smoothing, quantize, discount_fallback, prune))
         summary = pipeline.build(cfg)
+        if successors:
+            from ngram.successors import write_index
+            write_index(out_dir)
     except BuildOptionError as e:  # a bad option value is a usage error: exit 2
         raise click.BadParameter(e.reason, param_hint=e.option) from None
     except BuildError as e:

@@ -128,6 +128,24 @@ class Client:
     def perplexity(self, sentences: list[str]):
         return self.scorer.perplexity(sentences)
 
+    # -- next-word prediction (client/predict.py; docs/PREDICTION.md) --------------------
+    def predict(self, context_ids, context_lengths, k: int = 10, **kw):
+        """(word ids int32[B, k], log10 scores float64[B, k]): the top k continuations of
+        each context; `prefix`, `min_score`, `exclude_special` as in ngram.predict."""
+        if getattr(self, "_predictor", None) is None:
+            from client.predict import predictor_for
+            self._predictor = predictor_for(self.backend)
+        return self._predictor.predict(context_ids, context_lengths, k, **kw)
+
+    def predict_text(self, texts: list[str], k: int = 10, prefix=None) -> list[list[tuple[str, float]]]:
+        from ngram.complete import predict_text
+        return predict_text(self.predict, self.tokenizer, self.vocab, texts, k, prefix=prefix)
+
+    def complete(self, text: str, k: int = 5, max_words: int = 3, prefix=None):
+        """The k most probable completions of `text` (ngram.complete.Completion)."""
+        from ngram.complete import complete
+        return complete(self.predict, self.tokenizer, self.vocab, text, k, max_words, prefix=prefix)
+
     # -- lifecycle ---------------------------------------------------------------------
     def close(self) -> None:
         self.backend.close()

@@ -21,12 +21,17 @@ from .limits import QUANTIZATIONS
               default="8", show_default=True,
               help="Bits per stored log10 probability and backoff; none keeps exact float32.")
 @click.option("--json-summary", is_flag=True, help="Print the summary as JSON.")
-def import_arpa(arpa_file, out_dir, num_shards, shard_seed, quantization, json_summary):
+@click.option("--successors/--no-successors", default=False, show_default=True,
+              help="Add the successor index for next-word prediction (docs/PREDICTION.md).")
+def import_arpa(arpa_file, out_dir, num_shards, shard_seed, quantization, json_summary, successors):
     """Import ARPA_FILE (plain, .gz, .zst or .xz) as a backoff model directory."""
     from .arpa import import_arpa as run
 
     t0 = time.perf_counter()
     manifest = run(arpa_file, out_dir, num_shards=num_shards, quantization=quantization, shard_seed=shard_seed)
+    if successors:
+        from .successors import write_index
+        write_index(out_dir)
     src = manifest["source"]
     shard_bytes = sum(f["bytes"] for n, f in manifest["files"].items() if n.startswith("shard-"))
     summary = {

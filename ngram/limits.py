@@ -17,6 +17,13 @@ MAX_BUILD_SHARDS = 1024             # shards one `ngram build` writes: each is a
 # -- scoring -----------------------------------------------------------------------------
 DEFAULT_ALPHA = 0.4                  # Stupid Backoff's penalty per backed-off order (Brants et al.)
 
+# -- prediction (ngram.predict) -----------------------------------------------------------
+MAX_PREDICT_K = 1000                 # continuations one context may ask for (k is 1..this)
+DEFAULT_PREDICT_K = 10
+DEFAULT_COMPLETE_K = 5               # `ngram complete`: completions (and beam width)
+DEFAULT_COMPLETE_WORDS = 3           # `ngram complete`: longest completion, in words
+MAX_COMPLETE_WORDS = 50
+
 # -- serving -----------------------------------------------------------------------------
 DEFAULT_MAX_BATCH = 1_000_000        # n-grams per Lookup request a server accepts
 DEFAULT_MAX_MESSAGE_BYTES = 64 << 20  # gRPC message limit, both directions, server and client

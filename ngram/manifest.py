@@ -1,7 +1,9 @@
 """manifest.json: what a model directory holds, and the model id that names its version.
 
 The model id is a hash of the manifest without its `provenance` block (host, times,
-worker counts), so the same content always gets the same id, however it was built.
+worker counts), so the same content always gets the same id, however it was built; the
+`successors` block (the prediction index, ngram.successors) is left out too: adding the
+index in place changes no lookup answer, so the id a cluster checks stays the same.
 """
 from __future__ import annotations
 
@@ -35,8 +37,11 @@ def file_digest(path: Path) -> dict:
     return {"bytes": os.path.getsize(path), "sha256": h.hexdigest()}
 
 
+ID_EXCLUDED = ("provenance", "model_id", "successors")
+
+
 def model_id_of(manifest: dict) -> str:
-    content = {k: v for k, v in manifest.items() if k not in ("provenance", "model_id")}
+    content = {k: v for k, v in manifest.items() if k not in ID_EXCLUDED}
     return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:20]
 
 

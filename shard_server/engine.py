@@ -11,7 +11,7 @@ import numpy as np
 
 from ngram.errors import InvalidQueryError
 from ngram.limits import DEFAULT_MAX_BATCH
-from shard_server.errors import ServerStartError, ShardNotServedError, WrongModelError
+from shard_server.errors import PredictionUnavailableError, ServerStartError, ShardNotServedError, WrongModelError
 
 __all__ = ["ShardEngine", "ShardNotServedError", "WrongModelError"]
 
@@ -27,6 +27,7 @@ class ShardEngine:
         self.order = int(model.order)
         self.vocab_size = len(model.vocab)
         self.max_batch = max_batch
+        self.predictor, self.predict_unavailable = _open_predictor(model)
 
     @property
     def model_id(self) -> str:
@@ -49,6 +50,9 @@ class ShardEngine:
             for shard in self.shard_indices:
                 # the path of `lookup`
                 answers.append(self.tables[shard].lookup(ids, lengths, check=True))
+        if self.predictor is not None:  # the prediction kernel too
+            for shard in self.shard_indices:
+                self.predictor.predict(np.zeros((1, 1), "<i4"), np.zeros(1, "<i4"), 1, shard=shard)
         return answers
 
     @property
@@ -66,6 +70,17 @@ class ShardEngine:
                                       f"{self.shard_indices})")
         return table
 
+    def predict(self, model_id: str, shard: int, ctx: np.ndarray, lengths: np.ndarray, k: int, prefix, min_score,
+                exclude_special: bool):
+        """Top-k continuations of contexts routed to `shard` (ngram.predict)."""
+        self.check_target(model_id, shard)
+        if self.predictor is None:
+            raise PredictionUnavailableError(self.predict_unavailable)
+        if ctx.ndim >= 1 and ctx.shape[0] > self.max_batch:
+            raise InvalidQueryError(f"batch of {ctx.shape[0]} contexts is above the limit of {self.max_batch}")
+        return self.predictor.predict(ctx, lengths, k, prefix=prefix, min_score=min_score,
+                                      exclude_special=exclude_special, shard=shard)
+
     def lookup(self, model_id: str, shard: int, ids: np.ndarray, lengths: np.ndarray):
         """Chains of the batch from shard `shard`, or a domain error saying what is wrong."""
         table = self.check_target(model_id, shard)
@@ -75,3 +90,17 @@ class ShardEngine:
         # check=True: shapes, lengths, ids in the vocabulary, and that every n-gram of
         # length >= 2 belongs to this shard (a misrouted one would silently read "absent").
         return table.lookup(ids, lengths, check=True)
+
+
+def _open_predictor(model):
+    """(Predictor, None) for a model with a successor index; (None, why) without one. A
+    corrupt index stops the server at start, as a corrupt shard does."""
+    from ngram.errors import ModelFormatError
+    from ngram.predict import Predictor
+    from ngram.successors import NEEDS_INDEX, has_index
+    if not has_index(model.manifest):
+        return None, NEEDS_INDEX.format(path=model.path)
+    try:
+        return Predictor.open(model), None
+    except ModelFormatError as e:
+        raise ServerStartError(f"successor index: {e}") from e

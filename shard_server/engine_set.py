@@ -1,7 +1,7 @@
 """Several model versions served at once, for rollouts without downtime.
 
 An `EngineSet` maps model id -> ShardEngine and answers like one engine (the servicer
-calls `check_target` and `lookup`): each request is routed by the model id it names, so
+calls `check_target`, `lookup` and `predict`): each request is routed by the model id it names, so
 during a rollout the old and the new version both answer, and a client that pins one id
 per round never gets an answer of the other. `unload(model_id)` retires a version: new
 requests for it are refused (FAILED_PRECONDITION, as for any model not held), accepted
@@ -80,6 +80,13 @@ class EngineSet:
         e = self._acquire(model_id)
         try:
             return e.engine.lookup(model_id, shard, ids, lengths)
+        finally:
+            self._release(e)
+
+    def predict(self, model_id: str, shard: int, *args, **kw):
+        e = self._acquire(model_id)
+        try:
+            return e.engine.predict(model_id, shard, *args, **kw)
         finally:
             self._release(e)
 

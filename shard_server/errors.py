@@ -19,3 +19,7 @@ class ServerStartError(NgramError):
 
 class ClusterError(NgramError):
     """A server did not start, or did not become healthy in time; says which and why."""
+
+
+class PredictionUnavailableError(NgramError):
+    """A Predict request to a server whose model has no successor index (says how to add it)."""

@@ -235,3 +235,5 @@ class _LazyServicer(pb_grpc.NgramShardServicer):
     def ListModels(self, request, context):
         return self.admin.ListModels(request, context)
 
+    def Predict(self, request, context):
+        return self._get(context).Predict(request, context)

@@ -20,10 +20,10 @@ import grpc
 
 from ngram.errors import InvalidQueryError, NgramError, WireFormatError
 from ngram.limits import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_SERVER_MAX_INFLIGHT, DEFAULT_STREAM_WINDOW
-from ngram.wire import decode_array, pb, pb_grpc
+from ngram.wire import decode_array, encode_array, pb, pb_grpc
 from ngram.wire.chains import encode_chains
 from shard_server.engine import ShardEngine
-from shard_server.errors import ShardNotServedError, WrongModelError
+from shard_server.errors import PredictionUnavailableError, ShardNotServedError, WrongModelError
 
 
 class _Failure(NamedTuple):
@@ -36,7 +36,7 @@ def _status_of(exc: Exception) -> _Failure:
     """Domain error -> gRPC status; the message always says what was wrong."""
     if isinstance(exc, (WireFormatError, InvalidQueryError)):
         return _Failure(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-    if isinstance(exc, (WrongModelError, ShardNotServedError)):
+    if isinstance(exc, (WrongModelError, ShardNotServedError, PredictionUnavailableError)):
         return _Failure(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
     if isinstance(exc, NgramError):
         return _Failure(grpc.StatusCode.INTERNAL, f"{type(exc).__name__}: {exc}")
@@ -177,6 +177,29 @@ class NgramShardServicer(pb_grpc.NgramShardServicer):
         finally:
             self._slots.release()
             self.metrics.streams.dec()
+
+    def Predict(self, request, context):
+        """Top-k continuations (docs/PREDICTION.md); admitted and counted like a Lookup."""
+        self._admit(context, "Predict")
+        t0 = time.perf_counter()
+        self._count(1)
+        try:
+            self.engine.check_target(request.model_id, request.shard)  # before decoding anything
+            ctx = decode_array(request.context_ids, "context_ids", dtype="<i4", ndim=2)
+            lengths = decode_array(request.context_lengths, "context_lengths", dtype="<i4", ndim=1)
+            words, scores = self.engine.predict(
+                request.model_id, request.shard, ctx, lengths, request.k, request.prefix or None,
+                request.min_score if request.has_min_score else None, not request.include_special)
+            resp = pb.PredictResponse(request_id=request.request_id, shard=request.shard,
+                                      words=encode_array(words), scores=encode_array(scores))
+        except Exception as e:  # noqa: BLE001 - every failure becomes a status code
+            self._abort(context, "Predict", _status_of(e))
+        finally:
+            self._count(-1)
+            self._slots.release()
+        self.metrics.latency.labels("Predict").observe(time.perf_counter() - t0)
+        self.metrics.requests.labels("Predict", "OK").inc()
+        return resp
 
     def Info(self, request, context):
         e = self.engine

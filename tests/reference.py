@@ -160,3 +160,76 @@ class BackoffReference:
             out.append(self.score(ctx, t))
             ctx.append(t)
         return out
+
+
+# -- next-word prediction (ngram.predict; docs/PREDICTION.md) ---------------------------------
+def sb_log10(ref: CountsReference, ctx, w) -> float:
+    """Stupid Backoff in log10, with the arithmetic docs/PREDICTION.md documents (and
+    ngram/kernels/stupid_backoff.py uses): the longest context suffix ctx_j whose count
+    and whose (ctx_j, w) count are > 0 gives log10 c(ctx_j w) - log10 c(ctx_j) +
+    (L - j) log10 alpha; else log10 c(w) - log10 total + L log10 alpha; an unseen word
+    gets - log10 total + L log10 alpha."""
+    ctx = tuple(ctx)[max(0, len(ctx) - (ref.order - 1)):] if ref.order > 1 else ()
+    L, la = len(ctx), math.log10(ref.alpha)
+    for j in range(L, 0, -1):
+        cj = ctx[L - j:]
+        cc, c = ref.count(cj), ref.count(cj + (w,))
+        if cc and c:
+            return (math.log10(c) - math.log10(cc)) + (L - j) * la
+    c = ref.count((w,))
+    lt = math.log10(max(ref.total, 1))
+    return (math.log10(c) - lt if c else -lt) + L * la
+
+
+def top_k(score, vocab_size: int, ctx, k: int, allowed=None, min_score=None) -> list[tuple[int, float]]:
+    """The k best (word, score) of a context by brute force over the whole vocabulary:
+    score descending, ties by word id ascending; `allowed(w)` filters words."""
+    cands = [(w, score(ctx, w)) for w in range(vocab_size) if allowed is None or allowed(w)]
+    if min_score is not None:
+        cands = [c for c in cands if c[1] >= min_score]
+    cands.sort(key=lambda t: (-t[1], t[0]))
+    return cands[:k]
+
+
+def normalized_arpa(sentences: list[list[str]], order: int, discount: float = 0.5) -> str:
+    """ARPA text of a backoff model (absolute discounting, Katz backoff weights) whose
+    every conditional distribution sums to 1 over its vocabulary, computed from the
+    float32 values the file holds. Unigrams: c(w) / (T + 1), <unk> 1 / (T + 1), <s> -99."""
+    f32 = lambda x: float(np.float32(x))  # noqa: E731
+    counts = count_ngrams(sentences, order, bos="<s>", eos="</s>")
+    uni = {g[0]: c for g, c in counts.items() if len(g) == 1 and g[0] != "<s>"}
+    T = sum(uni.values())
+    prob = {("<s>",): -99.0, ("<unk>",): f32(math.log10(1 / (T + 1)))}
+    for w, c in uni.items():
+        prob[(w,)] = f32(math.log10(c / (T + 1)))
+    backoff: dict = {}
+
+    def p_full(h: tuple, w: str) -> float:  # log10 p(w | h) of the orders built so far
+        if h + (w,) in prob:
+            return prob[h + (w,)]
+        return backoff.get(h, 0.0) + p_full(h[1:], w) if h else prob.get((w,), -99.0)
+
+    for n in range(2, order + 1):
+        follow: dict = {}
+        for g, c in counts.items():
+            if len(g) == n:
+                follow.setdefault(g[:-1], {})[g[-1]] = c
+        new = {}
+        for h, cont in follow.items():
+            ch = sum(cont.values())
+            for w, c in cont.items():
+                new[h + (w,)] = f32(math.log10((c - discount) / ch))
+        for h, cont in follow.items():
+            left = 1 - sum(10 ** new[h + (w,)] for w in cont)
+            lower = 1 - sum(10 ** p_full(h[1:], w) for w in cont)
+            backoff[h] = f32(math.log10(left / lower))
+        prob.update(new)
+    lines = ["\\data\\"] + [f"ngram {n}={sum(1 for g in prob if len(g) == n)}" for n in range(1, order + 1)] + [""]
+    for n in range(1, order + 1):
+        lines.append(f"\\{n}-grams:")
+        for g in sorted(g for g in prob if len(g) == n):
+            bo = f"\t{backoff.get(g, 0.0):.9g}" if n < order else ""
+            lines.append(f"{prob[g]:.9g}\t{' '.join(g)}{bo}")
+        lines.append("")
+    lines.append("\\end\\")
+    return "\n".join(lines) + "\n"

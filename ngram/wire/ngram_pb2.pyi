@@ -151,3 +151,39 @@ class AdminListModelsResponse(_message.Message):
     models: _containers.RepeatedCompositeFieldContainer[AdminModel]
     default_model_id: str
     def __init__(self, models: _Optional[_Iterable[_Union[AdminModel, _Mapping]]] = ..., default_model_id: _Optional[str] = ...) -> None: ...
+
+class PredictRequest(_message.Message):
+    __slots__ = ("request_id", "model_id", "shard", "context_ids", "context_lengths", "k", "prefix", "has_min_score", "min_score", "include_special")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    SHARD_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_IDS_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_LENGTHS_FIELD_NUMBER: _ClassVar[int]
+    K_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    HAS_MIN_SCORE_FIELD_NUMBER: _ClassVar[int]
+    MIN_SCORE_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_SPECIAL_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    model_id: str
+    shard: int
+    context_ids: Array
+    context_lengths: Array
+    k: int
+    prefix: bytes
+    has_min_score: bool
+    min_score: float
+    include_special: bool
+    def __init__(self, request_id: _Optional[int] = ..., model_id: _Optional[str] = ..., shard: _Optional[int] = ..., context_ids: _Optional[_Union[Array, _Mapping]] = ..., context_lengths: _Optional[_Union[Array, _Mapping]] = ..., k: _Optional[int] = ..., prefix: _Optional[bytes] = ..., has_min_score: _Optional[bool] = ..., min_score: _Optional[float] = ..., include_special: _Optional[bool] = ...) -> None: ...
+
+class PredictResponse(_message.Message):
+    __slots__ = ("request_id", "shard", "words", "scores")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SHARD_FIELD_NUMBER: _ClassVar[int]
+    WORDS_FIELD_NUMBER: _ClassVar[int]
+    SCORES_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    shard: int
+    words: Array
+    scores: Array
+    def __init__(self, request_id: _Optional[int] = ..., shard: _Optional[int] = ..., words: _Optional[_Union[Array, _Mapping]] = ..., scores: _Optional[_Union[Array, _Mapping]] = ...) -> None: ...

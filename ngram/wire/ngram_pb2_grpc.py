@@ -64,6 +64,11 @@ class NgramShardStub:
                 request_serializer=ngram_dot_wire_dot_ngram__pb2.AdminListModelsRequest.SerializeToString,
                 response_deserializer=ngram_dot_wire_dot_ngram__pb2.AdminListModelsResponse.FromString,
                 _registered_method=True)
+        self.Predict = channel.unary_unary(
+                '/ngram.v1.NgramShard/Predict',
+                request_serializer=ngram_dot_wire_dot_ngram__pb2.PredictRequest.SerializeToString,
+                response_deserializer=ngram_dot_wire_dot_ngram__pb2.PredictResponse.FromString,
+                _registered_method=True)
 
 
 class NgramShardServicer:
@@ -108,6 +113,14 @@ class NgramShardServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Predict(self, request, context):
+        """Next-word prediction (docs/PREDICTION.md): the top k continuations of each context,
+        which must all belong to `shard` (a context of length >= 2 by its last two words).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NgramShardServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -140,6 +153,11 @@ def add_NgramShardServicer_to_server(servicer, server):
                     servicer.ListModels,
                     request_deserializer=ngram_dot_wire_dot_ngram__pb2.AdminListModelsRequest.FromString,
                     response_serializer=ngram_dot_wire_dot_ngram__pb2.AdminListModelsResponse.SerializeToString,
+            ),
+            'Predict': grpc.unary_unary_rpc_method_handler(
+                    servicer.Predict,
+                    request_deserializer=ngram_dot_wire_dot_ngram__pb2.PredictRequest.FromString,
+                    response_serializer=ngram_dot_wire_dot_ngram__pb2.PredictResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -304,6 +322,33 @@ class NgramShard:
             '/ngram.v1.NgramShard/ListModels',
             ngram_dot_wire_dot_ngram__pb2.AdminListModelsRequest.SerializeToString,
             ngram_dot_wire_dot_ngram__pb2.AdminListModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Predict(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ngram.v1.NgramShard/Predict',
+            ngram_dot_wire_dot_ngram__pb2.PredictRequest.SerializeToString,
+            ngram_dot_wire_dot_ngram__pb2.PredictResponse.FromString,
             options,
             channel_credentials,
             insecure,
