@@ -93,7 +93,7 @@ def _build(cfg: BuildConfig, paths: list[str], work: WorkDir, executor) -> dict:
         "seconds": {**timer.seconds, "total": round(seconds, 3)},
         "tokens_per_second": stats["tokens"] / max(seconds, 1e-9),
         "peak_rss_bytes": memory.peak, "peak_rss_bytes_by_phase": dict(memory.peaks), "memory_budget": cfg.memory,
-        "workers": getattr(executor, "workers", cfg.workers), "executor": executor.name,
+        "workers": executor.workers, "executor": executor.name,
         **({"smoothing": smoothing} if smoothing else {}),  # Kneser-Ney: discounts, count-of-counts
     }
 
@@ -229,7 +229,7 @@ def publish(cfg: BuildConfig, paths: list[str], writer: ModelWriter, stats: dict
         "provenance": {
             "builder": "mapreduce", "sources": paths, "host": socket.gethostname(),
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "executor": executor.name,
-            "workers": getattr(executor, "workers", cfg.workers), "memory_budget": cfg.memory,
+            "workers": executor.workers, "memory_budget": cfg.memory,
             "chunks": stats["chunks"], "text": asdict(cfg.text), "seconds": dict(timer.seconds),
         },
     })

@@ -66,6 +66,7 @@ class LMEngine:
         self._young: dict[int, tuple[float, int]] = {}
         self._old: dict[int, tuple[float, int]] = {}
         self._pending: list[tuple[np.ndarray, Future]] = []
+        self._pool: ThreadPoolExecutor | None = None  # the prefetch thread, started on first use
         self.rounds = 0        # rounds asked of the model
         self.pairs_asked = 0   # distinct pairs sent to the model
         self.pairs_seen = 0    # pairs handed to extend (before dedup and cache)
@@ -134,7 +135,7 @@ class LMEngine:
         if len(keys) == 0:
             return
         from concurrent.futures import ThreadPoolExecutor
-        if not hasattr(self, "_pool"):
+        if self._pool is None:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="lm-prefetch")
         ctx, clen, w = self._pairs(keys)
         self.rounds += 1
@@ -194,6 +195,6 @@ class LMEngine:
         return got, nxt
 
     def close(self) -> None:
-        pool = getattr(self, "_pool", None)
-        if pool is not None:
-            pool.shutdown(wait=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None

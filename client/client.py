@@ -34,6 +34,7 @@ class Client:
         self.backend = backend
         self.alpha = alpha
         self._scorer = None
+        self._predictor = None  # made on the first predict()
 
     @classmethod
     def open(cls, target: str | os.PathLike, *, policy: CallPolicy | None = None,
@@ -132,7 +133,7 @@ class Client:
     def predict(self, context_ids, context_lengths, k: int = 10, **kw):
         """(word ids int32[B, k], log10 scores float64[B, k]): the top k continuations of
         each context; `prefix`, `min_score`, `exclude_special` as in ngram.predict."""
-        if getattr(self, "_predictor", None) is None:
+        if self._predictor is None:
             from client.predict import predictor_for
             self._predictor = predictor_for(self.backend)
         return self._predictor.predict(context_ids, context_lengths, k, **kw)

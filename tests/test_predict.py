@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from builder.inmemory import build_model_inmemory
+from reference_builder import build_model_inmemory
 from ngram.arpa import import_arpa
 from ngram.arpa.reader import read_arpa
 from ngram.backend import LocalBackend

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from builder.inmemory import build_model_inmemory
+from reference_builder import build_model_inmemory
 from client import Client
 from ngram.backend import LocalBackend
 from ngram.model import Model

@@ -7,7 +7,7 @@ import grpc
 import numpy as np
 import pytest
 
-from builder.inmemory import build_model_inmemory
+from reference_builder import build_model_inmemory
 from client import Client
 from cluster_harness import Cluster, corpus_text
 from ngram.arpa import import_arpa

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ngram.limits import QUANTIZATIONS
+
 from ..errors import BuildOptionError
 
 # lmplz's --discount_fallback defaults: D1, D2, D3+
 DEFAULT_FALLBACK = (0.5, 1.0, 1.5)
-QUANTIZATIONS = ("8", "16", "none")
 
 
 @dataclass(frozen=True)
