@@ -26,7 +26,8 @@ from .chains import BACKOFF
 from .errors import InvalidQueryError
 from .kernels.backoff import stream_rows
 from .kernels.sentence import BOS_FLAG, EOS_FLAG, sentence_compressed, sentence_decoded
-from .kernels.word_score import word_id, word_score_compressed, word_score_decoded
+from .kernels.word_score import (word_id, word_score_compressed, word_score_compressed_new, word_score_decoded,
+                                 word_score_decoded_new)
 from .limits import KENLM_WORD_CACHE_ENTRIES, LAYOUTS, MAX_ORDER
 from .model import Model
 from .tokenizer import Tokenizer
@@ -113,10 +114,12 @@ class SentenceScorer:
             self.layout = "decoded"
             trie = table.decoded.args
             self._sentence_kernel, self._word_kernel = sentence_decoded, word_score_decoded
+            new_word_kernel = word_score_decoded_new
         else:
             self.layout = "compressed"
             trie = (table.data, table.layout)
             self._sentence_kernel, self._word_kernel = sentence_compressed, word_score_compressed
+            new_word_kernel = word_score_compressed_new
         self._kernel_args = trie + (packed,)  # the trie, then the packed vocabulary
         self._packed = packed
         self._scratch = _Scratch()
@@ -125,6 +128,7 @@ class SentenceScorer:
         self._word_call = _entry_point(self._word_kernel, trie + (self._pad, 0))
         self._word_args = trie
         self._word_id_call = _entry_point(word_id, (packed, b"a"))
+        self._new_word_call = _entry_point(new_word_kernel, trie + (packed, self._pad, b"a"))
         self.word_in_context = self._local_word_in_context()  # the method, without attribute reads
 
     # -- words
@@ -159,7 +163,8 @@ class SentenceScorer:
     def _local_word_in_context(self):
         """word_in_context for a local model as a closure: a decoder calls it per word, and
         its attribute reads cost about as much as the kernel call."""
-        call, args, pad, ids, id_of = self._word_call, self._word_args, self._pad, self._word_ids, self._word_id_of
+        call, new_call, args, pad, ids = self._word_call, self._new_word_call, self._word_args, self._pad, self._word_ids
+        packed, normalize, raw_bytes_ok = self._packed, self._normalize, self._raw_bytes_ok
         keep = self.order - 1
 
         def word_in_context(context, word):
@@ -170,9 +175,14 @@ class SentenceScorer:
                 context = context[n - keep:] if keep else ()
                 n = keep
             wid = ids.get(word)
-            if wid is None:
-                wid = id_of(word)
-            log10, length, m = call(*args, pad[n:] + context, wid)
+            if wid is None:  # a word's first time: one call finds its id and scores it
+                data = word if type(word) is bytes and raw_bytes_ok else normalize(word)
+                log10, length, wid, m = new_call(*args, packed, pad[n:] + context, data)
+                if len(ids) >= KENLM_WORD_CACHE_ENTRIES:
+                    ids.clear()
+                ids[word] = wid
+            else:
+                log10, length, m = call(*args, pad[n:] + context, wid)
             return log10, length, wid, ((context + (wid,))[n + 1 - m:] if m else ())
 
         word_in_context.__doc__ = SentenceScorer.word_in_context.__doc__

@@ -164,3 +164,20 @@ def word_score_decoded(nodes, vocab, order, ctx, w):
         last = np.int64(ctx[n - 1])
         _, log10 = _walk_decoded(nodes, vocab, order, ctx, s, np.int64(n - 1), last, log10, np.int64(length))
     return log10, length, m
+
+
+@njit(**JIT)
+def word_score_compressed_new(buf, lay, packed_vocab, ctx, word):
+    """word_score_compressed of a word given as UTF-8 bytes (its first call: one call
+    finds its id and scores it): (log10, n-gram length, word id, m)."""
+    w = word_id(packed_vocab, word)
+    log10, length, m = word_score_compressed(buf, lay, ctx, w)
+    return log10, length, w, m
+
+
+@njit(**JIT)
+def word_score_decoded_new(nodes, vocab, order, packed_vocab, ctx, word):
+    """word_score_decoded of a word given as UTF-8 bytes: (log10, n-gram length, word id, m)."""
+    w = word_id(packed_vocab, word)
+    log10, length, m = word_score_decoded(nodes, vocab, order, ctx, w)
+    return log10, length, w, m
