@@ -1,12 +1,14 @@
 """kenlm facade suite: per-call cost of ``BaseScore`` as a CTC decoder makes the calls,
-ours (client.kenlm_compat, local one-shard model, both layouts) against the kenlm module,
-alternating, in one process; and pyctcdecode's seconds per utterance with each.
+ours (client.kenlm_compat, local one-shard model: a model directory in both layouts, and
+the ARPA file in its default layout) against the kenlm module, alternating, in one process.
 
 The calls: pyctcdecode decodes the utterances of tests/fixtures/pyctcdecode_expected.npz
 (synthetic CTC logits of held-out sentences, beam 32) over en-dev.5 once, through a
 recording facade; the recorded (state, word) sequence is then replayed against each
-model, a fresh one per repetition (so our cache starts empty, as for a new decoder),
-creating an output State per call as pyctcdecode does.
+model, a fresh one per repetition (so our cache starts empty, as for a new decoder; for
+the ARPA file a fresh facade over the one imported backend), creating an output State per
+call as pyctcdecode does. "model dir (default)" is the compressed layout, "ARPA file
+(default)" the decoded one (client.kenlm_compat.Config).
 
     .venv/bin/python bench/bench_facade.py       # needs kenlm and pyctcdecode importable
 
@@ -129,13 +131,18 @@ def main() -> None:
         c = facade.Config()
         c.layout = layout
         configs[layout] = c
+    arpa = facade.Model(plain)  # imported once; each repetition a fresh facade over its backend
+    assert arpa.layout == "decoded" and facade.Model(model_dir).layout == "compressed"
     max_diff = {k: check_same(facade.Model(model_dir, c), theirs, facade.State, real_kenlm.State, calls)
                 for k, c in configs.items()}
-    times: dict[str, list[float]] = {"kenlm": [], "compressed": [], "decoded": [], "compressed, cache warm": []}
+    max_diff["ARPA file"] = check_same(arpa, theirs, facade.State, real_kenlm.State, calls)
+    times: dict[str, list[float]] = {"kenlm": [], "compressed": [], "decoded": [], "ARPA file": [],
+                                     "compressed, cache warm": []}
     for _ in range(REPS):  # alternating
         times["kenlm"].append(replay(theirs, real_kenlm.State, calls))
         for k, c in configs.items():
             times[k].append(replay(facade.Model(model_dir, c), facade.State, calls))
+        times["ARPA file"].append(replay(facade.Model(plain, backend=arpa.backend), facade.State, calls))
         warm = facade.Model(model_dir, configs["compressed"])
         replay(warm, facade.State, calls)
         times["compressed, cache warm"].append(replay(warm, facade.State, calls))  # every pair a hit
@@ -148,8 +155,9 @@ def main() -> None:
         "distinct_state_word_pairs": distinct,
         "base_score_per_call": per_call,
         "ratio_over_kenlm_median": {k: per_call[k]["median_us"] / per_call["kenlm"]["median_us"]
-                                    for k in ("compressed", "decoded", "compressed, cache warm")},
+                                    for k in ("compressed", "decoded", "ARPA file", "compressed, cache warm")},
         "max_abs_diff_from_kenlm": max_diff,
+        "layouts": {"model dir (default)": "compressed", "ARPA file (default)": "decoded"},
         "how": f"one process, {REPS} alternating replays of the recorded sequence, a fresh model each",
         "note": "measured on a shared, loaded 2-core machine",
     })

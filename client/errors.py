@@ -18,6 +18,19 @@ RETRYABLE_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOUR
 class ClientError(NgramError):
     """Base class of remote-lookup failures."""
 
+    def __reduce__(self):
+        # picklable although subclasses' __init__ take other arguments than .args: a
+        # multiprocessing worker's error must reach its parent (an error that fails to
+        # unpickle there kills the pool's result thread, and Pool.map then waits forever)
+        return _rebuild_error, (type(self), self.args, self.__dict__)
+
+
+def _rebuild_error(cls, args, state):
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 def _describe(failures: dict[str, str]) -> str:
     return "; ".join(f"{addr}: {why}" for addr, why in failures.items()) or "no replica tried"

@@ -37,7 +37,7 @@ DEFAULT_STREAM_ROUNDS = 8            # client: rounds in flight on a stream befo
 DEFAULT_DRAIN_GRACE_S = 30.0         # seconds a draining server finishes accepted requests
 
 # -- kenlm facade ------------------------------------------------------------------------
-KENLM_WORD_CACHE_ENTRIES = 1 << 17   # (state, word) scores a kenlm_compat.Model keeps for BaseScore
+KENLM_WORD_CACHE_ENTRIES = 1 << 17   # (state, word) scores a kenlm_compat.Model keeps for BaseScore; word ids a SentenceScorer keeps
 
 # -- input -------------------------------------------------------------------------------
 DEFAULT_MAX_LINE_BYTES = 1 << 20     # a corpus line longer than this is an error

@@ -26,8 +26,9 @@ from .chains import BACKOFF
 from .errors import InvalidQueryError
 from .kernels.backoff import stream_rows
 from .kernels.sentence import BOS_FLAG, EOS_FLAG, sentence_compressed, sentence_decoded
-from .kernels.word_score import word_score_compressed, word_score_decoded
-from .limits import LAYOUTS, MAX_ORDER
+from .kernels.word_score import (word_id, word_score_compressed, word_score_compressed_new, word_score_decoded,
+                                 word_score_decoded_new)
+from .limits import KENLM_WORD_CACHE_ENTRIES, LAYOUTS, MAX_ORDER
 from .model import Model
 from .tokenizer import Tokenizer
 from .vocab import BOS_ID, EOS_ID, UNK_ID
@@ -64,8 +65,8 @@ def _entry_point(kernel, args: tuple):
     once with them here). A per-word call from Python is mostly dispatch: the dispatcher
     types every argument on every call (~1 us for five, as long as the walk itself), the
     entry point of the one signature a scorer uses does not. Every later call must pass
-    arguments of exactly these types (the scorer's own arrays, a tuple of MAX_ORDER - 1
-    ints, bytes). Falls back to the dispatcher if numba does not expose it."""
+    arguments of exactly these types (the scorer's own arrays and ints, a tuple of
+    MAX_ORDER - 1 ints, an int). Falls back to the dispatcher if numba does not expose it."""
     kernel(*args)
     try:
         (signature,) = kernel.signatures
@@ -99,6 +100,7 @@ class SentenceScorer:
         self.vocab = backend.vocab
         self._lookup = backend.lookup
         self._pad = (-1,) * (MAX_ORDER - 1)  # the word kernels' context: one width, one compiled signature
+        self._word_ids: dict = {}  # word as given -> id, for the per-word kernels (bounded)
         table = local_shard(backend)
         if table is None:
             if layout == "decoded":
@@ -112,15 +114,22 @@ class SentenceScorer:
             self.layout = "decoded"
             trie = table.decoded.args
             self._sentence_kernel, self._word_kernel = sentence_decoded, word_score_decoded
+            new_word_kernel = word_score_decoded_new
         else:
             self.layout = "compressed"
             trie = (table.data, table.layout)
             self._sentence_kernel, self._word_kernel = sentence_compressed, word_score_compressed
+            new_word_kernel = word_score_compressed_new
         self._kernel_args = trie + (packed,)  # the trie, then the packed vocabulary
+        self._packed = packed
         self._scratch = _Scratch()
         # the kernels loaded (or compiled) now, not on the first sentence
         self._score_into(b"a", True, True)
-        self._word_call = _entry_point(self._word_kernel, self._kernel_args + (self._pad, b"a"))
+        self._word_call = _entry_point(self._word_kernel, trie + (self._pad, 0))
+        self._word_args = trie
+        self._word_id_call = _entry_point(word_id, (packed, b"a"))
+        self._new_word_call = _entry_point(new_word_kernel, trie + (packed, self._pad, b"a"))
+        self.word_in_context = self._local_word_in_context()  # the method, without attribute reads
 
     # -- words
     def count_words(self, sentence: str | bytes) -> int:
@@ -136,12 +145,58 @@ class SentenceScorer:
         only the last N-1 count): (log10, n-gram length, word id, the next word's
         context). The next context is as short as gives the same scores (KenLM's state
         minimization): the words of the longest n-gram with a probability."""
-        ctx = tuple(context[max(0, len(context) - self.order + 1):]) if self.order > 1 else ()
+        if type(context) is not tuple:
+            context = tuple(int(i) for i in context)
+        n = len(context)
+        if n >= self.order:
+            context = context[n - self.order + 1:] if self.order > 1 else ()
+            n = len(context)
+        if self.layout == BATCHED:
+            data = word if type(word) is bytes and self._raw_bytes_ok else self._normalize(word)
+            return self._word_by_lookup(context, data)
+        wid = self._word_ids.get(word)
+        if wid is None:
+            wid = self._word_id_of(word)
+        log10, length, m = self._word_call(*self._word_args, self._pad[n:] + context, wid)
+        return log10, length, wid, ((context + (wid,))[n + 1 - m:] if m else ())
+
+    def _local_word_in_context(self):
+        """word_in_context for a local model as a closure: a decoder calls it per word, and
+        its attribute reads cost about as much as the kernel call."""
+        call, new_call, args, pad, ids = self._word_call, self._new_word_call, self._word_args, self._pad, self._word_ids
+        packed, normalize, raw_bytes_ok = self._packed, self._normalize, self._raw_bytes_ok
+        keep = self.order - 1
+
+        def word_in_context(context, word):
+            if type(context) is not tuple:
+                context = tuple(int(i) for i in context)
+            n = len(context)
+            if n > keep:
+                context = context[n - keep:] if keep else ()
+                n = keep
+            wid = ids.get(word)
+            if wid is None:  # a word's first time: one call finds its id and scores it
+                data = word if type(word) is bytes and raw_bytes_ok else normalize(word)
+                log10, length, wid, m = new_call(*args, packed, pad[n:] + context, data)
+                if len(ids) >= KENLM_WORD_CACHE_ENTRIES:
+                    ids.clear()
+                ids[word] = wid
+            else:
+                log10, length, m = call(*args, pad[n:] + context, wid)
+            return log10, length, wid, ((context + (wid,))[n + 1 - m:] if m else ())
+
+        word_in_context.__doc__ = SentenceScorer.word_in_context.__doc__
+        return word_in_context
+
+    def _word_id_of(self, word: str | bytes) -> int:
+        """The id the per-word kernels get for ``word``, remembered (the dict is emptied
+        when it holds KENLM_WORD_CACHE_ENTRIES words)."""
         data = word if type(word) is bytes and self._raw_bytes_ok else self._normalize(word)
-        if self.layout != BATCHED:
-            log10, length, wid, m = self._word_call(*self._kernel_args, self._pad[len(ctx):] + ctx, data)
-            return log10, length, wid, ((ctx + (wid,))[len(ctx) + 1 - m:] if m else ())
-        return self._word_by_lookup(ctx, data)
+        wid = int(self._word_id_call(self._packed, data))
+        if len(self._word_ids) >= KENLM_WORD_CACHE_ENTRIES:
+            self._word_ids.clear()
+        self._word_ids[word] = wid
+        return wid
 
     def _word_by_lookup(self, ctx: tuple, data: bytes) -> tuple[float, int, int, tuple]:
         """word_in_context by one lookup of two rows: the n-gram (context, word) for the

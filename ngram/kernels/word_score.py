@@ -2,6 +2,9 @@
 per-word path of the kenlm facade (a decoder asks ~2,700 of these per utterance, one at
 a time, so the call itself must cost about what KenLM's does).
 
+The word arrives as its id (``word_id`` maps UTF-8 bytes to it, looked up whole as
+kenlm's vocabulary Index does; the caller keeps a dict of them, so the per-word call
+passes two arrays and ints only: the call's cost is mostly argument unboxing).
 The context arrives as a fixed-width tuple of ids, oldest first, padded at the front
 with -1 (one compiled signature per model order, no array to build per call). Two walks
 of the reversed trie: the n-gram (context, word) for the probability of its longest
@@ -9,7 +12,7 @@ match m, then the context itself for the backoffs of its suffixes of length m..|
 The arithmetic is float32, in KenLM's order (the probability, then each backoff from the
 shortest), so the value is bit for bit the one KenLM returns.
 
-Returns (log10 as float32, n-gram length, word id, m): the next word's context is the
+Returns (log10 as float32, n-gram length, m): the next word's context is the
 last m words of (context, word). Longer suffixes carry no probability, so no longer
 n-gram extends them (an ARPA n-gram's prefix is always in the model) and their backoffs
 are 0: the score of the next word is the same with the shorter context.
@@ -35,8 +38,9 @@ def _f32(bits):
     return np.uint32(bits).view(np.float32)
 
 
-@njit(**INLINE)
-def _word_id(packed_vocab, word):
+@njit(**JIT)
+def word_id(packed_vocab, word):
+    """Id of `word` (UTF-8 bytes) looked up whole; UNK_ID (0) when absent or empty."""
     strings, offsets, table = packed_views(packed_vocab)
     if len(word) == 0:
         return UNK_ID
@@ -135,12 +139,10 @@ def _finish(m, prob):
 
 
 @njit(**JIT)
-def word_score_compressed(buf, lay, packed_vocab, ctx, word):
-    """KenLM's BaseScore of `word` (UTF-8 bytes, looked up whole, as kenlm's vocabulary
-    Index does) after the padded context `ctx`, against a compressed shard: (log10,
-    n-gram length, word id, m); see the module doc."""
+def word_score_compressed(buf, lay, ctx, w):
+    """KenLM's BaseScore of the word with id `w` after the padded context `ctx`, against
+    a compressed shard: (log10, n-gram length, m); see the module doc."""
     order = lay[0, G_ORDER]
-    w = _word_id(packed_vocab, word)
     n = len(ctx)
     s = _context_start(ctx)
     m, prob = _walk_compressed(buf, lay, order, ctx, s, np.int64(n), np.int64(w), np.float32(0.0), np.int64(0))
@@ -148,13 +150,12 @@ def word_score_compressed(buf, lay, packed_vocab, ctx, word):
     if s < n:  # the context's own chain: backoffs of its suffixes of length >= length
         last = np.int64(ctx[n - 1])
         _, log10 = _walk_compressed(buf, lay, order, ctx, s, np.int64(n - 1), last, log10, np.int64(length))
-    return log10, length, w, m
+    return log10, length, m
 
 
 @njit(**JIT)
-def word_score_decoded(nodes, vocab, order, packed_vocab, ctx, word):
+def word_score_decoded(nodes, vocab, order, ctx, w):
     """word_score_compressed over a decoded trie."""
-    w = _word_id(packed_vocab, word)
     n = len(ctx)
     s = _context_start(ctx)
     m, prob = _walk_decoded(nodes, vocab, order, ctx, s, np.int64(n), np.int64(w), np.float32(0.0), np.int64(0))
@@ -162,4 +163,21 @@ def word_score_decoded(nodes, vocab, order, packed_vocab, ctx, word):
     if s < n:
         last = np.int64(ctx[n - 1])
         _, log10 = _walk_decoded(nodes, vocab, order, ctx, s, np.int64(n - 1), last, log10, np.int64(length))
+    return log10, length, m
+
+
+@njit(**JIT)
+def word_score_compressed_new(buf, lay, packed_vocab, ctx, word):
+    """word_score_compressed of a word given as UTF-8 bytes (its first call: one call
+    finds its id and scores it): (log10, n-gram length, word id, m)."""
+    w = word_id(packed_vocab, word)
+    log10, length, m = word_score_compressed(buf, lay, ctx, w)
+    return log10, length, w, m
+
+
+@njit(**JIT)
+def word_score_decoded_new(nodes, vocab, order, packed_vocab, ctx, word):
+    """word_score_decoded of a word given as UTF-8 bytes: (log10, n-gram length, word id, m)."""
+    w = word_id(packed_vocab, word)
+    log10, length, m = word_score_decoded(nodes, vocab, order, ctx, w)
     return log10, length, w, m
