@@ -3,8 +3,8 @@ calls (client/transport.py) and streams (client/shard_stream.py) both follow.
 
 - Order: replicas in rotating order (spreading load), ejected ones last, and replicas
   clearly slower than the fastest (recent median over `SLOW_FACTOR` x the fastest's)
-  after the others, except for one first attempt in `EXPLORE_EVERY`, which keeps their
-  latency known so a replica that recovers is used again.
+  after the others, except for one first attempt in `EXPLORE_EVERY`; latencies older than
+  `LATENCY_MAX_AGE_S` do not count, so a replica that recovered is soon used again.
 - Hedge delay (client/transport.py) follows the fastest replica's recent p95, not the
   shard's pooled one: a slow replica must not teach the client to wait for it.
 - Attempt budget: an attempt that could still fail over (some replica of the shard has
@@ -43,7 +43,9 @@ from client.policy import CallPolicy
 SLOW_FACTOR = 2.0       # a replica whose recent median is over this x the fastest's is "slow"
 EXPLORE_EVERY = 50      # one first attempt in this many ignores speed (keeps latencies fresh)
 LATENCY_WINDOW = 100    # recent latencies kept per replica
-MIN_SAMPLES = 10        # fewer than this: a replica's latency is unknown (treated as fast)
+LATENCY_MAX_AGE_S = 5.0  # older samples do not count: a replica that recovered is tried again
+MIN_SAMPLES = 5         # fewer than this: a replica's latency is unknown (treated as fast)
+SLOW_RECHECK_S = 0.1    # the slow set is recomputed at most this often
 
 
 class ReplicaSet:
@@ -64,6 +66,8 @@ class ReplicaSet:
         self._probe_at: dict[str, float] = {}   # next probe of a replica that timed out
         self._probing: set[str] = set()
         self._latencies = {a: collections.deque(maxlen=LATENCY_WINDOW) for a in self.addresses}
+        self._slow_set: set[str] = set()
+        self._slow_until = 0.0
         self.ejections = 0  # observable in tests and benchmarks
         self.answered: collections.Counter = collections.Counter()  # address -> successes
 
@@ -91,13 +95,18 @@ class ReplicaSet:
         return sorted(rotated, key=lambda a: until.get(a, 0.0) > now)  # stable
 
     def _slow(self) -> set[str]:
-        """Replicas whose recent median latency is over SLOW_FACTOR x the fastest's."""
-        medians = {a: _quantile(lat, 0.5) for a, lat in self._latencies.items()}
+        """Replicas whose recent median latency is over SLOW_FACTOR x the fastest's
+        (recomputed at most every SLOW_RECHECK_S)."""
+        now = time.monotonic()
+        if now < self._slow_until:
+            return self._slow_set
+        medians = {a: _quantile(lat, 0.5, now) for a, lat in self._latencies.items()}
         known = [m for m in medians.values() if m is not None]
-        if len(known) < 2:
-            return set()
-        best = min(known)
-        return {a for a, m in medians.items() if m is not None and m > SLOW_FACTOR * best}
+        best = min(known) if len(known) >= 2 else None
+        self._slow_set = set() if best is None else {
+            a for a, m in medians.items() if m is not None and m > SLOW_FACTOR * best}
+        self._slow_until = now + SLOW_RECHECK_S
+        return self._slow_set
 
     def _start_probe(self, address: str) -> None:
         """Ask a replica in a timeout cool-down whether it answers at all. An answer (it
@@ -135,7 +144,7 @@ class ReplicaSet:
     def succeeded(self, address: str, latency: float | None = None) -> None:
         self.answered[address] += 1  # a statistic: a rare lost increment does not matter
         if latency is not None:
-            self._latencies[address].append(latency)  # deque.append is atomic
+            self._latencies[address].append((time.monotonic(), latency))  # deque.append is atomic
         if address in self._ejected_until or address in self._timeouts:
             with self._lock:
                 self._ejected_until.pop(address, None)
@@ -144,7 +153,7 @@ class ReplicaSet:
     def observed(self, address: str, latency: float) -> None:
         """A latency seen without an answer (a hedged attempt that lost the race took at
         least this long): it counts for ordering and hedging, not as a success."""
-        self._latencies[address].append(latency)
+        self._latencies[address].append((time.monotonic(), latency))
 
     def failed(self, address: str, timed_out: bool) -> None:
         """Eject `address` for its cool-down (see the module docstring)."""
@@ -162,12 +171,15 @@ class ReplicaSet:
     def p95(self) -> float | None:
         """The recent p95 latency of the fastest replica (the one with the lowest p95);
         None until some replica has MIN_SAMPLES answers."""
-        known = [q for q in (_quantile(lat, 0.95) for lat in self._latencies.values()) if q is not None]
+        now = time.monotonic()
+        known = [q for q in (_quantile(lat, 0.95, now) for lat in self._latencies.values()) if q is not None]
         return min(known) if known else None
 
 
-def _quantile(latencies: collections.deque, q: float) -> float | None:
-    lat = sorted(list(latencies))  # list(): a copy, so appends from other threads are safe
+def _quantile(samples: collections.deque, q: float, now: float) -> float | None:
+    """The q-quantile of the (time, latency) samples at most LATENCY_MAX_AGE_S old."""
+    # list(): a copy, so appends from other threads are safe
+    lat = sorted(v for t, v in list(samples) if now - t <= LATENCY_MAX_AGE_S)
     return lat[int(q * (len(lat) - 1))] if len(lat) >= MIN_SAMPLES else None
 
 

@@ -100,9 +100,9 @@ def _cases():
         ("CallPolicy.stream_rounds", lambda: _policy().stream_rounds, limits.DEFAULT_STREAM_ROUNDS),
         ("LocalRoundStream(max_inflight=None)", lambda: LocalRoundStream(None).max_inflight,
          limits.DEFAULT_STREAM_ROUNDS),
-        ("README hedge delay 50 ms", lambda: readme_number(r"max\((\d+) ms, \d+x its recent p95\)") / 1000,
+        ("README hedge delay 50 ms", lambda: readme_number(r"max\((\d+) ms, \d+x the fastest replica's recent p95\)") / 1000,
          _policy().hedge_delay),
-        ("README hedge factor 2x", lambda: readme_number(r"max\(\d+ ms, (\d+)x its recent p95\)"),
+        ("README hedge factor 2x", lambda: readme_number(r"max\(\d+ ms, (\d+)x the fastest replica's recent p95\)"),
          _policy().hedge_factor),
         # building
         ("ngram build --max-line-bytes", lambda: option_default("build", "--max-line-bytes"),
