@@ -25,6 +25,7 @@ from client.beam import LMEngine
 from client.ctc_search import Search, UnigramTrie, WordScorer
 from client.ctc_step import Params, finish, start, step
 from ngram.limits import DECODER_BATCH_UTTERANCES, DECODER_BEAM_WIDTH
+from ngram.errors import InvalidArgumentError
 
 DEFAULT_ALPHA = 0.5
 DEFAULT_BETA = 1.5
@@ -43,7 +44,7 @@ def normalize_labels(labels: list[str]) -> list[str]:
     space " " (from | when there is no space), <unk> as ⁇."""
     labels = list(labels)
     if len(set(labels)) != len(labels):
-        raise ValueError("labels contain duplicates")
+        raise InvalidArgumentError("labels contain duplicates")
     if any(x.startswith("##") or x.startswith("▁") for x in labels):
         raise NotImplementedError("BPE label sets are not supported yet; use character labels")
     if "|" in labels and " " not in labels:
@@ -61,7 +62,7 @@ def log_probs(logits: np.ndarray) -> np.ndarray:
     as probabilities, anything else as logits (log-softmax); clipped at log(MIN_PROB)."""
     x = np.asarray(logits, np.float64)
     if x.ndim != 2:
-        raise ValueError(f"logits must be [frames, labels], not shape {x.shape}")
+        raise InvalidArgumentError(f"logits must be [frames, labels], not shape {x.shape}")
     if len(x) and math.isclose(x.sum(axis=1).mean(), 1):
         return np.log(np.clip(x, MIN_PROB, 1))
     if len(x) == 0:
@@ -115,7 +116,7 @@ class CTCDecoder:
         acoustic score, combined score), best first; `batch_size` utterances are stepped
         together (one LM round per frame for all of them)."""
         if beam_width < 1:
-            raise ValueError(f"beam_width must be at least 1, not {beam_width}")
+            raise InvalidArgumentError(f"beam_width must be at least 1, not {beam_width}")
         p = Params(int(beam_width), float(beam_prune_logp), float(token_min_logp), bool(prune_history))
         out = []
         for i in range(0, len(logits_list), max(1, batch_size)):
@@ -127,10 +128,10 @@ class CTCDecoder:
         for i, x in enumerate(logits_list):
             x = np.asarray(x)
             if x.ndim == 2 and x.shape[1] != len(self.labels):
-                raise ValueError(f"utterance {i}: logits have {x.shape[1]} labels, the decoder {len(self.labels)}")
+                raise InvalidArgumentError(f"utterance {i}: logits have {x.shape[1]} labels, the decoder {len(self.labels)}")
             bad = np.argwhere(np.isnan(x) | np.isposinf(x)) if x.dtype.kind == "f" else []
             if len(bad):
-                raise ValueError(f"utterance {i}: logits hold NaN or +inf (first at frame {bad[0][0]})")
+                raise InvalidArgumentError(f"utterance {i}: logits hold NaN or +inf (first at frame {bad[0][0]})")
             X_list.append(log_probs(x))
         n = len(X_list)
         if n == 0:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ngram.errors import InvalidArgumentError
 from ngram.limits import (DEFAULT_ATTEMPT_FRACTION, DEFAULT_CALL_TIMEOUT_S, DEFAULT_EJECT_MAX_S,
                           DEFAULT_EJECT_S, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_STREAM_ROUNDS)
 
@@ -32,13 +33,13 @@ class CallPolicy:
 
     def __post_init__(self):
         if not self.timeout > 0:
-            raise ValueError(f"timeout must be > 0 seconds, got {self.timeout!r}")
+            raise InvalidArgumentError(f"timeout must be > 0 seconds, got {self.timeout!r}")
         if self.attempt_timeout is not None and not self.attempt_timeout > 0:
-            raise ValueError(f"attempt_timeout must be > 0 seconds or None, got {self.attempt_timeout!r}")
+            raise InvalidArgumentError(f"attempt_timeout must be > 0 seconds or None, got {self.attempt_timeout!r}")
         if not 0 < self.attempt_fraction <= 1:
-            raise ValueError(f"attempt_fraction must be in (0, 1], got {self.attempt_fraction!r}")
+            raise InvalidArgumentError(f"attempt_fraction must be in (0, 1], got {self.attempt_fraction!r}")
         if self.max_attempts < 1:
-            raise ValueError(f"max_attempts must be >= 1, got {self.max_attempts!r}")
+            raise InvalidArgumentError(f"max_attempts must be >= 1, got {self.max_attempts!r}")
 
     def attempt_budget(self, timeout: float) -> float:
         """Longest attempt that can still fail over, in a call of `timeout` seconds."""

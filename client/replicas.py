@@ -39,6 +39,7 @@ import grpc
 
 from client.errors import RETRYABLE_CODES, FatalError, ShardDeadlineError, ShardUnavailableError
 from client.policy import CallPolicy
+from ngram.errors import InvalidArgumentError
 
 SLOW_FACTOR = 2.0       # a replica whose recent median is over this x the fastest's is "slow"
 EXPLORE_EVERY = 50      # one first attempt in this many ignores speed (keeps latencies fresh)
@@ -54,7 +55,7 @@ class ReplicaSet:
     def __init__(self, shard: int, addresses: list[str], policy: CallPolicy, probe=None):
         """`probe(address)` (optional) starts a cheap RPC and returns its grpc.Future."""
         if not addresses:
-            raise ValueError(f"shard {shard} has no replica address")
+            raise InvalidArgumentError(f"shard {shard} has no replica address")
         self.shard = shard
         self.addresses = list(addresses)
         self.policy = policy

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from client.errors import RETRYABLE_CODES, FatalError
+from client.errors import RETRYABLE_CODES, FatalError, StreamClosedError
 from client.replicas import Attempts, ReplicaSet
 from ngram.wire import WireFormatError, pb
 from ngram.wire.chains import decode_chains_into
@@ -82,7 +82,7 @@ class ShardStream:
         lost = None
         with self._lock:
             if self._closing:
-                raise RuntimeError("stream closed")
+                raise StreamClosedError(f"shard {self.shard}: the stream is closed")
             self._pending[part.request.request_id] = part
             if self._call is not None:
                 part.address = self.address

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .kernels.backoff import MISSING_UNK_PROB, score_pairs, score_stream
+from .errors import InvalidArgumentError
 
 __all__ = ["MISSING_UNK_PROB", "backoff_log10", "stream_log10"]
 
@@ -34,12 +35,12 @@ def backoff_log10(full, full_lengths: np.ndarray, ctx, ctx_lengths: np.ndarray) 
     B = len(match_len)
     ctx_lengths = np.ascontiguousarray(ctx_lengths, dtype=np.int32)
     if len(ctx_lengths) != B:
-        raise ValueError(f"{B} n-grams but {len(ctx_lengths)} context lengths")
+        raise InvalidArgumentError(f"{B} n-grams but {len(ctx_lengths)} context lengths")
     full_lengths = np.asarray(full_lengths)
     if len(full_lengths) != B:
-        raise ValueError(f"{B} n-grams but {len(full_lengths)} lengths")
+        raise InvalidArgumentError(f"{B} n-grams but {len(full_lengths)} lengths")
     if B and (ctx_lengths >= full_lengths).any():
-        raise ValueError("a context must be shorter than its n-gram")
+        raise InvalidArgumentError("a context must be shorter than its n-gram")
     out = np.empty(B, np.float64)
     out_len = np.empty(B, np.int32)
     bo = ctx.backoff if ctx is not None and ctx.backoff is not None else np.zeros((B, 1), np.float32)

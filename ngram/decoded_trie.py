@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .chains import BACKOFF, COUNTS
-from .errors import InsufficientMemoryError
+from .errors import InsufficientMemoryError, InvalidArgumentError
 from .kernels import layout as LY
 from .kernels.decoded_lookup import decoded_lookup_kernel
 from .kernels.decoded_table import EMPTY, fill_child_table
@@ -51,7 +51,7 @@ class DecodedTrie:
     @staticmethod
     def _slots(table, load_factor: float) -> tuple[list[int], int]:
         if not 0.05 <= load_factor <= 0.95:
-            raise ValueError(f"load factor {load_factor} is outside [0.05, 0.95]")
+            raise InvalidArgumentError(f"load factor {load_factor} is outside [0.05, 0.95]")
         V = table.vocab_size
         sizes = [V] + [int(table.layout[k, LY.L_N]) for k in range(2, table.order + 1)]
         return sizes, max(int((sum(sizes) - V) / load_factor) + 1, 1)
@@ -68,7 +68,7 @@ class DecodedTrie:
         order, V = table.order, table.vocab_size
         sizes, nslots = cls._slots(table, load_factor)
         if V + nslots >= 2**31:
-            raise ValueError(f"{sum(sizes)} n-grams: too many for a decoded trie (int32 node ids)")
+            raise InvalidArgumentError(f"{sum(sizes)} n-grams: too many for a decoded trie (int32 node ids)")
         nodes = np.zeros((V + nslots, 4), np.int32)
         nodes[V:, 3] = EMPTY
         levels = table.decode_levels()

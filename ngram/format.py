@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelFormatError
+from .errors import InvalidArgumentError, ModelFormatError
 
 FORMAT_VERSION = 1
 MAGIC_PREFIX = b"NGRM"
@@ -55,7 +55,7 @@ def write_container(path: str | os.PathLike, kind: bytes, arrays: dict[str, np.n
     The magic is written last, so a crash leaves a file every reader refuses.
     """
     if len(kind) != 4:
-        raise ValueError("kind tag must be 4 bytes")
+        raise InvalidArgumentError("kind tag must be 4 bytes")
     entries = {}
     offset = 0  # relative to the payload start, fixed up below
     layout = []

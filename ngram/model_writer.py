@@ -11,6 +11,7 @@ from pathlib import Path
 from .manifest import MANIFEST_NAME, VOCAB_FILE, build_manifest, file_digest, shard_file_name, write_manifest
 from .shard_writer import Level, ShardSpec, encode_shard
 from .vocab import Vocabulary
+from .errors import InvalidArgumentError
 
 
 class ModelWriter:
@@ -45,7 +46,7 @@ class ModelWriter:
         """Write vocabulary and manifest, then rename the directory into place."""
         missing = sorted(set(range(self.spec.num_shards)) - set(self.summaries))
         if missing:
-            raise ValueError(f"shards {missing} were never written")
+            raise InvalidArgumentError(f"shards {missing} were never written")
         self.vocab.save(self.tmp_dir / VOCAB_FILE)
         files = {VOCAB_FILE: file_digest(self.tmp_dir / VOCAB_FILE)}
         for i in range(self.spec.num_shards):

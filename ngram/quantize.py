@@ -17,6 +17,7 @@ is one ``np.unique`` plus O(distinct * log m) per iteration. Deterministic.
 from __future__ import annotations
 
 import numpy as np
+from .errors import InvalidArgumentError
 
 LLOYD_ITERATIONS = 12
 
@@ -26,11 +27,11 @@ def quantize(values: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
     centers and ``centers[codes]`` the quantized values."""
     values = np.asarray(values, np.float32)
     if values.ndim != 1:
-        raise ValueError("quantize expects a 1-D array")
+        raise InvalidArgumentError("quantize expects a 1-D array")
     if not 1 <= bits <= 24:
-        raise ValueError(f"bits must be in 1..24, not {bits}")
+        raise InvalidArgumentError(f"bits must be in 1..24, not {bits}")
     if len(values) and not np.isfinite(values).all():
-        raise ValueError("quantize expects finite values (blanks are the writer's business)")
+        raise InvalidArgumentError("quantize expects finite values (blanks are the writer's business)")
     m = 1 << bits
     uniq, inverse, weight = np.unique(values, return_inverse=True, return_counts=True)
     inverse = inverse.reshape(-1)

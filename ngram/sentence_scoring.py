@@ -23,7 +23,7 @@ import numpy as np
 from .backend import LocalBackend
 from .backoff_scoring import MISSING_UNK_PROB, stream_log10
 from .chains import BACKOFF
-from .errors import InvalidQueryError
+from .errors import InvalidArgumentError, InvalidQueryError
 from .kernels.backoff import stream_rows
 from .kernels.sentence import BOS_FLAG, EOS_FLAG, sentence_compressed, sentence_decoded
 from .kernels.word_score import (word_id, word_score_compressed, word_score_compressed_new, word_score_decoded,
@@ -86,7 +86,7 @@ class SentenceScorer:
 
     def __init__(self, backend, layout: str | None = None):
         if layout not in (None,) + LAYOUTS:
-            raise ValueError(f"layout must be one of {LAYOUTS} or None, not {layout!r}")
+            raise InvalidArgumentError(f"layout must be one of {LAYOUTS} or None, not {layout!r}")
         if backend.value_kind != BACKOFF:
             raise InvalidQueryError(f"a {backend.value_kind} model has no backoff probabilities; "
                                     "use the Stupid Backoff scorer (ngram.scoring.Scorer) instead")
@@ -104,7 +104,7 @@ class SentenceScorer:
         table = local_shard(backend)
         if table is None:
             if layout == "decoded":
-                raise ValueError("the decoded layout needs a local model in one shard")
+                raise InvalidArgumentError("the decoded layout needs a local model in one shard")
             self.layout = BATCHED
             return
         if layout == "decoded":

@@ -8,7 +8,7 @@ from typing import Iterator
 import numpy as np
 
 from .chains import BACKOFF, COUNTS, Chains
-from .errors import InvalidQueryError, ModelFormatError
+from .errors import InvalidArgumentError, InvalidQueryError, ModelFormatError
 from .format import SHARD_KIND, Container, open_container, verify_container
 from .kernels import layout as LY
 from .kernels.lookup import lookup_kernel
@@ -202,7 +202,7 @@ def _within(a: np.ndarray, lo: int, hi: int) -> bool:
 def unsort_outputs(order: np.ndarray, sorted_match, sorted_raw, match, raw) -> None:
     """match[order] = sorted_match; raw[order] = sorted_raw (rows of order x columns)."""
     if not (raw.flags.c_contiguous and sorted_raw.flags.c_contiguous):
-        raise ValueError("unsort_outputs needs C-contiguous raw arrays (it writes through a 2-D view)")
+        raise InvalidArgumentError("unsort_outputs needs C-contiguous raw arrays (it writes through a 2-D view)")
     scatter_into(order, sorted_match, match)
     width = int(np.prod(raw.shape[1:]))  # (an empty batch cannot infer it with -1)
     scatter_into(order, sorted_raw.reshape(len(sorted_raw), width), raw.reshape(len(raw), width))

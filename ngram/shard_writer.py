@@ -17,6 +17,7 @@ from .kernels.trie_build import first_unsorted, parent_indices
 from .limits import MAX_ORDER, QUANTIZATIONS
 from .sharding import SHARDING_NAME, shard_of_pair
 from .value_columns import DataWords, value_columns
+from .errors import InvalidArgumentError
 
 VALUE_CONTEXT = ("auto", "always", "never")
 
@@ -36,17 +37,17 @@ class ShardSpec:
 
     def __post_init__(self):
         if not 1 <= self.order <= MAX_ORDER:
-            raise ValueError(f"order must be 1..{MAX_ORDER}, not {self.order}")
+            raise InvalidArgumentError(f"order must be 1..{MAX_ORDER}, not {self.order}")
         if self.num_shards < 1:
-            raise ValueError(f"num_shards must be >= 1, not {self.num_shards}")
+            raise InvalidArgumentError(f"num_shards must be >= 1, not {self.num_shards}")
         if self.value_kind not in VALUE_KINDS:
-            raise ValueError(f"value_kind must be one of {VALUE_KINDS}")
+            raise InvalidArgumentError(f"value_kind must be one of {VALUE_KINDS}")
         if str(self.quantization) not in QUANTIZATIONS:
-            raise ValueError(f"quantization must be one of {QUANTIZATIONS}")
+            raise InvalidArgumentError(f"quantization must be one of {QUANTIZATIONS}")
         if self.value_context not in VALUE_CONTEXT:
-            raise ValueError(f"value_context must be one of {VALUE_CONTEXT}")
+            raise InvalidArgumentError(f"value_context must be one of {VALUE_CONTEXT}")
         if self.value_kind == COUNTS and str(self.quantization) != "none":
-            raise ValueError("counts are stored exactly; quantization applies to backoff models")
+            raise InvalidArgumentError("counts are stored exactly; quantization applies to backoff models")
 
     @property
     def ncols(self) -> int:
@@ -69,26 +70,26 @@ class Level:
 def _check_level(k: int, level: Level, spec: ShardSpec, shard: int, vocab_size: int) -> np.ndarray:
     grams = np.ascontiguousarray(level.grams, dtype=np.uint32)
     if grams.ndim != 2 or grams.shape[1] != k:
-        raise ValueError(f"level {k}: grams must have shape (n, {k}), not {grams.shape}")
+        raise InvalidArgumentError(f"level {k}: grams must have shape (n, {k}), not {grams.shape}")
     n = len(grams)
     if spec.value_kind == COUNTS:
         if level.counts is None or len(level.counts) != n:
-            raise ValueError(f"level {k}: need one count per n-gram")
+            raise InvalidArgumentError(f"level {k}: need one count per n-gram")
         if n and int(np.min(level.counts)) < 1:
-            raise ValueError(f"level {k}: stored counts must be >= 1")
+            raise InvalidArgumentError(f"level {k}: stored counts must be >= 1")
     elif level.prob is None or level.backoff is None or len(level.prob) != n or len(level.backoff) != n:
-        raise ValueError(f"level {k}: need prob and backoff per n-gram")
+        raise InvalidArgumentError(f"level {k}: need prob and backoff per n-gram")
     if n:
         if int(grams.max()) >= vocab_size:
-            raise ValueError(f"level {k}: word id {int(grams.max())} outside the vocabulary of {vocab_size}")
+            raise InvalidArgumentError(f"level {k}: word id {int(grams.max())} outside the vocabulary of {vocab_size}")
         bad = first_unsorted(grams)
         if bad >= 0:
-            raise ValueError(f"level {k}: row {bad} is out of order or duplicated (rows must be unique and "
+            raise InvalidArgumentError(f"level {k}: row {bad} is out of order or duplicated (rows must be unique and "
                              f"sorted by (w_k, ..., w_1))")
         owner = shard_of_pair(grams[:, -2], grams[:, -1], spec.num_shards, spec.shard_seed)
         wrong = np.flatnonzero(owner != shard)
         if len(wrong):
-            raise ValueError(f"level {k}: row {wrong[0]} belongs to shard {owner[wrong[0]]}, not {shard}")
+            raise InvalidArgumentError(f"level {k}: row {wrong[0]} belongs to shard {owner[wrong[0]]}, not {shard}")
     return grams
 
 
@@ -127,14 +128,14 @@ def encode_shard(path: str | os.PathLike, spec: ShardSpec, shard: int, levels: l
                  unigram_backoff: np.ndarray | None = None) -> dict:
     """Encode one shard (levels = orders 2..N) into `path`; returns its summary."""
     if len(levels) != spec.order - 1:
-        raise ValueError(f"need {spec.order - 1} levels (orders 2..{spec.order}), got {len(levels)}")
+        raise InvalidArgumentError(f"need {spec.order - 1} levels (orders 2..{spec.order}), got {len(levels)}")
     if spec.value_kind == COUNTS:
         if unigram_counts is None:
-            raise ValueError("a counts model needs unigram_counts")
+            raise InvalidArgumentError("a counts model needs unigram_counts")
         vocab_size = len(unigram_counts)
     else:
         if unigram_prob is None or unigram_backoff is None:
-            raise ValueError("a backoff model needs unigram_prob and unigram_backoff")
+            raise InvalidArgumentError("a backoff model needs unigram_prob and unigram_backoff")
         vocab_size = len(unigram_prob)
     data = DataWords()
     lay = np.zeros((spec.order + 1, LY.FIELDS), np.int64)
@@ -152,7 +153,7 @@ def encode_shard(path: str | os.PathLike, spec: ShardSpec, shard: int, levels: l
         else:
             pidx, orphan = parent_indices(grams, prev_grams) if n else (np.zeros(0, np.int64), -1)
             if orphan >= 0:
-                raise ValueError(f"level {k}: n-gram {grams[orphan].tolist()} has no suffix at level {k - 1}")
+                raise InvalidArgumentError(f"level {k}: n-gram {grams[orphan].tolist()} has no suffix at level {k - 1}")
         fields = dict(n=n, **_child_pointers(pidx, n_prev, n, data), **_keys(grams, pidx, vocab_size, data))
         parents = [None if ps is None else (ps[pidx], int(ps.max()) + 1 if len(ps) else 0) for ps in syms]
         cols, syms = value_columns(spec.value_kind, quant, mode, data, parents, counts=level.counts,

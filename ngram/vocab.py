@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import write_with
-from .errors import ModelFormatError
+from .errors import InvalidArgumentError, ModelFormatError
 from .format import VOCAB_KIND, open_container, verify_container, write_container
 from .kernels.vocab_kernels import PACKED_HEAD, build_index, encode_block
 
@@ -70,11 +70,11 @@ class Vocabulary:
         else:
             counts = np.asarray(counts if isinstance(counts, np.ndarray) else list(counts), dtype=np.uint64)
         if len(counts) != len(words):
-            raise ValueError(f"{len(words)} words but {len(counts)} counts")
+            raise InvalidArgumentError(f"{len(words)} words but {len(counts)} counts")
         if len(set(words)) != len(words):
             seen = set()
             dup = next(w for w in words if w in seen or seen.add(w))
-            raise ValueError(f"duplicate word {dup!r} in vocabulary")
+            raise InvalidArgumentError(f"duplicate word {dup!r} in vocabulary")
         special_counts = {s: 0 for s in SPECIAL_TOKENS}
         special_at = sorted(i for i in (_index_of(words, s) for s in SPECIAL_TOKENS) if i >= 0)
         for i in special_at:
@@ -229,4 +229,4 @@ def _check_words(strings: np.ndarray, offsets: np.ndarray, lengths: np.ndarray) 
     if len(bad):
         i = int(bad[0])
         word = strings[int(offsets[i]):int(offsets[i + 1])].tobytes()
-        raise ValueError(f"invalid word {word!r}: empty or contains whitespace")
+        raise InvalidArgumentError(f"invalid word {word!r}: empty or contains whitespace")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from shard_server.engine import ShardEngine
 from shard_server.errors import WrongModelError
+from ngram.errors import InvalidArgumentError
 
 
 @dataclass
@@ -47,9 +48,9 @@ class EngineSet:
         with self._lock:
             held = self._entries.get(engine.model_id)
             if held is not None and not held.retiring:
-                raise ValueError(f"model {engine.model_id} is already served")
+                raise InvalidArgumentError(f"model {engine.model_id} is already served")
             if held is not None:
-                raise ValueError(f"model {engine.model_id} is being unloaded; load it again afterwards")
+                raise InvalidArgumentError(f"model {engine.model_id} is being unloaded; load it again afterwards")
             self._entries[engine.model_id] = _Entry(engine)
 
     def _acquire(self, model_id: str) -> _Entry:
@@ -98,7 +99,7 @@ class EngineSet:
             if e is None:
                 raise WrongModelError(f"model {model_id!r} is not served here")
             if len(self._entries) == 1:
-                raise ValueError(f"model {model_id} is the only one served; load its successor first")
+                raise InvalidArgumentError(f"model {model_id} is the only one served; load its successor first")
             e.retiring = True
             if e.engine is self.default:
                 self.default = next(x.engine for x in self._entries.values() if not x.retiring)

@@ -30,6 +30,7 @@ from shard_server.engine import ShardEngine
 from shard_server.engine_set import EngineSet
 from shard_server.errors import ServerStartError
 from shard_server.servicer import NgramShardServicer
+from ngram.errors import InvalidArgumentError
 
 
 @dataclass
@@ -150,7 +151,7 @@ class ShardServer:
         shards, the same layout, warmed up, then answering requests that name its id."""
         from ngram.model import Model
         if self.engines is None:
-            raise ValueError("no model is served yet")
+            raise InvalidArgumentError("no model is served yet")
         shards = self.engines.default.shard_indices
         model = Model.open(model_dir, shards=shards, verify=verify, layout=self._layout)
         try:
