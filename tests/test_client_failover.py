@@ -113,7 +113,7 @@ def test_frozen_replica_with_a_grown_cool_down_is_back_within_two_seconds(model_
             assert be.lookup(ids, lengths).equals(want)
             c.freeze(0)
             try:
-                give_up = time.monotonic() + 60
+                give_up = time.monotonic() + 120  # a bound on the loop, generous for a cold, busy machine
                 while min(be.replicas[s].cool_down_left(frozen) for s in shards) < 6.0:
                     assert be.lookup(ids, lengths).equals(want)
                     assert time.monotonic() < give_up, "cool-downs did not grow"
