@@ -110,7 +110,8 @@ def estimate(sentences: list[list[str]], order: int, vocab: list[str] | None = N
                 continue
             b = 0.0
             if k < order and g[-1] not in (EOS, UNK) and g in gamma[k]:
-                b = math.log10(gamma[k][g])
+                # D = 0 (a degenerate count-of-counts) leaves no mass to back off with
+                b = math.log10(gamma[k][g]) if gamma[k][g] > 0 else -math.inf
             model[g] = (min(0.0, math.log10(p)), b)
     return model, disc
 
