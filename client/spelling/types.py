@@ -27,8 +27,7 @@ class Arc:
     `words` (one word; two for a split), already in the case of the input ("Teh" ->
     ("The",)). `lm_words` are the same words as the model's vocabulary spells them (the
     case the model knows), which the search scores. `error_log10` is log10 P(typed |
-    intended) of the error model, 0-based prior of keeping the original included for
-    ORIGINAL arcs.
+    intended) of the error model; for ORIGINAL arcs it is the keep-the-original prior.
     """
     first: int
     last: int
