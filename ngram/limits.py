@@ -70,3 +70,9 @@ DEPLOY_METRICS_PORT = 9100
 DEFAULT_ROLLOUT_SWITCH_GRACE_S = 5.0  # `cluster rollout`: cluster file names the new model -> old one unloaded
 ROLLOUT_LOAD_TIMEOUT_S = 600.0       # a server opening, verifying and warming a new model version
 DEPLOY_TERMINATION_MARGIN_S = 5      # terminationGracePeriodSeconds = drain grace + this (the process's exit)
+
+# -- spelling correction (client/spelling/) ----------------------------------------------
+SPELL_MAX_DISTANCE = 2               # candidates: vocabulary words within this OSA distance (index supports 0-2)
+SPELL_MIN_COUNT = 2                  # candidates: a word seen fewer times in the corpus is never proposed
+SPELL_MAX_WORD_CHARS = 32            # a longer word (code points) is neither indexed nor corrected
+SPELL_MAX_CANDIDATES = 12            # edit / real-word arcs kept per token (best error + frequency first)
