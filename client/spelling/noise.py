@@ -15,8 +15,8 @@ allowed, 2+ letters) is corrupted with probability `word_rate`; its kind is draw
   insertion     a keyboard neighbour of a letter typed beside it    "the" -> "thre"
   two_edits     two of the single-edit kinds above
   real_word     a single edit that makes another word of `vocabulary` ("then" -> "than");
-                without a vocabulary, a word of CONFUSIONS (our own short list of
-                English near-homophones)
+                where none does (or without a vocabulary), a word of CONFUSIONS (our
+                own short list of English near-homophones)
   split         a space typed inside a word                         "something" -> "some thing"
   merge         the space between two words dropped                 "in the" -> "inthe"
 
@@ -159,17 +159,15 @@ def _typo(word: str, kind: str, rng, rates: NoiseRates, vocabulary) -> str | Non
 
 def _real_word(word: str, rng, rates: NoiseRates, vocabulary) -> str | None:
     low = word.lower()
-    if vocabulary is None:
-        options = [b if a == low else a for a, b in CONFUSIONS if low in (a, b)]
-        if not options:
-            return None
-        new = options[int(rng.integers(len(options)))]
-    else:
+    confusions = [b if a == low else a for a, b in CONFUSIONS if low in (a, b)]
+    if vocabulary is not None:   # a single edit that makes another word of the vocabulary
         tries = [single_edit(word, k, rng, rates.first_letter_factor) for k in EDIT_KINDS for _ in range(3)]
         found = sorted({t for t in tries if t is not None and t.lower() != low and t.lower() in vocabulary})
-        if not found:
-            return None
-        return found[int(rng.integers(len(found)))]
+        if found:
+            return found[int(rng.integers(len(found)))]
+    if not confusions:
+        return None
+    new = confusions[int(rng.integers(len(confusions)))]
     return new.capitalize() if word[:1].isupper() else new
 
 
