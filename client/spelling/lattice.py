@@ -30,7 +30,8 @@ import re
 import numpy as np
 
 from ngram.limits import SPELL_MAX_CANDIDATES, SPELL_MAX_DISTANCE
-from ngram.vocab import UNK_ID
+from client.client import Client
+from ngram.vocab import UNK_ID, Vocabulary
 
 from .candidates import CandidateIndex, code_points, is_key_word
 from .error_model import ErrorModel
@@ -42,7 +43,8 @@ CACHE_WORDS = 1 << 16   # typed words whose ranked candidates a generator keeps
 
 
 class CandidateGenerator:
-    """Arcs of sentences over one model's vocabulary (a Vocabulary or a Backend)."""
+    """Arcs of sentences over one model's vocabulary: a Vocabulary, a Backend or a Client
+    (without `index`, one is built: from a backend, ranked by its unigram frequencies)."""
 
     def __init__(self, vocab_or_backend, index: CandidateIndex | None = None, error_model: ErrorModel | None = None,
                  *, max_distance: int = SPELL_MAX_DISTANCE, max_candidates: int = SPELL_MAX_CANDIDATES,
@@ -50,8 +52,11 @@ class CandidateGenerator:
                  short_word_chars: int = 4, max_real_word_candidates: int = 6, max_splits: int = 3,
                  split_min_log10: float = -5.5, split_letter_min_log10: float = -2.5,
                  splits: bool = True, merges: bool = True):
-        backend = vocab_or_backend if hasattr(vocab_or_backend, "value_kind") else None
-        self.vocab = backend.vocab if backend is not None else vocab_or_backend
+        if isinstance(vocab_or_backend, Vocabulary):
+            backend, self.vocab = None, vocab_or_backend
+        else:
+            backend = vocab_or_backend.backend if isinstance(vocab_or_backend, Client) else vocab_or_backend
+            self.vocab = backend.vocab
         if index is None:
             index = CandidateIndex.for_backend(backend) if backend is not None else CandidateIndex.build(self.vocab)
         self.index = index
