@@ -49,8 +49,8 @@ class CandidateGenerator:
     def __init__(self, vocab_or_backend, index: CandidateIndex | None = None, error_model: ErrorModel | None = None,
                  *, max_distance: int = SPELL_MAX_DISTANCE, max_candidates: int = SPELL_MAX_CANDIDATES,
                  keep_original_log10: float | None = None, real_word_max_distance: int = 1,
-                 short_word_chars: int = 4, max_real_word_candidates: int = 6, max_splits: int = 3,
-                 split_min_log10: float = -5.5, split_letter_min_log10: float = -2.5,
+                 short_word_chars: int = 3, max_real_word_candidates: int = 6, max_splits: int = 3,
+                 split_min_log10: float = -6.5, split_letter_min_log10: float = -2.5,
                  splits: bool = True, merges: bool = True):
         if isinstance(vocab_or_backend, Vocabulary):
             backend, self.vocab = None, vocab_or_backend
