@@ -298,7 +298,7 @@ def _check_arrays(a: dict, meta: dict, path: str) -> None:
                   and (len(a["postings"]) == 0 or int(a["postings"].max()) < nkeys)
                   and fo[0] == 0 and bool((np.diff(fo) >= 0).all()) and fo[-1] == len(a["form_ids"])
                   and len(kt) & (len(kt) - 1) == 0 and len(kt) > nkeys
-                  and int(kt.min()) >= 0 and int(kt.max()) <= nkeys
+                  and int(kt.min()) == 0 and int(kt.max()) <= nkeys   # an empty slot ends every probe
                   and (len(a["form_ids"]) == 0 or (int(a["form_ids"].min()) >= 0
                                                    and int(a["form_ids"].max()) < int(meta["vocab_size"]))))
     except (KeyError, TypeError, ValueError):
