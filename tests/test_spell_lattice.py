@@ -162,3 +162,10 @@ def test_cluster_backend_gives_the_local_lattice(tmp_path):
             assert sum(a.kind != ORIGINAL for s in want for a in s) > 0
     finally:
         local.model.close()
+
+
+def test_warm_up_leaves_the_caches_alone(backend):
+    g = CandidateGenerator(backend)
+    g.warm_up()
+    assert g._cache == {} and g._forms == {}
+    assert g.arcs(tokenize("teh LORD")) == CandidateGenerator(backend).arcs(tokenize("teh LORD"))

@@ -79,6 +79,17 @@ class CandidateGenerator:
         self._forms: dict[int, tuple] = {}   # key -> its vocabulary spellings
 
     # -- public ---------------------------------------------------------------------------
+    def warm_up(self) -> None:
+        """Load (or compile) every kernel the lattice uses, so a service's first request
+        does not pay for it (about a second); the caches are left as they were."""
+        words = ["warmup"]
+        self.index.find_keys(words)
+        m = self.index.lookup_keys(words)
+        chars, offsets = code_points(words)
+        self.error_model.pairs_log10(chars, offsets, self.index.key_chars, self.index.key_offsets,
+                                     np.zeros(len(m.key), np.int64), m.key)
+        self._exact_ids(words)
+
     def arcs(self, tokens: list[Token]) -> list[Arc]:
         return self.arcs_batch([tokens])[0]
 
