@@ -9,9 +9,9 @@ For each token:
 - EDIT: vocabulary words within the edit distance of a word the vocabulary lacks (or
   holds fewer than min_count times); REAL_WORD: the same for a word the vocabulary holds,
   within `real_word_max_distance` (default 1: "form" -> "from", "then" -> "than").
-  Words of at most `short_word_chars` letters get distance 1 (at distance 2 a three-letter
-  word has hundreds of neighbours, nearly all noise). Kept: the `max_candidates` best by
-  error_log10 + log10 frequency.
+  Words of at most `short_word_chars` (2) letters get distance 1 (at distance 2 a
+  two-letter word is near every word of up to four letters). Kept: the `max_candidates`
+  best by error_log10 + log10 frequency.
 - SPLIT: one token -> two vocabulary words ("inthe" -> "in the"); MERGE: two adjacent
   tokens -> one vocabulary word ("some thing" -> "something").
 Tokens that are not Latin-letter words (punctuation, numbers, other scripts, code) get
@@ -49,7 +49,7 @@ class CandidateGenerator:
     def __init__(self, vocab_or_backend, index: CandidateIndex | None = None, error_model: ErrorModel | None = None,
                  *, max_distance: int = SPELL_MAX_DISTANCE, max_candidates: int = SPELL_MAX_CANDIDATES,
                  keep_original_log10: float | None = None, real_word_max_distance: int = 1,
-                 short_word_chars: int = 3, max_real_word_candidates: int = 6, max_splits: int = 3,
+                 short_word_chars: int = 2, max_real_word_candidates: int = 6, max_splits: int = 3,
                  split_min_log10: float = -6.5, split_letter_min_log10: float = -2.5,
                  splits: bool = True, merges: bool = True):
         if isinstance(vocab_or_backend, Vocabulary):
