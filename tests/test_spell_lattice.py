@@ -125,15 +125,13 @@ def test_works_from_a_vocabulary_and_on_a_backoff_model(tmp_path, backend):
         arpa.model.close()
 
 
-def test_threads_share_a_generator_whose_cache_keeps_overflowing(backend, monkeypatch):
+def test_threads_share_a_generator_whose_cache_keeps_overflowing(backend):
     from concurrent.futures import ThreadPoolExecutor
 
-    from client.spelling import lattice
     texts = ["And teh LORD sayd unto Cian", "Behold , the man is become as one of us", "andthe him self",
              "In the begining God created the heaven and the erth", "THE LORD is my shepherd"] * 4
     want = [CandidateGenerator(backend).arcs(tokenize(t)) for t in texts]
-    monkeypatch.setattr(lattice, "CACHE_WORDS", 8)   # replaced every few calls, while others read it
-    shared = CandidateGenerator(backend)
+    shared = CandidateGenerator(backend, cache_texts=8)   # replaced every few calls, while others read it
     with ThreadPoolExecutor(4) as pool:
         for _ in range(3):
             assert list(pool.map(lambda t: shared.arcs(tokenize(t)), texts)) == want

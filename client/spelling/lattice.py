@@ -20,7 +20,7 @@ restored in `words` ("Teh" -> "The", "TEH" -> "THE").
 
 One batch costs a few kernel calls (exact ids, keys, candidate lookup, error scores)
 for the typed words not seen before, plus Python per arc; the arcs of a typed text are
-kept (up to CACHE_WORDS texts), so a frequent word costs a dict lookup and its Arcs.
+kept (up to `cache_texts` texts), so a frequent word costs a dict lookup and its Arcs.
 A generator may be shared by threads (the kernels release the GIL).
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ import re
 
 import numpy as np
 
-from ngram.limits import SPELL_MAX_CANDIDATES, SPELL_MAX_DISTANCE
+from ngram.limits import SPELL_CACHE_TEXTS, SPELL_MAX_CANDIDATES, SPELL_MAX_DISTANCE
 from client.client import Client
 from ngram.vocab import UNK_ID, Vocabulary
 
@@ -39,7 +39,6 @@ from .text import apply_case, apply_case_words, case_pattern, lookup_form
 from .types import EDIT, MERGE, ORIGINAL, REAL_WORD, SPLIT, Arc, Token
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
-CACHE_WORDS = 1 << 16   # typed words whose ranked candidates a generator keeps
 
 
 class CandidateGenerator:
@@ -51,7 +50,7 @@ class CandidateGenerator:
                  keep_original_log10: float | None = None, real_word_max_distance: int = 1,
                  short_word_chars: int = 2, max_real_word_candidates: int = 6, max_splits: int = 3,
                  split_min_log10: float = -6.5, split_letter_min_log10: float = -2.5,
-                 splits: bool = True, merges: bool = True):
+                 splits: bool = True, merges: bool = True, cache_texts: int = SPELL_CACHE_TEXTS):
         if isinstance(vocab_or_backend, Vocabulary):
             backend, self.vocab = None, vocab_or_backend
         else:
@@ -73,6 +72,7 @@ class CandidateGenerator:
         self.max_splits = int(max_splits)
         self.split_min_log10 = float(split_min_log10)
         self.split_letter_min_log10 = float(split_letter_min_log10)
+        self.cache_texts = int(cache_texts)
         # Caches, safe to share between threads: only read with .get, written whole
         # entries, and replaced (not cleared) when full.
         self._cache: dict[str, tuple] = {}   # typed text -> (arc templates, lowercased if it may merge)
@@ -143,7 +143,7 @@ class CandidateGenerator:
                 found += self._edits(text, ranked[lowered[i]])
             new[text] = (tuple(found), lowered[i] if correctable[i] else None)
         cache = self._cache
-        if len(cache) + len(new) > CACHE_WORDS:
+        if len(cache) + len(new) > self.cache_texts:
             cache = self._cache = {}
         cache.update(new)
         return new
@@ -161,7 +161,7 @@ class CandidateGenerator:
         if got is None:
             got = tuple((w, case_pattern(w)) for w in (self.vocab.word(int(f)) for f in self.index.forms(key)))
             forms = self._forms
-            if len(forms) >= CACHE_WORDS:
+            if len(forms) >= self.cache_texts:
                 forms = self._forms = {}
             forms[key] = got
         return got
