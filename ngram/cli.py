@@ -126,6 +126,20 @@ def verify(model_dir):
     click.echo("OK")
 
 
+@main.command()
+@click.argument("model_dir", type=click.Path(file_okay=False))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Write the converted model here instead of replacing MODEL_DIR.")
+@click.option("--format-version", "version", type=click.IntRange(1, 2), default=2, show_default=True,
+              help="Shard format to write (1 only for comparisons).")
+def convert(model_dir, out_dir, version):
+    """Rewrite a model's shards in the current format (docs/FORMAT_V2.md), atomically."""
+    from .convert import convert_model
+    m = convert_model(model_dir, out_dir, version)
+    total = sum(f["bytes"] for name, f in m["files"].items() if name.startswith("shard-"))
+    click.echo(f"{out_dir or model_dir}: format {version}, {total:,} shard bytes, model id {m['model_id']}")
+
+
 # ----------------------------------------------------------------------------- count / score
 
 def _open(args: tuple[str, ...], cluster: str | None):

@@ -75,9 +75,10 @@ class Model:
         tables = {}
         for s in wanted:
             t = ShardTable.open(path / shard_file_name(s, num_shards))
-            if (t.shard_index, t.num_shards, t.order, t.value_kind, t.vocab_size, t.shard_seed) != (
+            if (t.shard_index, t.num_shards, t.order, t.value_kind, t.vocab_size, t.shard_seed,
+                    t.format_version) != (
                     s, num_shards, manifest["order"], manifest["value_kind"], manifest["vocab_size"],
-                    manifest["sharding"]["seed"]):
+                    manifest["sharding"]["seed"], manifest["format"]["version"]):
                 raise ModelFormatError("shard header disagrees with the manifest", str(t.path))
             tables[s] = t
         model = cls(path, manifest, vocab, tables)
