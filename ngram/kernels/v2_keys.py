@@ -13,10 +13,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .bits import INLINE, load
-from .codecs import fixed_get, nib_decode_at, nib_mant_pos
+from .bits import INLINE, load, read_bits
+from .codecs import NIB_RAW, fixed_get, nib_mant_pos
 from .layout import (BIG_ENTRY, BIG_RANGE, G_WORDS, K_BDIR, K_BDIR_W, K_BIG, K_BIG_N, K_DIR, K_MANT, K_NIB, K_SIDE,
                      K_SIDE_W, K_W, RESTART)
+
+if RESTART != 16:  # the scan reads a restart block's nibbles as one word
+    raise ImportError("find_key assumes RESTART == 16 (one nibble word per restart block)")
 
 
 @njit(**INLINE)
@@ -73,31 +76,32 @@ def find_key(buf, lay, row, lo, hi, target, hint):
     # Restart points m * RESTART inside (lo, hi): search their keys in the side array.
     m0 = lo // RESTART + 1
     m1 = (hi - 1) // RESTART
-    direct = False
-    if hi - lo >= BIG_RANGE and lay[row, K_BIG_N] > 0:
-        a, b = big_range_restarts(buf, lay, row, lo, m0, m1, target)
-        if a == -2:
-            return -1, -1
-        direct = a != -3
-        if direct and a < m0:  # (no restart point is known to be <= target)
-            if b >= m0 and fixed_get(buf, side, side_w, m0) <= target:
+    if hint >= m0:  # (sorted batches: cheaper than the directory, whose lines are then cold)
+        a = hint
+        step = np.int64(1)
+        while a + step <= m1 and fixed_get(buf, side, side_w, a + step) <= target:
+            a += step
+            step *= 2
+        b = min(a + step - 1, m1)
+    else:
+        direct = False
+        if hi - lo >= BIG_RANGE and lay[row, K_BIG_N] > 0:
+            a, b = big_range_restarts(buf, lay, row, lo, m0, m1, target)
+            if a == -2:
+                return -1, -1
+            direct = a != -3
+            if direct and a < m0:  # (no restart point is known to be <= target)
+                if b >= m0 and fixed_get(buf, side, side_w, m0) <= target:
+                    a = m0
+                else:
+                    a = -1
+                    b = -1
+        if not direct:
+            a = -1
+            b = -1
+            if m0 <= m1 and fixed_get(buf, side, side_w, m0) <= target:
                 a = m0
-            else:
-                a = -1
-                b = -1
-    if not direct:
-        a = -1
-        b = -1
-        if hint >= m0:
-            a = hint
-            step = np.int64(1)
-            while a + step <= m1 and fixed_get(buf, side, side_w, a + step) <= target:
-                a += step
-                step *= 2
-            b = min(a + step - 1, m1)
-        elif m0 <= m1 and fixed_get(buf, side, side_w, m0) <= target:
-            a = m0
-            b = m1
+                b = m1
     if a >= 0:
         while a < b:  # last m in [a, b] with key <= target
             mid = (a + b + 1) // 2
@@ -110,7 +114,15 @@ def find_key(buf, lay, row, lo, hi, target, hint):
     mpos = nib_mant_pos(buf, nib, lay[row, K_DIR], W, start)
     if mpos < 0 or mpos >= lay[0, G_WORDS] * 64:
         return -1, a
-    v, mpos = nib_decode_at(buf, nib, mant, W, start, mpos)
+    # a restart block's 16 nibbles are one word of the nibble stream: read it once
+    x = load(buf, nib + start // RESTART) >> np.uint64(4 * (start % RESTART))
+    mbit = mant * 64 + mpos
+    bucket = np.int64(x & np.uint64(15))
+    width = W if bucket == NIB_RAW else bucket
+    v = np.int64(read_bits(buf, mbit, width))
+    if bucket != NIB_RAW:
+        v += (np.int64(1) << bucket) - 1
+    mbit += width
     key = v  # a range start that is no restart point: stored absolute
     if start % RESTART == 0:
         key = fixed_get(buf, side, side_w, start // RESTART)
@@ -123,5 +135,11 @@ def find_key(buf, lay, row, lo, hi, target, hint):
         j += 1
         if j >= end:
             return -1, a
-        gap, mpos = nib_decode_at(buf, nib, mant, W, j, mpos)
+        x >>= np.uint64(4)
+        bucket = np.int64(x & np.uint64(15))
+        width = W if bucket == NIB_RAW else bucket
+        gap = np.int64(read_bits(buf, mbit, width))
+        if bucket != NIB_RAW:
+            gap += (np.int64(1) << bucket) - 1
+        mbit += width
         key = key + gap + 1
