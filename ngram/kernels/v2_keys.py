@@ -51,9 +51,11 @@ def big_range_restarts(buf, lay, row, lo, m0, m1, target):
     w = lay[row, K_BDIR_W]
     below = fixed_get(buf, d, w, e0 + bucket)  # restart points with key < bucket << shift
     upto = fixed_get(buf, d, w, e0 + bucket + 1)  # ... < (bucket + 1) << shift
-    a = max(m0 + below - 1, m0 - 1)
-    b = min(m0 + upto - 1, m1)
-    return a, max(a, b)
+    # clamped into the range's restart points (a corrupt directory then gives a wrong
+    # answer, never a node outside [lo, hi))
+    a = min(max(m0 + below - 1, m0 - 1), m1)
+    b = min(max(m0 + upto - 1, a), m1)
+    return a, b
 
 
 @njit(**INLINE)
