@@ -101,6 +101,8 @@ def info(model_dir, as_json):
     click.echo(f"model id      {i['model_id']}")
     click.echo(f"path          {i['path']}")
     click.echo(f"order         {i['order']}")
+    click.echo(f"format        v{i['format_version']}" + ("" if i["format_version"] >= 2 else
+                                                          " (ngram convert rewrites it as v2)"))
     click.echo(f"value kind    {i['value_kind']} (quantization {i['quantization']})")
     click.echo(f"vocabulary    {i['vocab_size']:,} words")
     corpus = i.get("corpus") or {}

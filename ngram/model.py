@@ -161,6 +161,7 @@ class Model:
         return {
             "model_id": self.model_id, "path": str(self.path), "order": self.order, "vocab_size": len(self.vocab),
             "value_kind": self.value_kind, "quantization": m.get("quantization"), "num_shards": self.num_shards,
+            "format_version": m["format"]["version"],
             "ngrams": totals, "ngrams_total": total_ngrams, "ngrams_per_shard": m["ngrams"]["per_shard"],
             "bytes": shard_bytes, "bytes_per_ngram": shard_bytes / max(total_ngrams, 1),
             "bytes_all_files": all_bytes, "bytes_per_ngram_all_files": all_bytes / max(total_ngrams, 1),
