@@ -43,6 +43,8 @@ def test_cli_convert_in_place_keeps_every_answer(v1_model, tmp_path):
     before, version = all_answers(model)
     old_id = json.loads((model / "manifest.json").read_text())["model_id"]
     assert version == 1
+    info = CliRunner().invoke(main, ["info", str(model)])
+    assert "format        v1 (ngram convert rewrites it as v2)" in info.output
     r = CliRunner().invoke(main, ["convert", str(model)])
     assert r.exit_code == 0, r.output
     assert "format 2" in r.output
@@ -52,6 +54,7 @@ def test_cli_convert_in_place_keeps_every_answer(v1_model, tmp_path):
     assert manifest["model_id"] != old_id  # other bytes, another id
     assert manifest["corpus"] == json.loads((v1_model / "manifest.json").read_text())["corpus"]
     Model.open(model, verify=True).close()
+    assert json.loads(CliRunner().invoke(main, ["info", str(model), "--json"]).output)["format_version"] == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]  # no temporary directory left
 
 

@@ -161,3 +161,31 @@ def test_damaged_big_range_tables_give_answers_not_crashes(tmp_path, seed):
     ids = np.array([[k, p] for p in keys_by_parent for k in range(0, V, 9)], np.int32)
     t.lookup(ids, np.full(len(ids), 2, np.int32))
     t.close()
+
+
+def test_sentence_and_word_kernels_read_v2_directories_as_v1(tmp_path):
+    # the one-walk kernels search without hints, so in v2 through the bucket directories
+    # of the large ranges: their scores equal v1's over the same backoff model
+    from corruption_harness import _backoff_from_counts
+    from ngram.convert import convert_model
+    from ngram.kernels.sentence import score_stream_compressed
+    from ngram.kernels.word_score import word_score_compressed
+    from ngram.model import Model
+
+    build_model_inmemory(sample_text(3000), tmp_path / "counts", order=3, num_shards=1)
+    _backoff_from_counts(tmp_path / "counts", tmp_path / "v2", "none")
+    convert_model(tmp_path / "v2", tmp_path / "v1", version=1)
+    tables = {v: Model.open(tmp_path / f"v{v}").shards[0] for v in (1, 2)}
+    assert tables[2].layout[2:, LY.K_BIG_N].sum() > 0 and tables[2].format_version == 2
+    rng = np.random.default_rng(3)
+    V = tables[1].vocab_size
+    for _ in range(20):
+        tokens = np.minimum(rng.zipf(1.3, 60) - 1, V - 1).astype(np.int32)  # frequent ids: large ranges
+        out = {}
+        for v, t in tables.items():
+            p, n = np.zeros(len(tokens)), np.zeros(len(tokens), np.int32)
+            score_stream_compressed(t.data, t.layout, tokens, 0, p, n)
+            words = [word_score_compressed(t.data, t.layout, (int(tokens[i - 2]), int(tokens[i - 1])), int(tokens[i]))
+                     for i in range(2, len(tokens))]
+            out[v] = (p.tolist(), n.tolist(), words)
+        assert out[1] == out[2]
