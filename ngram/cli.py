@@ -135,11 +135,17 @@ def verify(model_dir):
 @click.option("--format-version", "version", type=click.IntRange(1, 2), default=2, show_default=True,
               help="Shard format to write (1 only for comparisons).")
 def convert(model_dir, out_dir, version):
-    """Rewrite a model's shards in the current format (docs/FORMAT_V2.md), atomically."""
+    """Rewrite a model's shards in the current format (docs/FORMAT_V2.md), atomically.
+    A successor index is dropped (it names the old model id): rebuild it with
+    `ngram index-successors`."""
     from .convert import convert_model
+    from .manifest import read_manifest
+    had_successors = "successors" in read_manifest(model_dir)
     m = convert_model(model_dir, out_dir, version)
     total = sum(f["bytes"] for name, f in m["files"].items() if name.startswith("shard-"))
     click.echo(f"{out_dir or model_dir}: format {version}, {total:,} shard bytes, model id {m['model_id']}")
+    if had_successors:
+        click.echo("the successor index was left out (it names the old model id): run ngram index-successors")
 
 
 # ----------------------------------------------------------------------------- count / score

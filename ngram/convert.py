@@ -6,7 +6,8 @@ spec, so the answers are the same: counts are exact, float values are copied bit
 bit (quantization is exact on values that are already quantized: no more distinct
 values than centers). The new model is written beside the target and renamed into place
 (ngram.model_writer), so a reader sees the old model or the new one, never a mix. The
-model id changes with the files' checksums.
+model id changes with the files' checksums, so a successor index (whose files name the
+model id, ngram.successors) is left out: `ngram index-successors` rebuilds it.
 """
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ from .shard_writer import Level, ShardSpec
 
 # manifest keys the writer computes itself; the rest is carried over
 _COMPUTED = ("format", "order", "vocab_size", "num_shards", "sharding", "value_kind", "quantization", "ngrams",
-             "files", "model_id")
+             "files", "model_id", "successors")
+SUCCESSOR_PREFIX = "successors-"  # the successor index's files (ngram.successors), not carried over
 
 
 def convert_model(model_dir: str | os.PathLike, out_dir: str | os.PathLike | None = None,
@@ -74,9 +76,9 @@ def _unigrams(raw: np.ndarray, value_kind: str) -> dict:
 
 
 def _copy_other_files(src: Path, dst: Path, num_shards: int) -> None:
-    """Files of the model directory that are neither shards nor rewritten by the writer
-    (a successor index, notes): copied unchanged."""
+    """Files of the model directory that are neither shards, nor rewritten by the writer,
+    nor the successor index (notes, a build lock): copied unchanged."""
     skip = {MANIFEST_NAME, VOCAB_FILE} | {shard_file_name(s, num_shards) for s in range(num_shards)}
     for f in src.iterdir():
-        if f.is_file() and f.name not in skip:
+        if f.is_file() and f.name not in skip and not f.name.startswith(SUCCESSOR_PREFIX):
             shutil.copy2(f, dst / f.name)

@@ -92,3 +92,18 @@ def test_a_corrupt_model_is_refused_and_left_unchanged(v1_model, tmp_path):
     with pytest.raises(ModelFormatError):
         convert_model(model, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_successor_index_is_dropped_with_a_note(v1_model, tmp_path):
+    # its files name the model id, which the conversion changes: keeping them would
+    # leave an index every open refuses
+    from ngram.successors import has_index, write_index
+    model = shutil.copytree(v1_model, tmp_path / "m")
+    write_index(model)
+    assert any(p.name.startswith("successors-") for p in model.iterdir())
+    r = CliRunner().invoke(main, ["convert", str(model)])
+    assert r.exit_code == 0, r.output
+    assert "run ngram index-successors" in r.output
+    assert not has_index(json.loads((model / "manifest.json").read_text()))
+    assert not any(p.name.startswith("successors-") for p in model.iterdir())
+    Model.open(model).close()
