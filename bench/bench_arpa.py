@@ -1,21 +1,21 @@
-"""ARPA suite: import en-dev.5 (8-bit and exact), bytes per n-gram, and held-out scoring
-words/s through the KenLM-compatible API (compressed and decoded layouts), beside the
-kenlm module in the same run.
+"""ARPA suite: import en-dev.5 (8-bit and exact), bytes per n-gram in shard formats 2 (the
+default) and 1, and held-out scoring words/s through the KenLM-compatible API
+(`full_scores()` and `score()`; compressed and decoded layouts, formats 1 and 2) beside the
+kenlm module, all alternating in one process.
 
-    .venv/bin/python bench/bench_arpa.py [--kenlm-python /tmp/kenlm-venv/bin/python]
+    .venv/bin/python bench/bench_arpa.py      # the kenlm module must be importable
 
-The kenlm side runs in this interpreter if it can import kenlm, else in the Python given
-by --kenlm-python (or $KENLM_PYTHON, or /tmp/kenlm-venv/bin/python when it exists), in a
-subprocess on the same machine, one after the other. Writes bench/results/arpa.json.
+Writes bench/results/arpa.json.
 """
 from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -23,48 +23,10 @@ from bench.common import HELDOUT, SHARED, WORK, peak_rss_bytes, write_result  # 
 
 ARPA_FILE = SHARED / "arpa" / "en-dev.5.arpa.zst"
 
-KENLM_SCRIPT = r"""
-import json, resource, sys, time
-import kenlm
-arpa, heldout = sys.argv[1], sys.argv[2]
-t = time.perf_counter(); m = kenlm.Model(arpa); load = time.perf_counter() - t
-sents = open(heldout, encoding="utf-8").read().splitlines()
-best = None
-for rep in range(3):
-    t = time.perf_counter(); n = 0
-    for s in sents:
-        for _ in m.full_scores(s):
-            n += 1
-    dt = time.perf_counter() - t
-    best = dt if best is None else min(best, dt)
-t = time.perf_counter(); total = sum(m.score(s) for s in sents); dts = time.perf_counter() - t
-print(json.dumps({"words": n, "full_scores_words_per_s": n / best, "score_words_per_s": n / dts,
-                  "load_s": load, "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-                  "kenlm_version": getattr(kenlm, "__version__", "unknown"),
-                  "python": sys.executable}))
-"""
+REPS = 5
 
 
-def kenlm_side(python: str | None, plain_arpa: Path) -> dict:
-    import json
-
-    try:
-        import kenlm  # noqa: F401
-
-        python = sys.executable
-    except ImportError:
-        pass
-    if python is None:
-        return {"skipped": "kenlm is not importable here and no --kenlm-python was given"}
-    r = subprocess.run([python, "-c", KENLM_SCRIPT, str(plain_arpa), str(HELDOUT)], capture_output=True, text=True)
-    if r.returncode != 0:
-        return {"skipped": f"kenlm run failed: {r.stderr.strip()[-500:]}"}
-    out = json.loads(r.stdout.strip().splitlines()[-1])
-    out["how"] = f"subprocess: {python} (PyPI kenlm, probing model loaded from the ARPA file)"
-    return out
-
-
-def ours(model_dir: Path, sentences: list[str], layout: str | None) -> dict:
+def open_ours(model_dir: Path, layout: str | None):
     import client.kenlm_compat as kenlm
 
     config = kenlm.Config()
@@ -72,39 +34,57 @@ def ours(model_dir: Path, sentences: list[str], layout: str | None) -> dict:
     t = time.perf_counter()
     m = kenlm.Model(model_dir, config)
     open_s = time.perf_counter() - t
-    for s in sentences[:50]:  # compile / warm
+    for s in SENTENCES[:50]:  # compile / warm
         list(m.full_scores(s))
-    m.full_scores_batch(sentences[:50])
-    best = None
-    for _ in range(3):
-        t = time.perf_counter()
-        n = 0
-        for s in sentences:
-            for _ in m.full_scores(s):
-                n += 1
-        dt = time.perf_counter() - t
-        best = dt if best is None else min(best, dt)
-    t = time.perf_counter()
-    prob, _, _, _ = m.full_scores_batch(sentences)
-    dtb = time.perf_counter() - t
-    out = {"layout": m.layout, "open_s": open_s, "words": n, "full_scores_words_per_s": n / best,
-           "full_scores_batch_words_per_s": len(prob) / dtb}
-    if m.layout == "decoded":
-        from ngram.sentence_scoring import local_shard
+        m.score(s)
+    return m, open_s
 
-        out["decoded_bytes_in_ram"] = local_shard(m.backend).decoded.nbytes
+
+def full_scores_pass(m) -> tuple[float, int]:
+    t = time.perf_counter()
+    n = 0
+    for s in SENTENCES:
+        for _ in m.full_scores(s):
+            n += 1
+    return time.perf_counter() - t, n
+
+
+def score_pass(m) -> tuple[float, int]:
+    t = time.perf_counter()
+    for s in SENTENCES:
+        m.score(s)
+    return time.perf_counter() - t, 0
+
+
+SENTENCES: list[str] = []
+
+
+def alternating(contestants: dict) -> dict:
+    """Every contestant (a kenlm-compatible model) over the held-out text, REPS rounds,
+    contestants alternating within each round, in this one process: best and median
+    words/s for full_scores() and score()."""
+    times = {name: {"full_scores": [], "score": []} for name in contestants}
+    words = 0
+    for _ in range(REPS):
+        for name, m in contestants.items():
+            dt, words = full_scores_pass(m)
+            times[name]["full_scores"].append(dt)
+            times[name]["score"].append(score_pass(m)[0])
+    out = {}
+    for name, t in times.items():
+        out[name] = {f"{kind}_words_per_s_{how}": round(words / f(t[kind]))
+                     for kind in ("full_scores", "score") for how, f in (("best", min), ("median", np.median))}
     return out
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--kenlm-python", default=os.environ.get("KENLM_PYTHON") or (
-        "/tmp/kenlm-venv/bin/python" if Path("/tmp/kenlm-venv/bin/python").exists() else None))
-    args = ap.parse_args()
+    argparse.ArgumentParser(description=__doc__).parse_args()
     from ngram.arpa import import_arpa, open_compressed
 
+    from ngram.convert import convert_model
+
     WORK.mkdir(parents=True, exist_ok=True)
-    sentences = HELDOUT.read_text(encoding="utf-8").splitlines()
+    SENTENCES[:] = HELDOUT.read_text(encoding="utf-8").splitlines()
     sizes = {}
     for q in ("8", "none"):
         out = WORK / f"arpa-en-dev-{q}"
@@ -115,23 +95,48 @@ def main() -> None:
         shard_bytes = sum(f["bytes"] for n, f in man["files"].items() if n.startswith("shard-"))
         all_bytes = sum(f["bytes"] for f in man["files"].values())
         sizes[q] = {"ngrams": real, "shard_bytes": shard_bytes, "bytes_per_ngram": shard_bytes / real,
-                    "bytes_per_ngram_with_vocab": all_bytes / real, "import_s": dt}
-    speed = {f"{q}/{layout}": ours(WORK / f"arpa-en-dev-{q}", sentences, layout)
-             for q in ("8", "none") for layout in ("compressed", "decoded")}
+                    "bytes_per_ngram_with_vocab": all_bytes / real, "import_s": dt,
+                    "format": man["format"]["version"]}
+        v1 = convert_model(out, WORK / f"arpa-en-dev-{q}-v1", version=1)  # the same n-grams in format 1
+        sizes[q]["format_v1_bytes_per_ngram"] = sum(
+            f["bytes"] for n, f in v1["files"].items() if n.startswith("shard-")) / real
     plain = WORK / "en-dev.5.arpa"
     if not plain.exists():
         with open_compressed(ARPA_FILE) as src, open(str(plain) + ".tmp", "wb") as dst:
             while block := src.read(1 << 20):
                 dst.write(block)
         os.replace(str(plain) + ".tmp", plain)
-    # the drop-in as kenlm users call it: Model("file.arpa"), defaults (exact, decoded)
-    speed["arpa-file/default"] = ours(plain, sentences, None)
-    theirs = kenlm_side(args.kenlm_python, plain)
+    contestants, open_s = {}, {}
+    for name, (path, layout) in {
+            "8/v2/compressed (default layout)": (WORK / "arpa-en-dev-8", None),
+            "8/v1/compressed": (WORK / "arpa-en-dev-8-v1", None),
+            "none/v2/compressed": (WORK / "arpa-en-dev-none", None),
+            "none/v2/decoded": (WORK / "arpa-en-dev-none", "decoded"),
+            # the drop-in as kenlm users call it: Model("file.arpa"), defaults (exact, decoded)
+            "arpa-file/default": (plain, None)}.items():
+        contestants[name], open_s[name] = open_ours(path, layout)
+    try:
+        import kenlm
+        t = time.perf_counter()
+        contestants["kenlm"] = kenlm.Model(str(plain))
+        open_s["kenlm"] = time.perf_counter() - t
+        kenlm_note = f"kenlm module {getattr(kenlm, '__version__', '?')} in this process (probing, from the ARPA file)"
+    except ImportError:
+        kenlm_note = "kenlm is not importable here: no comparison"
+    speed = alternating(contestants)
+    for name in speed:
+        speed[name]["open_s"] = round(open_s[name], 3)
+        if name != "kenlm":
+            speed[name]["layout"] = contestants[name].layout
+    ratios = None
+    if "kenlm" in speed:
+        ratios = {name: {kind: round(v[f"{kind}_words_per_s_median"] / speed["kenlm"][f"{kind}_words_per_s_median"], 3)
+                         for kind in ("full_scores", "score")} for name, v in speed.items() if name != "kenlm"}
     write_result("arpa", {
-        "model": str(ARPA_FILE), "heldout": str(HELDOUT), "sentences": len(sentences),
-        "size": sizes, "ours": speed, "kenlm": theirs,
-        "ratio_full_scores_over_kenlm": {k: v["full_scores_words_per_s"] / theirs["full_scores_words_per_s"]
-                                         for k, v in speed.items()} if "full_scores_words_per_s" in theirs else None,
+        "model": str(ARPA_FILE), "heldout": str(HELDOUT), "sentences": len(SENTENCES),
+        "size": sizes, "speed": speed, "kenlm": kenlm_note,
+        "how": f"one process, {REPS} rounds, contestants alternating within each round (median and best)",
+        "ratio_over_kenlm_median": ratios,
         "peak_rss_bytes": peak_rss_bytes(),
     })
 

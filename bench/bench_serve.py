@@ -5,8 +5,10 @@ For each server table layout (compressed: the mapped shard files; decoded: hash 
 in RAM, `ngram serve --layout decoded`) on its own cluster: one client's round latency
 (p50/p95/p99), lookups/s and CPU per round, the servers' resident memory, then the
 throughput of 4 concurrent client processes; a latency histogram next to the JSON result.
+Then shard formats 1 and 2 (docs/FORMAT_V2.md) side by side: two compressed clusters up
+at once, rounds alternating between them, with client and server CPU per round.
 Run: .venv/bin/python bench/bench_serve.py [--rounds 60] [--servers-per-replica 8]
-     [--layouts compressed,decoded]
+     [--layouts compressed,decoded] [--formats 1,2]
 """
 from __future__ import annotations
 
@@ -89,6 +91,51 @@ def run_rounds(cluster_path: str, rounds: int, warmup: int, seed: int, queries=N
         cpu["note"] = ("CPU of all processes per round, on a machine of "
                        f"{os.cpu_count()} cores: a round cannot take less than their sum / cores")
     return times
+
+
+def alternate_formats(model_dirs: dict[int, Path], queries, args) -> dict:
+    """Shard formats side by side: one compressed-table cluster per format, up at once;
+    rounds alternate between them (the same sampled batch for each), so the load of the
+    machine hits both alike. Per format: latency, and CPU per round of the client and of
+    that cluster's servers (the other cluster idles meanwhile)."""
+    from client.policy import CallPolicy
+    from client.remote import open_remote_backend
+    from shard_server.cluster import start_cluster, stop_cluster
+
+    paths = {v: WORK / f"serve-cluster-format{v}.json" for v in model_dirs}
+    pids, backends = {}, {}
+    try:
+        for v, d in model_dirs.items():
+            spec = start_cluster(d, paths[v], replicas=1, layout="compressed",
+                                 servers_per_replica=args.servers_per_replica, metrics=False, timeout=300)
+            pids[v] = [srv.pid for srv in spec.servers if srv.pid]
+            backends[v] = open_remote_backend(str(paths[v]), policy=CallPolicy(timeout=30.0, hedge_delay=None))
+        grid, lengths = queries
+        rng = np.random.default_rng(1)
+        times = {v: [] for v in model_dirs}
+        client = {v: 0.0 for v in model_dirs}
+        servers = {v: 0.0 for v in model_dirs}
+        for r in range(args.warmup + args.rounds):
+            pick = rng.integers(0, len(lengths), ROUND)
+            ids, lens = grid[pick], lengths[pick]
+            for v in (model_dirs if r % 2 == 0 else list(model_dirs)[::-1]):
+                s0 = sum(process_cpu_s(p) for p in pids[v])
+                c0 = time.process_time()
+                t0 = time.perf_counter()
+                backends[v].lookup(ids, lens)
+                dt = time.perf_counter() - t0
+                if r >= args.warmup:
+                    times[v].append(dt)
+                    client[v] += time.process_time() - c0
+                    servers[v] += sum(process_cpu_s(p) for p in pids[v]) - s0
+    finally:
+        for be in backends.values():
+            be.close()
+        for path in paths.values():
+            stop_cluster(path, grace=10)
+    n = args.rounds
+    return {f"v{v}": {**summarize(times[v]), "client_cpu_ms_per_round": round(client[v] / n * 1000, 2),
+                      "servers_cpu_ms_per_round": round(servers[v] / n * 1000, 2)} for v in model_dirs}
 
 
 def _worker(args):
@@ -210,27 +257,37 @@ def main():
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--servers-per-replica", type=int, default=8)
-    ap.add_argument("--layouts", default="compressed,decoded")
+    ap.add_argument("--layouts", default="compressed,decoded", help="comma-separated; '' for none")
+    ap.add_argument("--formats", default="1,2",
+                    help="shard formats compared side by side on compressed tables ('' for none)")
     args = ap.parse_args()
 
     from ngram.model import Model
 
-    model_dir = ensure_model()
+    from bench.bench_query import model_in_format
+    base = ensure_model()
+    formats = [int(v) for v in args.formats.split(",") if v]
+    format_dirs = {v: model_in_format(base, v) for v in formats}
+    model_dir = model_in_format(base, 2)  # the default format, for the layout runs
     queries = heldout_queries(model_dir)
     WORK.mkdir(parents=True, exist_ok=True)
     m = Model.open(model_dir, shards=[])
     meta = {"model": str(model_dir), "model_id": m.model_id, "order": m.order, "num_shards": m.num_shards}
     m.close()
     layouts, runs = {}, {}
-    for layout in args.layouts.split(","):
+    for layout in [lay for lay in args.layouts.split(",") if lay]:
         layouts[layout], single, multi = run_layout(model_dir, layout, queries, args)
         runs[layout] = (single, multi)
+    side_by_side = alternate_formats(format_dirs, queries, args) if format_dirs else {}
 
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     # The issue's layout (one server per shard) is the "serve" suite; others get a suffix.
     suite = "serve" if args.servers_per_replica == 8 else f"serve-{args.servers_per_replica}servers"
+    if not runs:  # formats only: keep the layouts' recorded result
+        suite += "-formats"
     png = RESULTS_DIR / f"{suite}_latency.png"
-    plot(runs, png)
+    if runs:
+        plot(runs, png)
     data = {
         **meta, "round_lookups": ROUND,
         "queries": f"held-out n-grams ending at each token (up to 5 words; {len(queries[1]):,} distinct "
@@ -239,7 +296,9 @@ def main():
         "target": {"p50_ms": 30, "p99_ms": 100},
         "layouts": layouts,
         "meets_target": {k: v["meets_target"] for k, v in layouts.items()},
-        "histogram_png": str(png.relative_to(RESULTS_DIR.parent.parent)),
+        "formats_alternating": side_by_side,
+        "formats_target": {"p50_ms": 20, "p99_ms": 30},
+        "histogram_png": str(png.relative_to(RESULTS_DIR.parent.parent)) if runs else None,
     }
     write_result(suite, data)
 

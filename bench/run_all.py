@@ -16,7 +16,7 @@ BENCH = Path(__file__).resolve().parent
 SUITES = {"query": "bench_query.py", "build": "bench_build.py", "serve": "bench_serve.py",
           "reliability": "bench_reliability.py", "arpa": "bench_arpa.py", "facade": "bench_facade.py",
           "decode": "bench_decode.py"}
-NEEDS_PEERS = {"facade", "decode"}  # import kenlm / pyctcdecode beside our modules
+NEEDS_PEERS = {"facade", "decode", "arpa"}  # import kenlm / pyctcdecode beside our modules
 
 
 def main() -> int:

@@ -101,6 +101,8 @@ def info(model_dir, as_json):
     click.echo(f"model id      {i['model_id']}")
     click.echo(f"path          {i['path']}")
     click.echo(f"order         {i['order']}")
+    click.echo(f"format        v{i['format_version']}" + ("" if i["format_version"] >= 2 else
+                                                          " (ngram convert rewrites it as v2)"))
     click.echo(f"value kind    {i['value_kind']} (quantization {i['quantization']})")
     click.echo(f"vocabulary    {i['vocab_size']:,} words")
     corpus = i.get("corpus") or {}
@@ -124,6 +126,26 @@ def verify(model_dir):
     model = Model.open(model_dir, verify=True)
     model.close()
     click.echo("OK")
+
+
+@main.command()
+@click.argument("model_dir", type=click.Path(file_okay=False))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Write the converted model here instead of replacing MODEL_DIR.")
+@click.option("--format-version", "version", type=click.IntRange(1, 2), default=2, show_default=True,
+              help="Shard format to write (1 only for comparisons).")
+def convert(model_dir, out_dir, version):
+    """Rewrite a model's shards in the current format (docs/FORMAT_V2.md), atomically.
+    A successor index is dropped (it names the old model id): rebuild it with
+    `ngram index-successors`."""
+    from .convert import convert_model
+    from .manifest import read_manifest
+    had_successors = "successors" in read_manifest(model_dir)
+    m = convert_model(model_dir, out_dir, version)
+    total = sum(f["bytes"] for name, f in m["files"].items() if name.startswith("shard-"))
+    click.echo(f"{out_dir or model_dir}: format {version}, {total:,} shard bytes, model id {m['model_id']}")
+    if had_successors:
+        click.echo("the successor index was left out (it names the old model id): run ngram index-successors")
 
 
 # ----------------------------------------------------------------------------- count / score

@@ -1,11 +1,12 @@
-"""On-disk container shared by shard and vocabulary files (format v1).
+"""On-disk container shared by shard and vocabulary files (container versions 1 and 2).
 
 Every binary file of a model is one container:
 
     offset  size  field
     0       8     magic: b"NGRM" + 4-byte kind tag (b"SHD1" shard, b"VOC1" vocabulary);
                   written as b"INCOMPLT" first and replaced only once the file is whole
-    8       4     format version (uint32, little-endian)            = 1
+    8       4     format version (uint32, little-endian): 1, or 2 for a shard of
+                  format v2 (docs/FORMAT_V2.md; the container itself is the same)
     12      4     header length H in bytes (uint32)
     16      8     endianness check (uint64)                          = 0x0102030405060708
     24      8     total file size in bytes (uint64)
@@ -34,7 +35,9 @@ import numpy as np
 
 from .errors import InvalidArgumentError, ModelFormatError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the model format new builds write (manifest, shards)
+SHARD_VERSIONS = (1, 2)  # shard formats this reader reads; v1 also writable (benches, tests)
+CONTAINER_VERSIONS = (1, 2)
 MAGIC_PREFIX = b"NGRM"
 SHARD_KIND = b"SHD1"  # the kind tags of this format's files
 VOCAB_KIND = b"VOC1"
@@ -49,13 +52,17 @@ def _align(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
-def write_container(path: str | os.PathLike, kind: bytes, arrays: dict[str, np.ndarray], meta: dict) -> int:
-    """Write arrays and metadata as one container file; returns the file size.
+def write_container(path: str | os.PathLike, kind: bytes, arrays: dict[str, np.ndarray], meta: dict,
+                    version: int = 1) -> int:
+    """Write arrays and metadata as one container file; returns the file size. `version`
+    goes to the fixed header: 1, or a shard's format version (ngram.shard_writer).
 
     The magic is written last, so a crash leaves a file every reader refuses.
     """
     if len(kind) != 4:
         raise InvalidArgumentError("kind tag must be 4 bytes")
+    if version not in CONTAINER_VERSIONS:
+        raise InvalidArgumentError(f"container version must be one of {CONTAINER_VERSIONS}")
     entries = {}
     offset = 0  # relative to the payload start, fixed up below
     layout = []
@@ -83,7 +90,7 @@ def write_container(path: str | os.PathLike, kind: bytes, arrays: dict[str, np.n
         raise AssertionError("header grew past its reserved space")
     total = payload_start + offset
     with open(path, "wb") as f:
-        f.write(_FIXED.pack(INCOMPLETE_MAGIC, FORMAT_VERSION, len(header_bytes), ENDIAN_CHECK, total,
+        f.write(_FIXED.pack(INCOMPLETE_MAGIC, version, len(header_bytes), ENDIAN_CHECK, total,
                             zlib.crc32(header_bytes)))
         f.write(header_bytes)
         for name, arr, rel in layout:
@@ -108,6 +115,7 @@ class Container:
     arrays: dict[str, np.ndarray]
     size: int
     _mmap: mmap.mmap | None
+    version: int = 1
 
     def close(self) -> None:
         # Views keep the buffer alive; dropping our references lets the GC unmap it.
@@ -136,8 +144,9 @@ def open_container(path: str | os.PathLike, kind: bytes) -> Container:
         raise ModelFormatError(f"not a {kind.decode()} file of this format (magic {magic!r})", str(path))
     if endian != ENDIAN_CHECK:
         raise ModelFormatError("endianness check failed: file written on an incompatible machine", str(path))
-    if version != FORMAT_VERSION:
-        raise ModelFormatError(f"format version {version}, this reader reads version {FORMAT_VERSION}", str(path))
+    if version not in CONTAINER_VERSIONS:
+        raise ModelFormatError(f"format version {version}, this reader reads versions "
+                               f"{', '.join(map(str, CONTAINER_VERSIONS))}", str(path))
     if total != size:
         raise ModelFormatError(f"size is {size} bytes, the header says {total}: truncated or padded", str(path))
     if FIXED_SIZE + hlen > size:
@@ -154,7 +163,7 @@ def open_container(path: str | os.PathLike, kind: bytes) -> Container:
     arrays = {}
     for name, e in header.get("arrays", {}).items():
         arrays[name] = _array_view(mm, name, e, FIXED_SIZE + hlen, size, str(path))
-    return Container(path, header, arrays, size, mm)
+    return Container(path, header, arrays, size, mm, version)
 
 
 _ARRAY_DTYPES = frozenset("<u1 |u1 <u2 <u4 <u8 <i1 |i1 <i2 <i4 <i8 <f4 <f8".split())

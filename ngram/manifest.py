@@ -15,7 +15,7 @@ from pathlib import Path
 from .atomic import write_text_atomic
 from .chains import VALUE_KINDS
 from .errors import ModelFormatError
-from .format import FORMAT_VERSION
+from .format import SHARD_VERSIONS
 from .limits import MAX_ORDER
 from .sharding import SHARDING_NAME
 
@@ -50,7 +50,7 @@ def build_manifest(spec, vocab_size: int, summaries: list[dict], files: dict, me
     per_shard = [s["ngrams"][1:] for s in summaries]
     totals = [vocab_size] + [sum(col) for col in zip(*per_shard)] if per_shard and per_shard[0] else [vocab_size]
     manifest = {
-        "format": {"name": FORMAT_NAME, "version": FORMAT_VERSION},
+        "format": {"name": FORMAT_NAME, "version": spec.format_version},
         "order": order,
         "vocab_size": vocab_size,
         "num_shards": spec.num_shards,
@@ -91,9 +91,9 @@ def read_manifest(model_dir: Path) -> dict:
     if not isinstance(fmt, dict) or fmt.get("name") != FORMAT_NAME:
         fmt = fmt if isinstance(fmt, dict) else {"name": fmt}
         raise ModelFormatError(f"not a model manifest (format {fmt.get('name')!r})", str(path))
-    if fmt.get("version") != FORMAT_VERSION:
-        raise ModelFormatError(f"model format version {fmt.get('version')}, this reader reads {FORMAT_VERSION}",
-                               str(path))
+    if fmt.get("version") not in SHARD_VERSIONS:
+        raise ModelFormatError(f"model format version {fmt.get('version')}, this reader reads versions "
+                               f"{', '.join(map(str, SHARD_VERSIONS))}", str(path))
     for key in ("order", "vocab_size", "num_shards", "sharding", "value_kind", "files", "model_id"):
         if key not in manifest:
             raise ModelFormatError(f"manifest lacks {key!r}", str(path))

@@ -75,9 +75,10 @@ class Model:
         tables = {}
         for s in wanted:
             t = ShardTable.open(path / shard_file_name(s, num_shards))
-            if (t.shard_index, t.num_shards, t.order, t.value_kind, t.vocab_size, t.shard_seed) != (
+            if (t.shard_index, t.num_shards, t.order, t.value_kind, t.vocab_size, t.shard_seed,
+                    t.format_version) != (
                     s, num_shards, manifest["order"], manifest["value_kind"], manifest["vocab_size"],
-                    manifest["sharding"]["seed"]):
+                    manifest["sharding"]["seed"], manifest["format"]["version"]):
                 raise ModelFormatError("shard header disagrees with the manifest", str(t.path))
             tables[s] = t
         model = cls(path, manifest, vocab, tables)
@@ -160,6 +161,7 @@ class Model:
         return {
             "model_id": self.model_id, "path": str(self.path), "order": self.order, "vocab_size": len(self.vocab),
             "value_kind": self.value_kind, "quantization": m.get("quantization"), "num_shards": self.num_shards,
+            "format_version": m["format"]["version"],
             "ngrams": totals, "ngrams_total": total_ngrams, "ngrams_per_shard": m["ngrams"]["per_shard"],
             "bytes": shard_bytes, "bytes_per_ngram": shard_bytes / max(total_ngrams, 1),
             "bytes_all_files": all_bytes, "bytes_per_ngram_all_files": all_bytes / max(total_ngrams, 1),

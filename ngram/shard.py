@@ -9,7 +9,7 @@ import numpy as np
 
 from .chains import BACKOFF, COUNTS, Chains
 from .errors import InvalidArgumentError, InvalidQueryError, ModelFormatError
-from .format import SHARD_KIND, Container, open_container, verify_container
+from .format import SHARD_KIND, SHARD_VERSIONS, Container, open_container, verify_container
 from .kernels import layout as LY
 from .kernels.lookup import lookup_kernel
 from .kernels.route import first_misrouted, route_batch
@@ -35,7 +35,8 @@ class ShardTable:
         path = str(container.path)
         try:
             self.data = container.arrays["data"]
-            self.layout = np.ascontiguousarray(container.arrays["layout"])
+            self.format_version = container.version
+            self.layout = _widened_layout(container.arrays["layout"], container.version, path)
             self.shard_index = _int(h["shard"])
             self.num_shards = _int(h["num_shards"])
             self.order = _int(h["order"])
@@ -82,6 +83,9 @@ class ShardTable:
             raise ModelFormatError("shard data array is not a uint64 vector", path)
         if lay.dtype != np.int64 or lay.shape != (self.order + 1, LY.FIELDS):
             raise ModelFormatError("shard layout does not match its order", path)
+        if lay[0, LY.G_VERSION] != (0 if self.format_version == 1 else self.format_version):
+            raise ModelFormatError(f"shard layout says format version {lay[0, LY.G_VERSION]}, the file "
+                                   f"{self.format_version}", path)
         words = len(data)
         ncols = 1 if self.value_kind == COUNTS else 2
         levels = lay[1:]
@@ -96,6 +100,11 @@ class ShardTable:
                 or not _within(levels[:, LY.level_columns(LY.WIDTH)], 0, LY.MAX_WIDTH)
                 or not np.isin(codecs, LY.CODECS).all() or not np.isin(tables, LY.TABLE_KINDS).all()):
             raise ModelFormatError("shard layout points outside the file or disagrees with its header", path)
+        # v2's large-range tables: BIG_ENTRY words per range inside the data array (the
+        # kernels clamp every read, so the entries' values need no check here)
+        nbig, big = levels[:, LY.K_BIG_N], levels[:, LY.K_BIG]
+        if (nbig < 0).any() or (nbig > words).any() or ((nbig > 0) & (big + LY.BIG_ENTRY * nbig > words)).any():
+            raise ModelFormatError("shard layout's large-range table lies outside the file", path)
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> "ShardTable":
@@ -187,6 +196,19 @@ class ShardTable:
     def close(self) -> None:
         self.decoded = None
         self._container.close()
+
+
+def _widened_layout(lay: np.ndarray, version: int, path: str) -> np.ndarray:
+    """The layout table at the current width: a v1 table (FIELDS_V1 columns) gets the v2
+    columns as zeros (no large-range directories), which the kernels read as v1."""
+    if version not in SHARD_VERSIONS:
+        raise ModelFormatError(f"shard format version {version}, this reader reads versions "
+                               f"{', '.join(map(str, SHARD_VERSIONS))}", path)
+    if version == 1 and lay.ndim == 2 and lay.shape[1] == LY.FIELDS_V1 and lay.dtype == np.int64:
+        wide = np.zeros((lay.shape[0], LY.FIELDS), np.int64)
+        wide[:, :LY.FIELDS_V1] = lay
+        return wide
+    return np.ascontiguousarray(lay)
 
 
 def _int(x) -> int:

@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np
 
 from .chains import COUNTS, VALUE_KINDS
-from .format import SHARD_KIND, write_container
+from .format import FORMAT_VERSION, SHARD_KIND, SHARD_VERSIONS, write_container
 from .kernels import codecs
 from .kernels import layout as LY
 from .kernels.trie_build import first_unsorted, parent_indices
 from .limits import MAX_ORDER, QUANTIZATIONS
 from .sharding import SHARDING_NAME, shard_of_pair
+from .v2_keys_writer import big_range_fields
 from .value_columns import DataWords, value_columns
 from .errors import InvalidArgumentError
 
@@ -34,6 +35,9 @@ class ShardSpec:
     # value columns coded by their parent's value: "auto" where smaller, or always/never
     # (tests force both paths; the choice is recorded in the layout, readers need no flag)
     value_context: str = "auto"
+    # the shard format written (docs/FORMAT_V2.md): 2, or 1 for tests and benches that
+    # compare the two
+    format_version: int = FORMAT_VERSION
 
     def __post_init__(self):
         if not 1 <= self.order <= MAX_ORDER:
@@ -46,6 +50,8 @@ class ShardSpec:
             raise InvalidArgumentError(f"quantization must be one of {QUANTIZATIONS}")
         if self.value_context not in VALUE_CONTEXT:
             raise InvalidArgumentError(f"value_context must be one of {VALUE_CONTEXT}")
+        if self.format_version not in SHARD_VERSIONS:
+            raise InvalidArgumentError(f"format_version must be one of {SHARD_VERSIONS}")
         if self.value_kind == COUNTS and str(self.quantization) != "none":
             raise InvalidArgumentError("counts are stored exactly; quantization applies to backoff models")
 
@@ -104,9 +110,11 @@ def _child_pointers(pidx: np.ndarray, n_prev: int, n: int, data: DataWords) -> d
                 ef_rank=data.add(rank))
 
 
-def _keys(grams: np.ndarray, pidx: np.ndarray, vocab_size: int, data: DataWords) -> dict:
+def _keys(grams: np.ndarray, pidx: np.ndarray, vocab_size: int, data: DataWords, version: int) -> dict:
     """Leftmost words: absolute at range starts, else the gap to the previous key minus
-    one; every RESTART-th key also goes to a fixed-width side array for binary search."""
+    one; every RESTART-th key also goes to a fixed-width side array for binary search.
+    Format 2 stores 0 at those restart points (the side array has the key) and adds
+    bucket directories to the large ranges (ngram.v2_keys_writer)."""
     n = len(grams)
     key = grams[:, 0].astype(np.int64)
     first = np.ones(n, bool)
@@ -115,12 +123,17 @@ def _keys(grams: np.ndarray, pidx: np.ndarray, vocab_size: int, data: DataWords)
     stored = key.copy()
     if n > 1:
         stored[1:] = np.where(first[1:], key[1:], key[1:] - key[:-1] - 1)
+    if version >= 2:
+        stored[::LY.RESTART] = 0
     W = max(16, int(stored.max()).bit_length()) if n else 16
     nib, mant, kd = codecs.nib_encode(stored.astype(np.uint64), W)
     side_w = max(1, int(vocab_size - 1).bit_length())
     side = codecs.fixed_encode(key[::LY.RESTART].astype(np.uint64), side_w)
-    return dict(k_nib=data.add(nib), k_mant=data.add(mant), k_dir=data.add(kd), k_w=W, k_side=data.add(side),
-                k_side_w=side_w)
+    fields = dict(k_nib=data.add(nib), k_mant=data.add(mant), k_dir=data.add(kd), k_w=W, k_side=data.add(side),
+                  k_side_w=side_w)
+    if version >= 2:
+        fields.update(big_range_fields(key, pidx, data))
+    return fields
 
 
 def encode_shard(path: str | os.PathLike, spec: ShardSpec, shard: int, levels: list[Level], *,
@@ -154,7 +167,8 @@ def encode_shard(path: str | os.PathLike, spec: ShardSpec, shard: int, levels: l
             pidx, orphan = parent_indices(grams, prev_grams) if n else (np.zeros(0, np.int64), -1)
             if orphan >= 0:
                 raise InvalidArgumentError(f"level {k}: n-gram {grams[orphan].tolist()} has no suffix at level {k - 1}")
-        fields = dict(n=n, **_child_pointers(pidx, n_prev, n, data), **_keys(grams, pidx, vocab_size, data))
+        fields = dict(n=n, **_child_pointers(pidx, n_prev, n, data),
+                      **_keys(grams, pidx, vocab_size, data, spec.format_version))
         parents = [None if ps is None else (ps[pidx], int(ps.max()) + 1 if len(ps) else 0) for ps in syms]
         cols, syms = value_columns(spec.value_kind, quant, mode, data, parents, counts=level.counts,
                                    prob=level.prob, backoff=level.backoff)
@@ -163,10 +177,14 @@ def encode_shard(path: str | os.PathLike, spec: ShardSpec, shard: int, levels: l
     words = data.finish()
     lay[0, [LY.G_ORDER, LY.G_VOCAB, LY.G_NCOLS, LY.G_ABSENT, LY.G_WORDS]] = (
         spec.order, vocab_size, spec.ncols, 0 if spec.value_kind == COUNTS else LY.NAN_BITS, len(words))
+    if spec.format_version == 1:
+        lay = lay[:, :LY.FIELDS_V1]  # v1's table, exactly as v1 wrote it
+    else:
+        lay[0, LY.G_VERSION] = spec.format_version
     ngrams = [vocab_size] + [len(lv) for lv in levels]
     size = write_container(path, SHARD_KIND, {"data": words, "layout": lay}, {
         "shard": shard, "num_shards": spec.num_shards, "order": spec.order, "value_kind": spec.value_kind,
         "quantization": str(spec.quantization), "sharding": {"name": SHARDING_NAME, "seed": spec.shard_seed},
         "vocab_size": vocab_size, "ngrams": ngrams,
-    })
+    }, version=spec.format_version)
     return {"shard": shard, "file": Path(path).name, "bytes": size, "ngrams": ngrams}

@@ -41,6 +41,8 @@ MODELS = {
     "counts-plain": dict(kind="counts", order=3, shards=1, value_context="never"),
     "backoff-q8": dict(kind="backoff", order=4, shards=1, quantization="8"),
     "backoff-exact": dict(kind="backoff", order=3, shards=2, quantization="none"),
+    # shard format v1 (still read; docs/FORMAT_V2.md): the others are written in v2
+    "counts-v1": dict(kind="counts", order=3, shards=2, value_context="auto", format_version=1),
 }
 TARGETS = ("header", "layout", "data", "vocab", "manifest", "any")
 KINDS = ("flip", "bytes", "extreme")
@@ -69,7 +71,14 @@ def build_models(out: Path, lines: int = 1500) -> dict[str, Path]:
         paths[name] = path
         if (path / "manifest.json").exists():
             continue
-        if cfg["kind"] == "counts":
+        if cfg["kind"] == "counts" and cfg.get("format_version", 2) == 1:
+            from ngram.convert import convert_model
+            v2_dir = out / f".{name}-v2"
+            build_model_inmemory(text, v2_dir, order=cfg["order"], num_shards=cfg["shards"],
+                                 value_context=cfg["value_context"])
+            convert_model(v2_dir, path, version=1)
+            shutil.rmtree(v2_dir)
+        elif cfg["kind"] == "counts":
             build_model_inmemory(text, path, order=cfg["order"], num_shards=cfg["shards"],
                                  value_context=cfg["value_context"])
         else:

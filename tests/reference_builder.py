@@ -115,7 +115,7 @@ def shard_levels(levels: dict[int, tuple[np.ndarray, np.ndarray]], num_shards: i
 def build_model_inmemory(sources, out_dir, *, order: int = 5, num_shards: int = 1, shard_seed: int = 0,
                          min_word_count: int = 1, max_vocab: int | None = None,
                          cutoffs: list[int] | None = None, lowercase: bool = False,
-                         value_context: str = "auto") -> dict:
+                         value_context: str = "auto", format_version: int = 2) -> dict:
     """Build a counts model from files (or a bytes object) and publish it at out_dir."""
     t0 = time.time()
     if isinstance(sources, (bytes, bytearray)):
@@ -133,7 +133,8 @@ def build_model_inmemory(sources, out_dir, *, order: int = 5, num_shards: int = 
     if len(cutoffs) != order:
         raise ValueError(f"need {order} cutoffs, got {len(cutoffs)}")
     levels = apply_cutoffs(count_ngrams_inmemory(ids, offsets, order), cutoffs)
-    spec = ShardSpec(order=order, num_shards=num_shards, shard_seed=shard_seed, value_context=value_context)
+    spec = ShardSpec(order=order, num_shards=num_shards, shard_seed=shard_seed, value_context=value_context,
+                     format_version=format_version)
     writer = ModelWriter(out_dir, spec, vocab)
     try:
         for s, shard in enumerate(shard_levels(levels, num_shards, shard_seed)):

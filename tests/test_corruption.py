@@ -124,11 +124,11 @@ def test_wrong_format_version(model_dir):
     path = model_dir / SHARD0
     data = bytearray(path.read_bytes())
     magic, version, hlen, endian, total, hcrc = struct.unpack_from("<8sIIQQI", data, 0)
-    assert version == 1
-    struct.pack_into("<8sIIQQI", data, 0, magic, 2, hlen, endian, total,
+    assert version == 2  # new models are written in format v2 (docs/FORMAT_V2.md)
+    struct.pack_into("<8sIIQQI", data, 0, magic, 3, hlen, endian, total,
                      zlib.crc32(bytes(data[FIXED_SIZE:FIXED_SIZE + hlen])))
     path.write_bytes(bytes(data))
-    refused_at_open(model_dir, SHARD0, "version 2")
+    refused_at_open(model_dir, SHARD0, "version 3")
 
 
 def test_manifest_edited_by_hand(model_dir):
@@ -198,7 +198,8 @@ def _bad_values(kind: str, words: int) -> list[int]:
             LY.CODE: [3, -5, 99], LY.COUNT: [-1, 10**9]}[kind]
 
 
-@pytest.mark.parametrize("field", [f.name for f in LY.LEVEL_FIELDS] + [f"col0.{f.name}" for f in LY.COLUMN_FIELDS])
+@pytest.mark.parametrize("field", [f.name for f in LY.LEVEL_FIELDS] + [f"col0.{f.name}" for f in LY.COLUMN_FIELDS]
+                         + [f.name for f in LY.V2_LEVEL_FIELDS if f.kind != LY.ANY])
 def test_open_refuses_every_layout_field_outside_its_kind(pristine, tmp_path, field):
     # the open-time checks follow the layout's field table: each field of a level row,
     # set to a value its kind forbids, is refused before any kernel reads it
@@ -209,6 +210,8 @@ def test_open_refuses_every_layout_field_outside_its_kind(pristine, tmp_path, fi
     if field.startswith("col0."):
         name = field[5:]
         col, kind = LY.column_index(0, name), next(f.kind for f in LY.COLUMN_FIELDS if f.name == name)
+    elif field in LY.V2_LEVEL:  # format v2's fields, after the value columns
+        col, kind = LY.V2_LEVEL[field], next(f.kind for f in LY.V2_LEVEL_FIELDS if f.name == field)
     else:
         col, kind = LY.LEVEL[field], next(f.kind for f in LY.LEVEL_FIELDS if f.name == field)
     for value in _bad_values(kind, words):

@@ -2,7 +2,7 @@
 every chain, absent n-grams, Stupid Backoff scores (pairs and sentences) and perplexity.
 
 Corpora use few distinct words so that n-grams repeat; orders 1..6, 1..7 shards, with
-and without word and n-gram cutoffs.
+and without word and n-gram cutoffs, shard formats 1 and 2.
 """
 import math
 import tempfile
@@ -31,7 +31,8 @@ def cases(draw):
     cutoffs = [1] + [draw(st.integers(1, 3)) if cut else 1 for _ in range(order - 1)]
     return dict(sentences=draw(sentences_st), order=order, num_shards=draw(st.integers(1, 7)),
                 min_count=draw(st.sampled_from([1, 1, 2])), cutoffs=cutoffs, seed=draw(st.integers(0, 2**32 - 1)),
-                value_context=draw(st.sampled_from(["auto", "always", "never"])))
+                value_context=draw(st.sampled_from(["auto", "always", "never"])),
+                format_version=draw(st.sampled_from([1, 2])))  # shard formats (docs/FORMAT_V2.md)
 
 
 def build(case, tmp: str) -> tuple[Model, CountsReference]:
@@ -39,7 +40,7 @@ def build(case, tmp: str) -> tuple[Model, CountsReference]:
     out = Path(tmp) / "model"
     build_model_inmemory(text, out, order=case["order"], num_shards=case["num_shards"],
                          min_word_count=case["min_count"], cutoffs=case["cutoffs"],
-                         value_context=case["value_context"])
+                         value_context=case["value_context"], format_version=case["format_version"])
     naive = CountsReference(case["sentences"], case["order"], case["min_count"], case["cutoffs"])
     return Model.open(out, verify=True), naive
 

@@ -40,6 +40,7 @@ GLOBAL_FIELDS = (
     Field("ncols", CODE, "value columns: 1 (counts) or 2 (prob, backoff)"),
     Field("absent", CODE, "raw value of a missing n-gram: 0, or NAN_BITS for float columns"),
     Field("words", WORDS, "length of the data array in words"),
+    Field("version", CODE, "shard format version: 2 (0 in a v1 table: its layout has no such column)"),
 )
 LEVEL_FIELDS = (
     Field("n", COUNT, "nodes at this level"),
@@ -74,6 +75,14 @@ COLUMN_FIELDS = (
     Field("ctx_sym_w", WIDTH, "width of the context symbols"),
 )
 MAX_COLS = 2
+# level fields added by format v2, after the value columns (the columns of v1's fields
+# do not move, so a v1 table widened with zero columns reads the same; docs/FORMAT_V2.md)
+V2_LEVEL_FIELDS = (
+    Field("k_big", OFFSET, "keys: the ranges of >= BIG_RANGE keys, BIG_ENTRY words each, by first node"),
+    Field("k_big_n", ANY, "keys: number of those ranges (checked at open against the data array)"),
+    Field("k_bdir", OFFSET, "keys: their bucket directories, fixed width"),
+    Field("k_bdir_w", WIDTH, "keys: width of a directory entry"),
+)
 
 
 def _columns(fields: tuple[Field, ...], base: int = 0) -> dict[str, int]:
@@ -84,10 +93,14 @@ GLOBAL = _columns(GLOBAL_FIELDS)
 LEVEL = _columns(LEVEL_FIELDS)
 COLUMN = _columns(COLUMN_FIELDS)
 COL_BASE, COL_FIELDS = len(LEVEL_FIELDS), len(COLUMN_FIELDS)
-FIELDS = COL_BASE + COL_FIELDS * MAX_COLS
+FIELDS_V1 = COL_BASE + COL_FIELDS * MAX_COLS  # a v1 table's width
+V2_LEVEL = _columns(V2_LEVEL_FIELDS, FIELDS_V1)
+FIELDS = FIELDS_V1 + len(V2_LEVEL_FIELDS)
 
 # the kernels' constants
-G_ORDER, G_VOCAB, G_NCOLS, G_ABSENT, G_WORDS = (GLOBAL[n] for n in ("order", "vocab", "ncols", "absent", "words"))
+G_ORDER, G_VOCAB, G_NCOLS, G_ABSENT, G_WORDS, G_VERSION = (GLOBAL[n] for n in ("order", "vocab", "ncols", "absent",
+                                                                                "words", "version"))
+K_BIG, K_BIG_N, K_BDIR, K_BDIR_W = (V2_LEVEL[n] for n in ("k_big", "k_big_n", "k_bdir", "k_bdir_w"))
 L_N = LEVEL["n"]
 EF_L, EF_LO, EF_HI, EF_HI_WORDS, EF_DIR, EF_RANK = (LEVEL[n] for n in ("ef_l", "ef_lo", "ef_hi", "ef_hi_words",
                                                                       "ef_dir", "ef_rank"))
@@ -109,6 +122,12 @@ TABLE_KINDS = (TABLE_U64, TABLE_F32, TABLE_IDENTITY)
 # array, so long sibling ranges (thousands of keys at levels 2-3) are binary-searched
 # there and then scanned for at most RESTART - 1 gap-coded keys
 RESTART = 16
+# v2: a sibling range of at least BIG_RANGE keys also gets a bucket directory over its
+# key values (~BUCKET_KEYS keys per bucket), listed in the level's k_big table as
+# BIG_ENTRY words: (first node, first directory entry, buckets << 6 | bucket shift)
+BIG_RANGE = 128
+BUCKET_KEYS = 32
+BIG_ENTRY = 3
 
 # raw value of a blank (inserted, value-less) node in float columns: a quiet NaN
 NAN_BITS = 0x7FC00000
@@ -122,6 +141,7 @@ def column_index(c: int, name: str) -> int:
 def level_columns(kind: str) -> list[int]:
     """Layout columns (of a level row) of every field of `kind`, value columns included."""
     cols = [LEVEL[f.name] for f in LEVEL_FIELDS if f.kind == kind]
+    cols += [V2_LEVEL[f.name] for f in V2_LEVEL_FIELDS if f.kind == kind]
     return cols + [column_index(c, f.name) for c in range(MAX_COLS) for f in COLUMN_FIELDS if f.kind == kind]
 
 
@@ -129,7 +149,7 @@ def layout_row(row, level: dict | None = None, columns: list[dict] = ()) -> None
     """Fills one layout row (a numpy int64 view) from field values by name: `level` the
     level fields, `columns[c]` value column c's fields. A field left out stays 0."""
     for name, value in (level or {}).items():
-        row[LEVEL[name]] = value
+        row[LEVEL[name] if name in LEVEL else V2_LEVEL[name]] = value
     for c, col in enumerate(columns):
         for name, value in col.items():
             row[column_index(c, name)] = value

@@ -15,11 +15,12 @@ import numpy as np
 from numba import njit
 
 from .bits import INLINE, load, read_bits
-from .codecs import EF_SAMPLE, ef_pair, fixed_get, gamma_get, nib_decode_at, nib_mant_pos
+from .codecs import EF_SAMPLE, ef_pair, fixed_get, gamma_get
 from .layout import (C_CODEC, C_CTX_OFF, C_CTX_OFF_W, C_CTX_SYM, C_CTX_SYM_W, C_DIR, C_MANT, C_TABLE, C_TKIND,
                      C_UNITS, C_UNITS_WORDS, C_WIDTH, CODEC_FIXED, CODEC_GAMMA, COL_BASE, COL_FIELDS, EF_DIR, EF_HI,
-                     EF_HI_WORDS, EF_L, EF_LO, EF_RANK, G_ABSENT, G_NCOLS, G_ORDER, G_WORDS, K_DIR, K_MANT, K_NIB,
-                     K_SIDE, K_SIDE_W, K_W, L_N, RESTART, TABLE_IDENTITY, TABLE_U64)
+                     EF_HI_WORDS, EF_L, EF_LO, EF_RANK, G_ABSENT, G_NCOLS, G_ORDER, G_WORDS, L_N, TABLE_IDENTITY,
+                     TABLE_U64)
+from .v2_keys import find_key  # noqa: F401  (also imported from here by the sentence and word kernels)
 
 JIT = dict(nogil=True, cache=True)
 
@@ -81,66 +82,6 @@ def symbol_raw(buf, lay, row, c, sym):
     if t + sym // 2 >= lay[0, G_WORDS]:
         return np.uint64(lay[0, G_ABSENT])
     return read_bits(buf, t * 64 + sym * 32, 32)
-
-
-@njit(**INLINE)
-def find_key(buf, lay, row, lo, hi, target, hint):
-    """(position of key `target` among keys [lo, hi) of level `row`, or -1; the restart
-    point the scan started from, or -1). `hint`: a restart point whose key is known to be
-    <= target (a previous search of the same range for a smaller key), or -1. Sorted
-    batches search one range for ascending keys, so galloping from the hint replaces a
-    binary search over the whole range."""
-    if lo >= hi:
-        return -1, -1
-    nib = lay[row, K_NIB]
-    mant = lay[row, K_MANT]
-    W = lay[row, K_W]
-    side = lay[row, K_SIDE]
-    side_w = lay[row, K_SIDE_W]
-    start = lo
-    key = np.int64(-1)
-    a = np.int64(-1)
-    b = np.int64(-1)
-    # Restart points m * RESTART inside (lo, hi): search their keys in the side array.
-    m0 = lo // RESTART + 1
-    m1 = (hi - 1) // RESTART
-    if hint >= m0:
-        a = hint
-        step = np.int64(1)
-        while a + step <= m1 and fixed_get(buf, side, side_w, a + step) <= target:
-            a += step
-            step *= 2
-        b = min(a + step - 1, m1)
-    elif m0 <= m1 and fixed_get(buf, side, side_w, m0) <= target:
-        a = m0
-        b = m1
-    if a >= 0:
-        while a < b:  # last m in [a, b] with key <= target
-            mid = (a + b + 1) // 2
-            if fixed_get(buf, side, side_w, mid) <= target:
-                a = mid
-            else:
-                b = mid - 1
-        start = a * RESTART
-        key = fixed_get(buf, side, side_w, a)
-    end = min(hi, (start // RESTART + 1) * RESTART)
-    mpos = nib_mant_pos(buf, nib, lay[row, K_DIR], W, start)
-    if mpos < 0 or mpos >= lay[0, G_WORDS] * 64:
-        return -1, a
-    v, mpos = nib_decode_at(buf, nib, mant, W, start, mpos)
-    if key < 0:
-        key = v  # range start: stored absolute
-    j = start
-    while True:
-        if key == target:
-            return j, a
-        if key > target:
-            return -1, a
-        j += 1
-        if j >= end:
-            return -1, a
-        gap, mpos = nib_decode_at(buf, nib, mant, W, j, mpos)
-        key = key + gap + 1
 
 
 @njit(**INLINE)
