@@ -108,6 +108,14 @@ def _select(sent, state, score, beam: int, prune_log10: float | None) -> np.ndar
     return o[keep]
 
 
+def _next_states(eng: LMEngine, states: np.ndarray, words: np.ndarray) -> np.ndarray:
+    """The states after (state, word) pairs, named without the model."""
+    if hasattr(eng, "next_states"):
+        return eng.next_states(states, words)
+    return np.fromiter((eng.intern(eng.context(s) + (w,)) for s, w in zip(states.tolist(), words.tolist())),
+                       np.int64, len(states))
+
+
 class BeamSearch:
     """The search of a batch of lattices; `engine.rounds` counts the model rounds."""
 
@@ -152,8 +160,7 @@ class BeamSearch:
             rep = np.repeat(go, count)
             arc = np.repeat(lo, count) + (np.arange(len(rep)) - np.repeat(np.cumsum(count) - count, count))
             split = np.flatnonzero(b.w2[arc] >= 0)
-            mid = np.fromiter((eng.intern(eng.context(s) + (w,)) for s, w in
-                               zip(state[rep[split]].tolist(), b.w1[arc[split]].tolist())), np.int64, len(split))
+            mid = _next_states(eng, state[rep[split]], b.w1[arc[split]])
             fin = np.flatnonzero(done)
             q_states = np.concatenate([state[rep], mid, state[fin]])
             q_words = np.concatenate([b.w1[arc], b.w2[arc[split]], np.full(len(fin), EOS_ID, np.int64)])
