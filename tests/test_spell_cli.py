@@ -54,7 +54,7 @@ def test_one_line_in_one_line_out(model, expected, tmp_path):
 def test_json_prints_each_correction(model, expected):
     out = run("spell", model, "--json", stdin=("\n".join(LINES) + "\n").encode()).stdout.decode()
     rows = [json.loads(line) for line in out.splitlines()]
-    assert rows == [c.to_dict() for c in expected]
+    assert rows == [json.loads(json.dumps(c.to_dict())) for c in expected]
     assert rows[0]["changes"][0]["original"] == "siad" and rows[0]["changes"][0]["start"] == LINES[0].index("siad")
 
 
@@ -63,7 +63,7 @@ def test_cluster_answers_as_the_model(model, expected, tmp_path):
     try:
         out = run("spell", "--cluster", cluster.path, "--json",
                   stdin=("\n".join(LINES) + "\n").encode()).stdout.decode()
-        assert [json.loads(line) for line in out.splitlines()] == [c.to_dict() for c in expected]
+        assert [json.loads(line) for line in out.splitlines()] == [json.loads(json.dumps(c.to_dict())) for c in expected]
     finally:
         cluster.stop()
 
