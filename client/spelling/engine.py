@@ -45,6 +45,16 @@ class ArrayLMEngine(LMEngine):
             row[0, :len(ctx)] = ctx
         return int(self._intern_rows(row)[0])
 
+    def intern_many(self, contexts: list[tuple[int, ...]]) -> np.ndarray:
+        """The states of many contexts (each cut to its last order-1 words) at once."""
+        rows = np.full((len(contexts), self._rows.shape[1]), -1, np.int32)
+        width = int(self.client.order) - 1
+        if width > 0:
+            for i, ctx in enumerate(contexts):
+                ctx = ctx[-width:]
+                rows[i, :len(ctx)] = ctx
+        return self._intern_rows(rows) if len(contexts) else np.zeros(0, np.int64)
+
     def context(self, state: int) -> tuple[int, ...]:
         return tuple(self._rows[state, :self._lens[state]].tolist()) if self.width else ()
 

@@ -116,6 +116,12 @@ def _next_states(eng: LMEngine, states: np.ndarray, words: np.ndarray) -> np.nda
                        np.int64, len(states))
 
 
+def _intern_many(eng: LMEngine, contexts: list[tuple[int, ...]]) -> np.ndarray:
+    if hasattr(eng, "intern_many"):
+        return eng.intern_many(contexts)
+    return np.fromiter(map(eng.intern, contexts), np.int64, len(contexts))
+
+
 class BeamSearch:
     """The search of a batch of lattices; `engine.rounds` counts the model rounds."""
 
@@ -231,12 +237,12 @@ def rescore_spans(engine: LMEngine, lam: float, paths: list[tuple[Arc, ...]],
             mine = [w for a in arcs for w in a.lm_words]
             seq = engine.word_ids(mine).tolist() + ids_after + ([EOS_ID] if reaches_end else [])
             for w in seq:
-                states.append(engine.intern(tuple(ctx)))
+                states.append(tuple(ctx))
                 words.append(w)
                 owner.append(v)
                 ctx = (ctx + [w])[-width:] if width else []
             errs.append(sum(a.error_log10 for a in arcs))
-    log10, _ = engine.extend(np.asarray(states, np.int64), np.asarray(words, np.int64))
+    log10, _ = engine.extend(_intern_many(engine, states), np.asarray(words, np.int64))
     total = np.zeros(len(var_index))
     np.add.at(total, np.asarray(owner, np.int64), log10)
     total += lam * np.asarray(errs)
