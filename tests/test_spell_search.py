@@ -145,7 +145,7 @@ def test_rounds_per_batch_are_the_positions_not_the_hypotheses(client, batch_siz
         lat.append(arcs)
     engine = ArrayLMEngine(client)
     res = BeamSearch(engine, beam=16).search(lat, [n_tokens] * batch_size)
-    assert engine.rounds == n_tokens + 1  # one per position, </s> in the last
+    assert engine.rounds == n_tokens  # one per position, </s> asked with the last words
     assert all(r.arcs[-1].last == n_tokens for r in res)
     # confidence rescoring: one more round for every span of every sentence
     spans = []
@@ -204,3 +204,26 @@ def test_array_engine_answers_as_lm_engine(client, steps, cache):
     mid = fast.next_states(np.asarray(sf[:5]), np.arange(3, 8))
     assert [fast.context(int(m)) for m in mid] == [
         (fast.context(s) + (w,))[-(client.order - 1):] for s, w in zip(sf[:5], range(3, 8))]
+
+
+def test_positions_without_a_choice_cost_no_round(client):
+    """A position whose only arc is one word is passed in the round of the position
+    before it (its state is named client-side): rounds = positions with a choice."""
+    words = _common_words(client)
+    n_tokens, single = 7, {2, 5}
+    lat = []
+    for s in range(2):
+        arcs = []
+        for p in range(n_tokens):
+            arcs.append(Arc(p, p + 1, ("x",), (words[(p * 7 + s) % 30],), -0.1, ORIGINAL))
+            if p not in single:
+                arcs += [Arc(p, p + 1, (w,), (w,), -2.0, EDIT, 1) for w in words[p + s:p + s + 2]]
+                if p + 1 < n_tokens:
+                    arcs.append(Arc(p, p + 2, ("m",), (words[p + 9],), -3.0, MERGE, 1))
+        lat.append(arcs)
+    engine = ArrayLMEngine(client)
+    got = BeamSearch(engine, lam=1.25, beam=10_000, prune_log10=None).search(lat, [n_tokens] * 2)
+    assert engine.rounds == n_tokens - len(single)
+    for arcs, r in zip(lat, got):  # still the exhaustive best
+        best = max(_path_score(client, path, 1.25, engine.float32) for path in _all_paths(arcs, n_tokens))
+        assert r.score == pytest.approx(best, abs=1e-9)
