@@ -15,8 +15,8 @@ allowed, 2+ letters) is corrupted with probability `word_rate`; its kind is draw
   insertion     a keyboard neighbour of a letter typed beside it    "the" -> "thre"
   two_edits     two of the single-edit kinds above
   real_word     a single edit that makes another word of `vocabulary` ("then" -> "than");
-                without a vocabulary, a word of CONFUSIONS (our own short list of
-                English near-homophones)
+                where none does (or without a vocabulary), a word of CONFUSIONS (our
+                own short list of English near-homophones)
   split         a space typed inside a word                         "something" -> "some thing"
   merge         the space between two words dropped                 "in the" -> "inthe"
 
@@ -29,6 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from ngram.errors import InvalidArgumentError
 
 from .error_model import ADJACENT, KEYBOARD_ROWS, VOWELS
 
@@ -58,7 +60,7 @@ class NoiseRates:
         unknown = sorted(set(self.mix) - set(KINDS))
         if unknown or not 0 <= self.word_rate <= 1 or not self.mix or min(self.mix.values()) < 0 \
                 or sum(self.mix.values()) <= 0 or self.first_letter_factor < 0:
-            raise ValueError(f"bad noise rates (unknown kinds {unknown}, word_rate {self.word_rate}, mix {self.mix})")
+            raise InvalidArgumentError(f"bad noise rates (unknown kinds {unknown}, word_rate {self.word_rate}, mix {self.mix})")
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,7 @@ def single_edit(word: str, kind: str, rng, first_letter_factor: float = 0.25) ->
         near = [c for c in _LETTERS if ADJACENT[ord(low[i]) - 97, ord(c) - 97]]
         c = _like(word[i], near[int(rng.integers(len(near)))])
         return word[:i] + c + word[i:] if rng.random() < 0.5 else word[:i + 1] + c + word[i + 1:]
-    raise ValueError(f"unknown edit kind {kind!r}")
+    raise InvalidArgumentError(f"unknown edit kind {kind!r}")
 
 
 def _doubled(low: str, p: int) -> bool:
@@ -154,22 +156,20 @@ def _typo(word: str, kind: str, rng, rates: NoiseRates, vocabulary) -> str | Non
     if kind == "split":
         cuts = [p for p in range(2, len(word) - 1) if word[p - 1].isalpha() and word[p].isalpha()]
         return None if len(word) < 4 or not cuts else (lambda p: word[:p] + " " + word[p:])(cuts[int(rng.integers(len(cuts)))])
-    raise ValueError(f"unknown kind {kind!r}")
+    raise InvalidArgumentError(f"unknown kind {kind!r}")
 
 
 def _real_word(word: str, rng, rates: NoiseRates, vocabulary) -> str | None:
     low = word.lower()
-    if vocabulary is None:
-        options = [b if a == low else a for a, b in CONFUSIONS if low in (a, b)]
-        if not options:
-            return None
-        new = options[int(rng.integers(len(options)))]
-    else:
+    confusions = [b if a == low else a for a, b in CONFUSIONS if low in (a, b)]
+    if vocabulary is not None:   # a single edit that makes another word of the vocabulary
         tries = [single_edit(word, k, rng, rates.first_letter_factor) for k in EDIT_KINDS for _ in range(3)]
         found = sorted({t for t in tries if t is not None and t.lower() != low and t.lower() in vocabulary})
-        if not found:
-            return None
-        return found[int(rng.integers(len(found)))]
+        if found:
+            return found[int(rng.integers(len(found)))]
+    if not confusions:
+        return None
+    new = confusions[int(rng.integers(len(confusions)))]
     return new.capitalize() if word[:1].isupper() else new
 
 

@@ -31,6 +31,7 @@ from .noise import EDIT_KINDS, NoiseRates, corrupt_lines, eligible
 DEFAULT_CORPUS = (Path(os.environ.get("NGRAM_SHARED", Path(__file__).resolve().parents[3] / "shared"))
                   / "corpus" / "en-train.txt.zst")
 DEFAULT_OUT = Path(__file__).resolve().parent / "data" / "error_model.json"
+DEFAULTS = {"every": 25, "sentences": 30000, "seed": 20261203}
 TYPO_KINDS = set(EDIT_KINDS) | {"two_edits"}
 _SUB_ADJ = {c: int(ADJACENT[c].sum()) for c in range(26)}
 # letters y != x neither adjacent to x nor (both vowels): the sub_other choices of x
@@ -109,9 +110,9 @@ def estimate(sentences: list[str], seed: int, rates: NoiseRates | None = None) -
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--corpus", default=str(DEFAULT_CORPUS))
-    p.add_argument("--every", type=int, default=25, help="read every N-th sentence")
-    p.add_argument("--sentences", type=int, default=30000, help="at most this many sentences")
-    p.add_argument("--seed", type=int, default=20261203)
+    p.add_argument("--every", type=int, default=DEFAULTS["every"], help="read every N-th sentence")
+    p.add_argument("--sentences", type=int, default=DEFAULTS["sentences"], help="at most this many sentences")
+    p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     p.add_argument("--out", default=str(DEFAULT_OUT))
     a = p.parse_args(argv)
     sentences = read_sentences(a.corpus, a.every, a.sentences)
