@@ -126,6 +126,10 @@ def _next_states(eng: LMEngine, states: np.ndarray, words: np.ndarray) -> np.nda
                        np.int64, len(states))
 
 
+def _scores(eng: LMEngine, states: np.ndarray, words: np.ndarray) -> np.ndarray:
+    return eng.scores(states, words) if hasattr(eng, "scores") else eng.extend(states, words)[0]
+
+
 def _intern_many(eng: LMEngine, contexts: list[tuple[int, ...]]) -> np.ndarray:
     if hasattr(eng, "intern_many"):
         return eng.intern_many(contexts)
@@ -214,7 +218,7 @@ class BeamSearch:
             states += [cur[end], state[fin]]
             words += [np.full(len(end) + len(fin), EOS_ID, np.int64)]
             errs += [np.zeros(len(end) + len(fin))]
-            log10, _ = eng.extend(np.concatenate(states), np.concatenate(words))   # the step's one round
+            log10 = _scores(eng, np.concatenate(states), np.concatenate(words))   # the step's one round
             total = np.concatenate([score[rep], score[fin]])
             np.add.at(total, np.concatenate(owners), log10 + np.concatenate(errs))
             ends = np.concatenate([end, E + np.arange(len(fin))])
@@ -283,7 +287,7 @@ def rescore_spans(engine: LMEngine, lam: float, paths: list[tuple[Arc, ...]],
                 owner.append(v)
                 ctx = (ctx + [w])[-width:] if width else []
             errs.append(sum(a.error_log10 for a in arcs))
-    log10, _ = engine.extend(_intern_many(engine, states), np.asarray(words, np.int64))
+    log10 = _scores(engine, _intern_many(engine, states), np.asarray(words, np.int64))
     total = np.zeros(len(var_index))
     np.add.at(total, np.asarray(owner, np.int64), log10)
     total += lam * np.asarray(errs)
