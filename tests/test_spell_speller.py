@@ -145,6 +145,17 @@ def _typo(s: str) -> str:
     return " ".join(w)
 
 
+def test_a_client_passed_in_stays_open(model):
+    from client.client import Client
+    with Client.open(model) as c:
+        with Speller(c) as sp:
+            want = sp.correct_one("And the LORD siad unto Moses")
+        assert c.count("the LORD") > 0  # still open
+        with Speller(c.backend) as sp:
+            assert sp.correct_one("And the LORD siad unto Moses") == want
+        assert c.count("the LORD") > 0
+
+
 def test_batched_equals_one_by_one(model):
     texts = [_typo(s) for s in SENTENCES[20:32]] + ["", "teh"]
     with Speller(model) as a, Speller(model) as b:

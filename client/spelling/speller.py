@@ -23,12 +23,15 @@ characters) are kept.
 """
 from __future__ import annotations
 
+import os
 import re
 import threading
 
 from client.beam import as_client
 from client.spelling.engine import ArrayLMEngine
+from client.spelling.lattice import CandidateGenerator
 from client.spelling.search import BeamSearch, rescore_spans
+from client.spelling.text import tokenize
 from client.spelling.types import MERGE, ORIGINAL, Alternative, Arc, Change, Correction, Token
 from ngram.errors import InvalidQueryError
 from ngram.limits import (DEFAULT_SPELL_ALTERNATIVES, DEFAULT_SPELL_BEAM, DEFAULT_SPELL_LAMBDA,
@@ -40,21 +43,21 @@ MAX_RESCORED_VARIANTS = 32  # candidates of one changed span whose posterior is 
 
 class Speller:
     """Corrects texts with a model (see the module docstring). Thread-safe: each thread
-    gets its own engine (engine.ArrayLMEngine) over the one Client. `generator`: a lattice.CandidateGenerator
-    (made for the model from `generator_options` when not given)."""
+    gets its own engine (engine.ArrayLMEngine) over the one Client. `generator`: a
+    lattice.CandidateGenerator (made for the model from `generator_options` when not
+    given). A model directory or cluster file is opened and closed by the Speller; a
+    Client or backend passed in is the caller's and stays open."""
 
     def __init__(self, lm, *, lam: float = DEFAULT_SPELL_LAMBDA, beam: int = DEFAULT_SPELL_BEAM,
                  prune_log10: float | None = DEFAULT_SPELL_PRUNE_LOG10,
                  alternatives: int = DEFAULT_SPELL_ALTERNATIVES, generator=None, **generator_options):
-        from client.client import Client
-        self._owns_client = not isinstance(lm, Client)
+        self._owns_client = isinstance(lm, (str, os.PathLike))  # a Client or backend passed in stays open
         self.client = as_client(lm)
         try:
             self.lam, self.beam, self.prune_log10 = float(lam), int(beam), prune_log10
             self.alternatives = int(alternatives)
             BeamSearch(None, lam=lam, beam=beam, prune_log10=prune_log10)  # checks the settings
             if generator is None:
-                from client.spelling.lattice import CandidateGenerator
                 generator = CandidateGenerator(self.client.backend, **generator_options)
             self.generator = generator
         except BaseException:
@@ -80,7 +83,6 @@ class Speller:
 
     def correct(self, texts: list[str]) -> list[Correction]:
         """One Correction per text, in order (see the module docstring)."""
-        from client.spelling.text import tokenize
         texts = _checked(texts)
         tokens = [tokenize(t) for t in texts]
         for i, toks in enumerate(tokens):
