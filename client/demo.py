@@ -25,7 +25,7 @@ DEFAULT_SENTENCES = ["the cat sat on the mat", "it is a truth universally acknow
                      "this is not a sentence of the corpus"]
 # spelling correction through the cluster (client/spelling): typos, a split, a real-word error
 SPELL_SENTENCES = ["the kinf of the land", "he went out form the house", "and the peple said unto him",
-                   "it was in thebeginning"]
+                   "it came to pass inthe days of the king"]
 CLI_TIMEOUT = 120.0  # seconds for one `cluster` command (its own health wait is shorter)
 
 
@@ -105,6 +105,7 @@ def _spell_demo(cluster_path: Path, model_dir: Path, out) -> bool:
     for c in got:
         fixes = ", ".join(f"{ch.original!r}->{ch.replacement!r} ({ch.confidence:.2f})" for ch in c.changes)
         out(f"  {c.text}  =>  {c.corrected}   [{fixes or 'no change'}]")
+    out("spelling remote == local: " + ("OK" if got == want else "MISMATCH"))
     return got == want
 
 
