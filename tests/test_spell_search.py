@@ -236,3 +236,21 @@ def test_scores_when_the_cache_arrays_grow_during_the_call(client):
     words = np.arange(3, min(len(client.vocab), 2503))
     states = np.full(len(words), fast.start_states(1)[0])
     assert fast.scores(states, words).tolist() == base.extend(states, words)[0].tolist()
+
+
+def test_state_hash_collisions_fall_back_to_exact_keys(client, monkeypatch):
+    """Contexts are keyed by a 64-bit hash; with a hash that collides all the time the
+    engine must still name every context exactly (it turns to byte keys)."""
+    import client.spelling.engine as engine_module
+    monkeypatch.setattr(engine_module, "_row_hash", lambda rows: (rows[:, -1].astype(np.int64) % 3))
+    fast, base = ArrayLMEngine(client), LMEngine(client)
+    sf, sb = fast.start_states(40), base.start_states(40)
+    rng = np.random.default_rng(3)
+    for _ in range(4):
+        words = rng.integers(3, min(len(client.vocab), 200), 40)
+        lf, nf = fast.extend(sf, words)
+        lb, nb = base.extend(sb, words)
+        assert lf.tolist() == lb.tolist()
+        assert [fast.context(int(x)) for x in nf] == [base.context(int(x)) for x in nb]
+        sf, sb = nf, nb
+    assert not fast._hashed

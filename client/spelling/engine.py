@@ -21,6 +21,19 @@ from client.beam import LMEngine, as_client
 from ngram.limits import DECODER_LM_CACHE_PAIRS
 
 _WORD_BITS = 32
+_FNV_OFFSET, _FNV_PRIME = np.uint64(0xCBF29CE484222325), np.uint64(0x100000001B3)
+_MIX = np.uint64(0xFF51AFD7ED558CCD)
+
+
+def _row_hash(rows: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each int32 row (FNV-1a over the words, then a final mix)."""
+    h = np.full(len(rows), _FNV_OFFSET, np.uint64)
+    for j in range(rows.shape[1]):
+        h = (h ^ (rows[:, j].astype(np.int64) + 1).astype(np.uint64)) * _FNV_PRIME
+    h ^= h >> np.uint64(33)
+    h *= _MIX
+    h ^= h >> np.uint64(33)
+    return h.view(np.int64)
 
 
 class ArrayLMEngine(LMEngine):
@@ -30,7 +43,8 @@ class ArrayLMEngine(LMEngine):
         W = max(int(client.order) - 1, 1)
         self._rows = np.full((1024, W), -1, np.int32)
         self._lens = np.zeros(1024, np.int32)
-        self._row_index: dict[bytes, int] = {}
+        self._row_index: dict = {}  # row hash (or, after a collision, row bytes) -> state
+        self._hashed = True
         self._n_states = 0
         self._slot: dict[int, int] = {}
         self._c_log10 = np.zeros(1024)
@@ -77,11 +91,29 @@ class ArrayLMEngine(LMEngine):
         return self._intern_rows(rows)
 
     def _intern_rows(self, rows: np.ndarray) -> np.ndarray:
+        """The state of each context row, new rows getting new states. Rows are keyed by
+        a 64-bit hash (numbers, not bytes: a fast np.unique and dict probe); every hit is
+        checked against the stored row, and a collision (never seen; ~n^2 / 2^65) turns
+        the engine to exact byte keys for good."""
         rows = np.ascontiguousarray(rows, np.int32)
+        if self._hashed:
+            keys = _row_hash(rows)
+            uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+            inverse = inverse.ravel()
+            if np.array_equal(rows, rows[first[inverse]]):
+                sids = self._lookup(rows, uniq.tolist(), first)
+                if sids is not None:
+                    return sids[inverse]
+            self._to_byte_keys()
         keys = rows.view(np.dtype((np.void, rows.shape[1] * 4))).ravel()
         uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        blobs = [bytes(k) for k in uniq.tolist()]
-        sids = np.fromiter(map(self._row_index.get, blobs, repeat(-1)), np.int64, len(blobs))
+        return self._lookup(rows, [bytes(k) for k in uniq.tolist()], first)[inverse.ravel()]
+
+    def _lookup(self, rows: np.ndarray, keys: list, first: np.ndarray) -> np.ndarray | None:
+        sids = np.fromiter(map(self._row_index.get, keys, repeat(-1)), np.int64, len(keys))
+        hit = np.flatnonzero(sids >= 0)
+        if self._hashed and len(hit) and not np.array_equal(self._rows[sids[hit]], rows[first[hit]]):
+            return None  # a hash collision
         new = np.flatnonzero(sids < 0)
         if len(new):
             ids = np.arange(self._n_states, self._n_states + len(new))
@@ -91,10 +123,16 @@ class ArrayLMEngine(LMEngine):
             src = rows[first[new]]
             self._rows[ids] = src
             self._lens[ids] = (src >= 0).sum(axis=1)
-            self._row_index.update(zip([blobs[i] for i in new.tolist()], ids.tolist()))
+            self._row_index.update(zip([keys[i] for i in new.tolist()], ids.tolist()))
             self._n_states += len(new)
             sids[new] = ids
-        return sids[inverse.ravel()]
+        return sids
+
+    def _to_byte_keys(self) -> None:
+        self._hashed = False
+        rows = np.ascontiguousarray(self._rows[:self._n_states])
+        blobs = rows.view(np.dtype((np.void, rows.shape[1] * 4))).ravel().tolist()
+        self._row_index = {bytes(b): i for i, b in enumerate(blobs)}
 
     # -- rounds ------------------------------------------------------------------------
     def extend(self, states, words) -> tuple[np.ndarray, np.ndarray]:
