@@ -82,7 +82,9 @@ def test_errors_are_one_line(model, tmp_path):
 def test_serve_goes_to_the_service_command():
     pytest.importorskip("client.spelling.service_cli")
     p = run("spell", "serve", "--help")
-    assert b"--port" in p.stdout
+    assert b"--port" in p.stdout and b"spell serve [OPTIONS]" in p.stdout
+    p = run("spell", "serve", ok=False)  # serve's own usage error, not spell's
+    assert p.returncode == 2 and b"spell serve --help" in p.stderr
 
 
 def test_spell_is_an_ngram_command():

@@ -40,7 +40,8 @@ class _SpellCommand(click.Command):
         if rest is None:
             return super().invoke(ctx)
         from client.spelling.service_cli import serve
-        with serve.make_context(SERVE, rest, parent=ctx) as sub:
+        # no parent context: click would put spell's [MODEL] [FILE] into serve's usage line
+        with serve.make_context(f"{ctx.command_path} {SERVE}", rest) as sub:
             return serve.invoke(sub)
 
     def format_usage(self, ctx, formatter):
