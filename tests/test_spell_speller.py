@@ -207,3 +207,15 @@ def test_bad_input_is_a_clear_answer_or_a_clear_error(speller):
         speller.correct("one text")
     # the speller still works after each error
     assert speller.correct_one("And the LORD siad").corrected == "And the LORD said"
+
+
+def test_a_long_running_speller_holds_bounded_states(model):
+    """The engine forgets its states between calls once it holds more than its bound,
+    and answers the same afterwards."""
+    texts = [_typo(s) for s in SENTENCES[60:90]]
+    with Speller(model) as sp, Speller(model) as unbounded:
+        sp.engine.cache_pairs = 300
+        got = [sp.correct_one(t) for t in texts]
+        want = [unbounded.correct_one(t) for t in texts]
+        assert got == want
+        assert unbounded.engine._n_states > 3 * 300 and sp.engine._n_states < unbounded.engine._n_states

@@ -3,13 +3,15 @@
 The spelling search hands the engine some thousand (state, word) pairs per sentence; the
 base engine interns each next context and caches each answer with a Python call per
 pair (~20 us), ten times the model's own lookup. Here contexts are rows of a numpy
-matrix (left-aligned word ids, -1 past the end), interned by their bytes in one dict
-through C-level `map`, and answers sit in numpy arrays indexed through one dict from
-the pair key: a round costs a few whole-array operations plus one dict probe per
-distinct pair. `scores` answers without naming next states (the search names them
-itself with `next_states`); `extend` names them when first asked. Same answers, same states and same `rounds` accounting as LMEngine
-(tests/test_spell_search.py runs the search on both); the cache is bounded by clearing
-it when full (not an LRU). No prefetch.
+matrix (left-aligned word ids, -1 past the end), interned through one dict keyed by a
+64-bit row hash (checked against the stored row) with C-level `map`, and answers sit in
+numpy arrays indexed through one dict from the pair key: a round costs a few
+whole-array operations plus one dict probe per distinct pair. `scores` answers without
+naming next states (the search names them itself with `next_states`); `extend` names
+them when first asked. Same answers, same states and same `rounds` accounting as
+LMEngine (tests/test_spell_search.py runs the search on both). Answers are dropped when
+more than `cache_pairs` are held; states when `trim` (between searches) finds more than
+that. No prefetch.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import numpy as np
 
 from client.beam import LMEngine, as_client
 from ngram.limits import DECODER_LM_CACHE_PAIRS
+from ngram.vocab import BOS_ID
 
 _WORD_BITS = 32
 _FNV_OFFSET, _FNV_PRIME = np.uint64(0xCBF29CE484222325), np.uint64(0x100000001B3)
@@ -40,7 +43,10 @@ class ArrayLMEngine(LMEngine):
 
     def __init__(self, lm, *, cache_pairs: int = DECODER_LM_CACHE_PAIRS, float32: bool | None = None):
         client = as_client(lm)
-        W = max(int(client.order) - 1, 1)
+        self._start_afresh(max(int(client.order) - 1, 1))
+        super().__init__(client, cache_pairs=cache_pairs, float32=float32)  # interns NULL_STATE, START_STATE
+
+    def _start_afresh(self, W: int) -> None:
         self._rows = np.full((1024, W), -1, np.int32)
         self._lens = np.zeros(1024, np.int32)
         self._row_index: dict = {}  # row hash (or, after a collision, row bytes) -> state
@@ -51,7 +57,16 @@ class ArrayLMEngine(LMEngine):
         self._c_next = np.zeros(1024, np.int64)
         self._c_state = np.zeros(1024, np.int64)
         self._c_word = np.zeros(1024, np.int64)
-        super().__init__(client, cache_pairs=cache_pairs, float32=float32)  # interns NULL_STATE, START_STATE
+
+    def trim(self) -> None:
+        """Forget every state and answer once more than `cache_pairs` states are named
+        (states, unlike answers, are not dropped mid-search: hypotheses hold them). Call
+        between searches only: earlier state ids are void afterwards."""
+        if self._n_states > self.cache_pairs:
+            self._start_afresh(self._rows.shape[1])
+            self.intern(())
+            if self.width:
+                self.intern((BOS_ID,))
 
     # -- states ------------------------------------------------------------------------
     def intern(self, context: tuple[int, ...]) -> int:

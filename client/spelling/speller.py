@@ -93,6 +93,7 @@ class Speller:
         lattices = [_complete(arcs, tokens[i]) for i, arcs in
                     zip(todo, self.generator.arcs_batch([tokens[i] for i in todo]))]
         engine = self.engine
+        engine.trim()  # bounds the states a long-running speller holds
         found = BeamSearch(engine, lam=self.lam, beam=self.beam, prune_log10=self.prune_log10).search(
             lattices, [len(tokens[i]) for i in todo])
         paths = [r.arcs for r in found]
