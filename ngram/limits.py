@@ -77,3 +77,11 @@ SPELL_MIN_COUNT = 2                  # candidates: a word seen fewer times in th
 SPELL_MAX_WORD_CHARS = 32            # a longer word (code points) is neither indexed nor corrected
 SPELL_MAX_CANDIDATES = 12            # edit / real-word arcs kept per token (best error + frequency first)
 SPELL_CACHE_TEXTS = 1 << 16          # typed texts whose arcs a CandidateGenerator keeps (then starts afresh)
+# spelling search and Speller (client/spelling/search.py, speller.py)
+MAX_SPELL_TEXT_CHARS = 10_000        # characters of one text a Speller corrects (more: InvalidQueryError)
+MAX_SPELL_TOKENS = 500               # tokens of one text (one sentence of the search: rounds ~ tokens)
+MAX_SPELL_BATCH_TEXTS = 1_000        # texts of one correct() call
+DEFAULT_SPELL_BEAM = 8               # hypotheses per sentence kept at each token position (bench/tune_spell.py)
+DEFAULT_SPELL_LAMBDA = 1.25          # weight of log10 P(typed | intended) against the LM's log10 (bench/tune_spell.py)
+DEFAULT_SPELL_PRUNE_LOG10 = 8.0      # hypotheses further below their sentence's best are dropped
+DEFAULT_SPELL_ALTERNATIVES = 3       # alternatives listed per change
