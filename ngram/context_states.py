@@ -1,0 +1,157 @@
+"""Contexts as integer keys, and KenLM's ``BaseScore`` as one call with integer arguments:
+the per-word path of the kenlm facade (client.kenlm_compat) on a local one-shard model.
+
+A decoder calls ``BaseScore`` once per word (~400-2,700 times an utterance), so the call
+must cost about what KenLM's does (~0.7 us). Passing the context as a tuple of ids and
+the model's arrays to a numba kernel costs ~1 us of argument unboxing alone; here the
+context is a key of one process-wide table of interned contexts (ngram.kernels.
+word_score_entry) and the model's arrays are reached through one handle array's address,
+so a call passes three ints. Scores are ngram.kernels.word_score's (bit for bit KenLM's).
+
+Keys are valid for the life of the process and mean the same ids for every model (as a
+tuple of ids does). The table grows by doubling up to KENLM_CONTEXT_TABLE_MAX contexts
+(~70 bytes each); past that, ``WordEntry.call`` answers NO_KEY and the caller keeps the
+context as a tuple (the slower path of ngram.sentence_scoring).
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from .kernels import word_score_entry as K
+from .limits import KENLM_CONTEXT_TABLE_MAX, KENLM_WORD_CACHE_ENTRIES, MAX_ORDER
+from .sentence_scoring import SentenceScorer, local_shard
+from .vocab import BOS_ID
+
+NO_KEY, BAD_KEY = K.NO_KEY, K.BAD_KEY
+EMPTY_KEY, BOS_KEY = 0, 1  # interned first, in this order
+_INITIAL_CAPACITY = 1 << 12
+assert K.CONTEXT_WIDTH == MAX_ORDER - 1
+
+
+def _address(a: np.ndarray) -> int:
+    if not a.flags.c_contiguous:
+        raise ValueError("the per-word kernel needs C-contiguous arrays")
+    return a.__array_interface__["data"][0]
+
+
+class ContextTable:
+    """The process-wide table of interned contexts (see ngram.kernels.word_score_entry);
+    ``TABLE`` is the one instance. Kernels reach it through ``handle``'s address; growing
+    replaces its arrays and rewrites the handle in place (under the GIL, as the kernels
+    run: no call sees a half-written handle)."""
+
+    def __init__(self, capacity: int = _INITIAL_CAPACITY, limit: int = KENLM_CONTEXT_TABLE_MAX):
+        self.limit = limit
+        self.handle = np.zeros(K.T_FIELDS, np.int64)
+        self._lock = threading.Lock()
+        self._allocate(capacity, 0)
+        assert self.intern(()) == EMPTY_KEY and self.intern((BOS_ID,)) == BOS_KEY
+
+    def _allocate(self, capacity: int, count: int) -> None:
+        rows = np.full((capacity + 1, K.CONTEXT_WIDTH), -1, np.int32)  # + the scratch row
+        if count:
+            rows[:count] = self.rows[:count]
+        slots = np.zeros(2 * capacity, np.int32)  # at most half full
+        K.rehash(rows, count, slots)
+        self.rows, self.slots = rows, slots
+        h = self.handle
+        h[K.T_ROWS_PTR], h[K.T_CAPACITY], h[K.T_SLOTS_PTR] = _address(rows), capacity, _address(slots)
+        h[K.T_NSLOTS], h[K.T_COUNT] = len(slots), count
+
+    @property
+    def address(self) -> int:
+        return _address(self.handle)
+
+    def __len__(self) -> int:
+        return int(self.handle[K.T_COUNT])
+
+    def grow(self) -> bool:
+        """Doubles the capacity; False when it is at the limit already."""
+        with self._lock:
+            capacity = int(self.handle[K.T_CAPACITY])
+            if capacity >= self.limit:
+                return False
+            self._allocate(min(2 * capacity, self.limit), len(self))
+            return True
+
+    def intern(self, words: tuple) -> int:
+        """Key of a context (ids, oldest first; the last CONTEXT_WIDTH count); NO_KEY when
+        the table is full at its limit."""
+        row = np.full(K.CONTEXT_WIDTH, -1, np.int32)
+        words = words[len(words) - K.CONTEXT_WIDTH:] if len(words) > K.CONTEXT_WIDTH else words
+        if words:
+            row[K.CONTEXT_WIDTH - len(words):] = words
+        while True:
+            key = int(K.intern_row(self.address, row))
+            if key != NO_KEY or not self.grow():
+                return key
+
+    def words(self, key: int) -> tuple:
+        """The ids of the context with this key, oldest first."""
+        row = self.rows[key]
+        return tuple(int(i) for i in row[row >= 0])
+
+
+TABLE = ContextTable()
+
+
+class WordEntry:
+    """``call(key, word_id)`` -> (log10, n-gram length, next key) for one local one-shard
+    model scored by ``scorer`` (its layout: the decoded trie if it has one, else the
+    compressed shard); next key NO_KEY when the table of contexts is full (call
+    ``TABLE.grow()`` and again, or fall back). ``None`` from ``for_scorer`` when the
+    scorer is not local (it scores by batched lookups)."""
+
+    def __init__(self, table, order: int, vocab_size: int):
+        self._keep = []  # the arrays the handle points to
+        self.cache = np.full((KENLM_WORD_CACHE_ENTRIES, 4), -1, np.int64)  # (rows: a power of two)
+        h = np.zeros(K.M_FIELDS, np.int64)
+        if table.decoded is not None:
+            nodes = table.decoded.nodes
+            h[K.M_KIND], h[K.M_A_PTR], h[K.M_A_ROWS], h[K.M_A_COLS] = (K.KIND_DECODED, _address(nodes),
+                                                                       nodes.shape[0], nodes.shape[1])
+            if nodes.dtype != np.int32:
+                raise TypeError(f"decoded nodes are {nodes.dtype}, the kernel reads int32")
+            self._keep.append(nodes)
+        else:
+            buf, lay = table.data, table.layout
+            if buf.dtype != np.uint64 or buf.ndim != 1 or lay.dtype != np.int64 or lay.ndim != 2:
+                raise TypeError("the compressed shard's data must be uint64[:] and its layout int64[:, :]")
+            h[K.M_KIND], h[K.M_A_PTR], h[K.M_A_ROWS] = K.KIND_COMPRESSED, _address(buf), len(buf)
+            h[K.M_B_PTR], h[K.M_B_ROWS], h[K.M_B_COLS] = _address(lay), lay.shape[0], lay.shape[1]
+            self._keep += [buf, lay]
+        h[K.M_VOCAB], h[K.M_ORDER] = vocab_size, order
+        h[K.M_CACHE_PTR], h[K.M_CACHE_ROWS] = _address(self.cache), len(self.cache)
+        h[K.M_TABLE_PTR] = TABLE.address
+        self.handle = h
+        self.address = _address(h)
+        K.score(self.address, EMPTY_KEY, BOS_ID)  # loaded (or compiled) now, not on the first word
+        self._entry = _entry_point(K.score)
+        self._address = self.address
+
+    @classmethod
+    def for_scorer(cls, scorer: SentenceScorer) -> "WordEntry | None":
+        table = local_shard(scorer.backend)
+        if table is None or scorer.layout not in ("compressed", "decoded"):
+            return None
+        return cls(table, scorer.order, len(scorer.vocab))
+
+    def call(self, key: int, word_id: int) -> tuple[float, int, int]:
+        return self._entry(self._address, key, word_id)
+
+    def bound(self):
+        """``call`` as a function of (key, word id) with the handle bound: the compiled
+        entry point itself and the address (for a caller that inlines the call)."""
+        return self._entry, self._address
+
+
+def _entry_point(kernel):
+    """The compiled function of the kernel's one signature: skips the dispatcher's typing
+    of the arguments (callers pass exactly three ints)."""
+    try:
+        (signature,) = kernel.signatures
+        return kernel.overloads[signature].entry_point
+    except (AttributeError, KeyError, ValueError):
+        return kernel
