@@ -292,12 +292,13 @@ class Model:
                 self._scores.add(key, hit)
             return hit
         wid = self._word_ids.get(word)
-        if wid is None:  # the word's first time: the scorer finds its id as kenlm's vocabulary does
-            wid = self._word_in_context((), word)[2]
-            self._word_ids.add(word, wid)
         if type(ctx) is int:
             while True:
-                log10, length, nxt = entry.call(ctx, wid)
+                if wid is None:  # the word's first time: its id found and scored in one call
+                    log10, length, nxt, wid = entry.call_new(ctx, word)
+                    self._word_ids.add(word, wid)
+                else:
+                    log10, length, nxt = entry.call(ctx, wid)
                 if nxt >= 0:
                     return log10, length, wid, nxt
                 if nxt == BAD_KEY:
@@ -329,17 +330,32 @@ class Model:
                 write(out_state, hit[3])
                 return hit[0]
         else:
-            call, address = self._entry.bound()
-            word_ids = self._word_ids.get
+            call, call_new, address = self._entry.bound()
+            normalize, word_ids = self._entry.normalize, self._word_ids
+            known, limit = word_ids.get, word_ids.entries
+            if not self._entry.lowercase:  # a str's UTF-8 is its normal form: skip a call
+                def normalize(word, slow=normalize):
+                    if word.__class__ is str:
+                        try:
+                            return word.encode()
+                        except UnicodeEncodeError:
+                            pass  # (a lone surrogate: the tokenizer's error)
+                    return slow(word)
 
             def BaseScore(in_state, word, out_state):
                 try:
                     ctx = in_state._ctx
                 except AttributeError:
                     ctx = context(in_state)
-                wid = word_ids(word)
-                if wid is not None and ctx.__class__ is int:
-                    log10, _, nxt = call(address, ctx, wid)
+                if ctx.__class__ is int:
+                    wid = known(word)
+                    if wid is not None:
+                        log10, _, nxt = call(address, ctx, wid)
+                    else:  # the word's first time: its id found and scored in one call
+                        log10, _, nxt, wid = call_new(address, ctx, normalize(word))
+                        if len(word_ids) >= limit:
+                            word_ids.clear()
+                        word_ids[word] = wid
                     if nxt >= 0:
                         try:
                             out_state._ctx = nxt

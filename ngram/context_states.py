@@ -21,7 +21,9 @@ import numpy as np
 
 from .kernels import word_score_entry as K
 from .limits import KENLM_CONTEXT_TABLE_MAX, KENLM_WORD_CACHE_ENTRIES, MAX_ORDER
+from .model import Model
 from .sentence_scoring import SentenceScorer, local_shard
+from .tokenizer import Tokenizer
 from .vocab import BOS_ID
 
 NO_KEY, BAD_KEY = K.NO_KEY, K.BAD_KEY
@@ -104,8 +106,10 @@ class WordEntry:
     ``TABLE.grow()`` and again, or fall back). ``None`` from ``for_scorer`` when the
     scorer is not local (it scores by batched lookups)."""
 
-    def __init__(self, table, order: int, vocab_size: int):
+    def __init__(self, table, order: int, vocab, tokenizer: Tokenizer):
         self._keep = []  # the arrays the handle points to
+        self.normalize = tokenizer.normalize  # word (str or bytes) -> the UTF-8 bytes the vocabulary holds
+        self.lowercase = tokenizer.lowercase  # False: a str's UTF-8 encoding is its normal form
         self.cache = np.full((KENLM_WORD_CACHE_ENTRIES, 4), -1, np.int64)  # (rows: a power of two)
         h = np.zeros(K.M_FIELDS, np.int64)
         if table.decoded is not None:
@@ -122,13 +126,17 @@ class WordEntry:
             h[K.M_KIND], h[K.M_A_PTR], h[K.M_A_ROWS] = K.KIND_COMPRESSED, _address(buf), len(buf)
             h[K.M_B_PTR], h[K.M_B_ROWS], h[K.M_B_COLS] = _address(lay), lay.shape[0], lay.shape[1]
             self._keep += [buf, lay]
-        h[K.M_VOCAB], h[K.M_ORDER] = vocab_size, order
+        packed = vocab.packed()
+        h[K.M_VOCAB], h[K.M_ORDER] = len(vocab), order
+        h[K.M_PACKED_PTR], h[K.M_PACKED_LEN] = _address(packed), len(packed)
+        self._keep.append(packed)
         h[K.M_CACHE_PTR], h[K.M_CACHE_ROWS] = _address(self.cache), len(self.cache)
         h[K.M_TABLE_PTR] = TABLE.address
         self.handle = h
         self.address = _address(h)
         K.score(self.address, EMPTY_KEY, BOS_ID)  # loaded (or compiled) now, not on the first word
-        self._entry = _entry_point(K.score)
+        K.score_new(self.address, EMPTY_KEY, b"<s>")
+        self._entry, self._entry_new = _entry_point(K.score), _entry_point(K.score_new)
         self._address = self.address
 
     @classmethod
@@ -136,15 +144,22 @@ class WordEntry:
         table = local_shard(scorer.backend)
         if table is None or scorer.layout not in ("compressed", "decoded"):
             return None
-        return cls(table, scorer.order, len(scorer.vocab))
+        backend = scorer.backend
+        tokenizer = Tokenizer.from_manifest(backend.manifest) if isinstance(backend, Model) else backend.tokenizer
+        return cls(table, scorer.order, scorer.vocab, tokenizer)
 
     def call(self, key: int, word_id: int) -> tuple[float, int, int]:
         return self._entry(self._address, key, word_id)
 
+    def call_new(self, key: int, word: str | bytes) -> tuple[float, int, int, int]:
+        """call() of a word given as text: (log10, n-gram length, next key, word id)."""
+        return self._entry_new(self._address, key, self.normalize(word))
+
     def bound(self):
-        """``call`` as a function of (key, word id) with the handle bound: the compiled
-        entry point itself and the address (for a caller that inlines the call)."""
-        return self._entry, self._address
+        """(call's compiled entry point, call_new's, the handle's address) for a caller that
+        inlines the calls: ``entry(address, key, word_id)``, ``entry_new(address, key,
+        normalize(word))``."""
+        return self._entry, self._entry_new, self._address
 
 
 def _entry_point(kernel):

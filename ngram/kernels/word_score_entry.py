@@ -25,15 +25,15 @@ from llvmlite import ir
 from numba import carray, njit, types
 from numba.extending import intrinsic
 
-from .word_score import word_score_compressed, word_score_decoded
+from .word_score import word_id, word_score_compressed, word_score_decoded
 
 ENTRY = dict(nogil=False, cache=True)  # see the module doc
 CONTEXT_WIDTH = 15  # ngram.limits.MAX_ORDER - 1 (tests/test_word_score_entry.py checks it)
 
 # the model handle (int64[M_FIELDS])
 (M_KIND, M_A_PTR, M_A_ROWS, M_A_COLS, M_B_PTR, M_B_ROWS, M_B_COLS, M_VOCAB, M_ORDER, M_CACHE_PTR, M_CACHE_ROWS,
- M_TABLE_PTR) = range(12)
-M_FIELDS = 12
+ M_TABLE_PTR, M_PACKED_PTR, M_PACKED_LEN) = range(14)
+M_FIELDS = 14
 KIND_COMPRESSED, KIND_DECODED = 0, 1
 # the table handle (int64[T_FIELDS]): rows int32[capacity + 1, CONTEXT_WIDTH] (the last
 # row is scratch), slots int32[nslots] (row + 1, 0 = free), count of rows in use
@@ -176,7 +176,22 @@ def score(handle_address, key, w):
     """(log10, n-gram length, next key) of the word with id `w` after the context `key`:
     ngram.kernels.word_score's value (bit for bit KenLM's). Next key NO_KEY: the table of
     contexts is full (nothing cached); BAD_KEY: `key` is not a key of the table."""
+    return _score(_i64(handle_address, M_FIELDS), key, w)
+
+
+@njit(**ENTRY)
+def score_new(handle_address, key, word):
+    """score() of a word given as UTF-8 bytes (its first time: one call finds its id,
+    looked up whole as kenlm's vocabulary does, and scores it): (log10, n-gram length,
+    next key, word id)."""
     mh = _i64(handle_address, M_FIELDS)
+    w = np.int64(word_id(carray(_voidptr(mh[M_PACKED_PTR]), (mh[M_PACKED_LEN],), np.uint8), word))
+    log10, length, nxt = _score(mh, key, w)
+    return log10, length, nxt, w
+
+
+@njit(inline="always", cache=True)
+def _score(mh, key, w):
     cache, c = _cached(mh, key, w)
     if cache[c, C_KEY] == key and cache[c, C_WORD] == w:
         v = cache[c, C_VALUE]
