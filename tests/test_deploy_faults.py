@@ -104,13 +104,22 @@ def answered_by(backend, address) -> int:
 
 
 def test_slow_replica_is_hedged_around(setup, local):
+    # Regression (issue 18): p99 62 ms against the fast replica's 24 ms, from the rounds
+    # that learned which replica is fast. A replica not known fast is now hedged at once
+    # and its attempt left to finish, so its latency is learned from real answers (every
+    # one >= the proxy's 50 ms) and never from a cancelled attempt's lower bound. The
+    # latency itself is measured by bench/bench_hedge.py (a loaded machine's p99 is no
+    # assertion).
     backend, _, (fast, slow) = setup
     slow.latency = 0.05
     with Load(backend, local, 1) as load:
         load.wait_rounds(40)
     load.check()
     hedges = sum(t.hedges_sent for t in backend.transports.values())
+    assert hedges >= backend.num_shards  # every shard's first call hedged at once
     assert answered_by(backend, fast.address) > answered_by(backend, slow.address)
+    learned = [lat for r in backend.replicas.values() for _, lat in list(r._latencies[slow.address])]
+    assert learned and min(learned) >= 0.05
     print(f"slow replica: p50 {np.percentile(load.latencies, 50) * 1e3:.1f} ms, "
           f"p99 {np.percentile(load.latencies, 99) * 1e3:.1f} ms, {hedges} hedges (machine under load)")
 
