@@ -51,7 +51,8 @@ from ngram.arpa import import_arpa, open_compressed
 from ngram.backend import open_backend
 from ngram.context_states import BAD_KEY, BOS_KEY, EMPTY_KEY, TABLE as CONTEXTS, WordEntry
 from ngram.errors import InvalidArgumentError
-from ngram.limits import KENLM_WORD_CACHE_ENTRIES
+from ngram.limits import (DEFAULT_COMPLETE_K, DEFAULT_COMPLETE_WORDS, DEFAULT_PREDICT_K,
+                          KENLM_WORD_CACHE_ENTRIES)
 from ngram.sentence_scoring import SentenceScorer
 from ngram.vocab import BOS_ID, UNK_ID
 
@@ -391,6 +392,39 @@ class Model:
 
     def score_batch(self, sentences: list, bos: bool = True, eos: bool = True) -> np.ndarray:
         return self._scorer.score_batch(sentences, bos, eos)
+
+    # -- extensions (not in kenlm): prediction and completion (client/kenlm_extensions.py)
+    def predict_next(self, context, k: int = DEFAULT_PREDICT_K, prefix: str | bytes | None = None,
+                     min_score: float | None = None) -> list:
+        """Extension (kenlm has no such call): the k most probable next words after
+        ``context``, best first, as ``Prediction(word, log10)``. ``context``: a State
+        this model wrote (BeginSentenceWrite, BaseScore, ...), or a text (its words after
+        <s>). ``prefix`` keeps the words that start with it (a partly typed word);
+        ``min_score`` drops words scored below it. Needs the successor index."""
+        from client.kenlm_extensions import predict_next
+        return predict_next(self, context, k, prefix, min_score)
+
+    def complete(self, text: str | bytes, k: int = DEFAULT_COMPLETE_K, max_words: int = DEFAULT_COMPLETE_WORDS,
+                 prefix: str | bytes | None = None) -> list:
+        """Extension (kenlm has no such call): the k most probable completions of
+        ``text`` of 1..max_words words (ngram.complete.Completion: words, log10, ended),
+        as client.Client.complete. Needs the successor index."""
+        return self._extensions().complete(text, k, max_words, prefix)
+
+    def context_ids(self, state) -> tuple[int, ...]:
+        """Extension: the ids of the words a State holds (oldest first)."""
+        return _words_of(self._context(state))
+
+    def imported_dir(self) -> str | None:
+        """The model directory an ARPA file was imported into (None for anything else)."""
+        return None if self._tmp is None else os.path.join(self._tmp.name, "model")
+
+    def _extensions(self):
+        ext = self.__dict__.get("_ext")
+        if ext is None:
+            from client.kenlm_extensions import Extensions
+            ext = self.__dict__.setdefault("_ext", Extensions(self))
+        return ext
 
     def __repr__(self) -> str:
         return f"<Model from {self.path!r}, order {self.order}>"
