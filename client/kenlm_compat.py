@@ -23,10 +23,17 @@ Layouts (``Config().layout``): ``"compressed"`` scores the mmap-ed shard as stor
 per million n-grams to open) and scores about twice as fast. The default: decoded for an
 ARPA file (read into memory anyway, as kenlm does), compressed for a model directory.
 
-``BaseScore``/``BaseFullScore`` answer repeated (state, word) pairs from a bounded cache
-(a beam search asks the same ones again and again). States interoperate: a ``State`` of
-this module, or any object the caller made with another ``kenlm.State`` class (such as
-the real module's), tracked by identity while the caller holds it.
+``BaseScore``/``BaseFullScore`` on a local one-shard model are one compiled call with
+three ints (ngram.context_states): a State holds its context as a key of a process-wide
+table of interned contexts, the word goes as its id (remembered per word; a word's first
+call finds it in the same call), and the kernel keeps a cache of (context, word) pairs.
+Elsewhere (several shards, a cluster) a new pair is a batched lookup, cached here. States
+interoperate: a ``State`` of this module, or any object the caller made with another
+``kenlm.State`` class (such as the real module's), tracked by identity while the caller
+holds it.
+
+Extensions kenlm lacks (client/kenlm_extensions.py): ``Model.predict_next(state or
+text, k)`` and ``Model.complete(text, k, max_words)``, over the model's successor index.
 
 Differences from kenlm: a State keeps the words of the longest n-gram with a probability
 that ends at the last word (KenLM further drops words that no longer n-gram extends; the
