@@ -19,7 +19,9 @@ import threading
 
 import numpy as np
 
+from .errors import InvalidArgumentError, ModelFormatError
 from .kernels import word_score_entry as K
+from .kernels.word_score import word_score_compressed, word_score_decoded
 from .limits import KENLM_CONTEXT_TABLE_MAX, KENLM_WORD_CACHE_ENTRIES, MAX_ORDER
 from .model import Model
 from .sentence_scoring import SentenceScorer, local_shard
@@ -34,7 +36,7 @@ assert K.CONTEXT_WIDTH == MAX_ORDER - 1
 
 def _address(a: np.ndarray) -> int:
     if not a.flags.c_contiguous:
-        raise ValueError("the per-word kernel needs C-contiguous arrays")
+        raise InvalidArgumentError("the per-word kernel needs C-contiguous arrays")
     return a.__array_interface__["data"][0]
 
 
@@ -117,12 +119,13 @@ class WordEntry:
             h[K.M_KIND], h[K.M_A_PTR], h[K.M_A_ROWS], h[K.M_A_COLS] = (K.KIND_DECODED, _address(nodes),
                                                                        nodes.shape[0], nodes.shape[1])
             if nodes.dtype != np.int32:
-                raise TypeError(f"decoded nodes are {nodes.dtype}, the kernel reads int32")
+                raise ModelFormatError(f"decoded nodes are {nodes.dtype}, the per-word kernel reads int32")
             self._keep.append(nodes)
         else:
             buf, lay = table.data, table.layout
             if buf.dtype != np.uint64 or buf.ndim != 1 or lay.dtype != np.int64 or lay.ndim != 2:
-                raise TypeError("the compressed shard's data must be uint64[:] and its layout int64[:, :]")
+                raise ModelFormatError("the per-word kernel reads a compressed shard's data as uint64[:] and its "
+                                      f"layout as int64[:, :], not {buf.dtype}/{lay.dtype}")
             h[K.M_KIND], h[K.M_A_PTR], h[K.M_A_ROWS] = K.KIND_COMPRESSED, _address(buf), len(buf)
             h[K.M_B_PTR], h[K.M_B_ROWS], h[K.M_B_COLS] = _address(lay), lay.shape[0], lay.shape[1]
             self._keep += [buf, lay]
@@ -143,6 +146,10 @@ class WordEntry:
     def for_scorer(cls, scorer: SentenceScorer) -> "WordEntry | None":
         table = local_shard(scorer.backend)
         if table is None or scorer.layout not in ("compressed", "decoded"):
+            return None
+        # only a shard that the scorer walks with the kernels this entry calls (another
+        # layout version has kernels of its own: the scorer's tuple path serves it)
+        if getattr(scorer, "_word_kernel", None) not in (word_score_compressed, word_score_decoded):
             return None
         backend = scorer.backend
         tokenizer = Tokenizer.from_manifest(backend.manifest) if isinstance(backend, Model) else backend.tokenizer
