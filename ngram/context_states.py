@@ -43,26 +43,27 @@ def _address(a: np.ndarray) -> int:
 class ContextTable:
     """The process-wide table of interned contexts (see ngram.kernels.word_score_entry);
     ``TABLE`` is the one instance. Kernels reach it through ``handle``'s address; growing
-    replaces its arrays and rewrites the handle in place (under the GIL, as the kernels
-    run: no call sees a half-written handle)."""
+    moves it to new arrays in one kernel call (kernels keep the GIL, so no call sees a
+    half-moved table)."""
 
     def __init__(self, capacity: int = _INITIAL_CAPACITY, limit: int = KENLM_CONTEXT_TABLE_MAX):
         self.limit = limit
         self.handle = np.zeros(K.T_FIELDS, np.int64)
-        self._lock = threading.Lock()
-        self._allocate(capacity, 0)
+        self._lock = threading.Lock()  # grow() and words(): kernels need none (they keep the GIL)
+        with self._lock:
+            self._move(capacity)
         assert self.intern(()) == EMPTY_KEY and self.intern((BOS_ID,)) == BOS_KEY
 
-    def _allocate(self, capacity: int, count: int) -> None:
+    def _move(self, capacity: int) -> None:
         rows = np.full((capacity + 1, K.CONTEXT_WIDTH), -1, np.int32)  # + the scratch row
-        if count:
-            rows[:count] = self.rows[:count]
         slots = np.zeros(2 * capacity, np.int32)  # at most half full
-        K.rehash(rows, count, slots)
+        if not self.handle[K.T_ROWS_PTR]:  # the first arrays
+            h = self.handle
+            h[K.T_ROWS_PTR], h[K.T_CAPACITY], h[K.T_SLOTS_PTR] = _address(rows), capacity, _address(slots)
+            h[K.T_NSLOTS], h[K.T_COUNT] = len(slots), 0
+        else:
+            K.grow_into(self.address, rows, slots)  # one call: no other call sees a half-moved table
         self.rows, self.slots = rows, slots
-        h = self.handle
-        h[K.T_ROWS_PTR], h[K.T_CAPACITY], h[K.T_SLOTS_PTR] = _address(rows), capacity, _address(slots)
-        h[K.T_NSLOTS], h[K.T_COUNT] = len(slots), count
 
     @property
     def address(self) -> int:
@@ -77,7 +78,7 @@ class ContextTable:
             capacity = int(self.handle[K.T_CAPACITY])
             if capacity >= self.limit:
                 return False
-            self._allocate(min(2 * capacity, self.limit), len(self))
+            self._move(min(2 * capacity, self.limit))
             return True
 
     def intern(self, words: tuple) -> int:
@@ -94,7 +95,8 @@ class ContextTable:
 
     def words(self, key: int) -> tuple:
         """The ids of the context with this key, oldest first."""
-        row = self.rows[key]
+        with self._lock:
+            row = self.rows[key].copy()
         return tuple(int(i) for i in row[row >= 0])
 
 

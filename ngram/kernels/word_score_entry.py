@@ -137,8 +137,15 @@ def intern_row(table_address, row):
 
 
 @njit(**ENTRY)
-def rehash(rows, count, slots):
-    """Fills the empty `slots` (zeros) with the first `count` rows (the table grew)."""
+def grow_into(table_address, rows, slots):
+    """Moves the table to larger arrays in one call (the GIL held throughout, so no other
+    call sees it half moved): copies its rows into `rows` (capacity + 1 rows, the last
+    scratch), hashes them into the empty `slots` (zeros) and points the handle at both.
+    The caller keeps the old arrays alive until this returns."""
+    t = _i64(table_address, T_FIELDS)
+    count = t[T_COUNT]
+    old = carray(_voidptr(t[T_ROWS_PTR]), (t[T_CAPACITY] + 1, CONTEXT_WIDTH), np.int32)
+    rows[:count] = old[:count]
     nslots = len(slots)
     for r in range(count):
         h = np.int64(_row_hash(rows[r]) % np.uint64(nslots))
@@ -147,6 +154,10 @@ def rehash(rows, count, slots):
             if h == nslots:
                 h = 0
         slots[h] = r + 1
+    t[T_ROWS_PTR] = rows.ctypes.data
+    t[T_CAPACITY] = rows.shape[0] - 1
+    t[T_SLOTS_PTR] = slots.ctypes.data
+    t[T_NSLOTS] = nslots
 
 
 @njit(inline="always", cache=True)
