@@ -10,8 +10,9 @@ calls (client/transport.py) and streams (client/shard_stream.py) both follow.
 - Learning: an attempt sent to a replica not known to be fast (fewer than `MIN_SAMPLES`
   recent latencies, or slow: the first attempts of a new client, an exploring call) is
   hedged at once by the next replica, and is not cancelled when the hedge wins: its own
-  answer (within its attempt budget) teaches the client its latency. So neither the
-  learning phase nor exploring puts a slow replica's latency on a call.
+  answer (within its attempt budget) teaches the client its latency, and its failure
+  counts as any attempt's (a frozen replica outlives the budget: ejected). So neither
+  the learning phase nor exploring puts a slow replica's latency on a call.
 - Attempt budget: an attempt that could still fail over (some replica of the shard has
   not timed out in this call) gets at most `CallPolicy.attempt_budget`; the last
   candidate gets all the time left. A frozen replica costs a share of the deadline.

@@ -20,7 +20,7 @@ import time
 
 import grpc
 
-from client.errors import FatalError
+from client.errors import RETRYABLE_CODES, FatalError
 from client.policy import CallPolicy
 from client.replicas import Attempts, ReplicaSet
 from ngram.cluster_file import TLSConfig
@@ -187,6 +187,15 @@ class ShardTransport:
 
 
 def _learned(replicas: ReplicaSet, address: str, fut: grpc.Future, started: float) -> None:
-    """A learning attempt that lost its race ended: its answer's latency is learned."""
-    if not fut.cancelled() and fut.exception() is None:
+    """A learning attempt that lost its race ended: its answer's latency is learned, and
+    a failure counts as one (a frozen replica outlives its budget: ejected, its cool-down
+    growing, instead of staying unknown and hedged at once forever)."""
+    if fut.cancelled():
+        return
+    err = fut.exception()
+    if err is None:
         replicas.succeeded(address, time.monotonic() - started)
+    elif isinstance(err, grpc.Call) and err.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+        replicas.failed(address, timed_out=True)
+    elif isinstance(err, grpc.Call) and err.code() in RETRYABLE_CODES:
+        replicas.failed(address, timed_out=False)

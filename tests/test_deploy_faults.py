@@ -136,6 +136,27 @@ def test_frozen_replica_gray_failure(setup, local):
     load.check()
 
 
+def test_replica_frozen_while_unknown_is_ejected_not_hedged_at_once_forever(setup, local):
+    # Regression: a replica not known fast is hedged at once and its attempt left to
+    # finish; one that never answers must count as timed out when it outlives its attempt
+    # budget (ejected), not stay "unknown" and cost a hedge on every call it leads.
+    backend, _, (_, frozen) = setup
+    ids, lengths = corpus_batch(local, 200, np.random.default_rng(5))
+    assert backend.lookup(ids, lengths).equals(local.lookup(ids, lengths))  # both replicas asked, connected
+    frozen.freeze()  # its connections stay open: its attempts time out (a new one would be refused)
+    try:
+        with Load(backend, local, 3) as load:
+            give_up = time.monotonic() + 3 * DEADLINE_S + 10  # budgets of 0.6 s; generous for a busy machine
+            while not all(r.is_ejected(frozen.address) for r in backend.replicas.values()):
+                assert time.monotonic() < give_up, "the frozen replica was never ejected"
+                assert not load.failures, load.failures[:3]
+                time.sleep(0.02)
+            load.wait_rounds(5)
+        load.check()
+    finally:
+        frozen.thaw()
+
+
 def test_replica_stopped_mid_round_cancelled_requests_fail_over(setup, local):
     """Regression: a server stopping (or whose drain grace ran out) cancels its accepted
     requests; the client took CANCELLED as fatal and failed the round."""
