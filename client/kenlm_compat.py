@@ -23,10 +23,17 @@ Layouts (``Config().layout``): ``"compressed"`` scores the mmap-ed shard as stor
 per million n-grams to open) and scores about twice as fast. The default: decoded for an
 ARPA file (read into memory anyway, as kenlm does), compressed for a model directory.
 
-``BaseScore``/``BaseFullScore`` answer repeated (state, word) pairs from a bounded cache
-(a beam search asks the same ones again and again). States interoperate: a ``State`` of
-this module, or any object the caller made with another ``kenlm.State`` class (such as
-the real module's), tracked by identity while the caller holds it.
+``BaseScore``/``BaseFullScore`` on a local one-shard model are one compiled call with
+three ints (ngram.context_states): a State holds its context as a key of a process-wide
+table of interned contexts, the word goes as its id (remembered per word; a word's first
+call finds it in the same call), and the kernel keeps a cache of (context, word) pairs.
+Elsewhere (several shards, a cluster) a new pair is a batched lookup, cached here. States
+interoperate: a ``State`` of this module, or any object the caller made with another
+``kenlm.State`` class (such as the real module's), tracked by identity while the caller
+holds it.
+
+Extensions kenlm lacks (client/kenlm_extensions.py): ``Model.predict_next(state or
+text, k)`` and ``Model.complete(text, k, max_words)``, over the model's successor index.
 
 Differences from kenlm: a State keeps the words of the longest n-gram with a probability
 that ends at the last word (KenLM further drops words that no longer n-gram extends; the
@@ -49,7 +56,10 @@ import numpy as np
 from client.policy import CallPolicy
 from ngram.arpa import import_arpa, open_compressed
 from ngram.backend import open_backend
-from ngram.limits import KENLM_WORD_CACHE_ENTRIES
+from ngram.context_states import BAD_KEY, BOS_KEY, EMPTY_KEY, TABLE as CONTEXTS, WordEntry
+from ngram.errors import InvalidArgumentError
+from ngram.limits import (DEFAULT_COMPLETE_K, DEFAULT_COMPLETE_WORDS, DEFAULT_PREDICT_K,
+                          KENLM_WORD_CACHE_ENTRIES)
 from ngram.sentence_scoring import SentenceScorer
 from ngram.vocab import BOS_ID, UNK_ID
 
@@ -100,12 +110,20 @@ class FullScoreReturn(NamedTuple):
 
 
 class State:
-    """The context of the next word: the ids of its last words (at most N-1)."""
+    """The context of the next word: its last words (at most N-1), held as a key of the
+    process-wide table of contexts (ngram.context_states), or as a tuple of ids where
+    that table is full. A new State is the null context, as kenlm's."""
 
-    __slots__ = ("words",)
+    __slots__ = ("_ctx",)  # (no __init__: a decoder makes one per call, this costs less)
 
-    def __init__(self):
-        self.words: tuple[int, ...] = ()
+    @property
+    def words(self) -> tuple[int, ...]:
+        """The context's ids, oldest first."""
+        return _words_of(getattr(self, "_ctx", EMPTY_KEY))
+
+    @words.setter
+    def words(self, words) -> None:
+        self._ctx = tuple(int(i) for i in words)
 
     def __eq__(self, other) -> bool:
         return isinstance(other, State) and self.words == other.words
@@ -118,7 +136,7 @@ class State:
 
     def __copy__(self) -> "State":
         s = State()
-        s.words = self.words
+        s._ctx = getattr(self, "_ctx", EMPTY_KEY)
         return s
 
     def __deepcopy__(self, memo) -> "State":
@@ -126,6 +144,11 @@ class State:
 
     def __repr__(self) -> str:
         return f"State({list(self.words)})"
+
+
+def _words_of(ctx) -> tuple:
+    """A context (a key of the table of contexts, or a tuple of ids) as a tuple of ids."""
+    return CONTEXTS.words(ctx) if type(ctx) is int else ctx
 
 
 class _ForeignStates:
@@ -210,11 +233,14 @@ class Model:
         self.layout = self._scorer.layout
         self.order = self._scorer.order
         self.vocab = backend.vocab
-        self._scores = _BoundedCache(KENLM_WORD_CACHE_ENTRIES)  # (context, word) -> word_in_context's
-        self._cached = self._scores.get
         self._word_in_context = self._scorer.word_in_context
         self._in_vocab = _BoundedCache(KENLM_WORD_CACHE_ENTRIES)  # word -> bool
         self._foreign = _ForeignStates()
+        # a local one-shard model: one numba call with ints per word (ngram.context_states),
+        # its own cache of (context, word) pairs; else a cache here of batched lookups' results
+        self._entry = WordEntry.for_scorer(self._scorer)
+        self._word_ids = _BoundedCache(KENLM_WORD_CACHE_ENTRIES)  # word as given -> id (local only)
+        self._scores = _BoundedCache(KENLM_WORD_CACHE_ENTRIES)  # (context, word) -> _full's (batched only)
         if type(self).BaseScore is Model.BaseScore:  # (a subclass's override wins)
             self.BaseScore = self._base_score()
 
@@ -242,81 +268,111 @@ class Model:
         return len(self.vocab)
 
     # -- states
-    def _write(self, state, words: tuple) -> None:
+    def _write(self, state, ctx) -> None:
         try:
-            state.words = words
+            state._ctx = ctx
         except AttributeError:  # another module's State (the real kenlm's has no attributes)
-            self._foreign.set(state, words)
+            self._foreign.set(state, ctx)
+
+    def _context(self, state):
+        """The context a state holds (a key of the table of contexts, or a tuple of ids)."""
+        try:
+            return state._ctx
+        except AttributeError:
+            if isinstance(state, State):
+                return EMPTY_KEY  # never written: the null context, as kenlm's new State
+            return self._foreign.get(state)
 
     def BeginSentenceWrite(self, state) -> None:
-        self._write(state, (BOS_ID,))
+        self._write(state, BOS_KEY)
 
     def NullContextWrite(self, state) -> None:
-        self._write(state, ())
+        self._write(state, EMPTY_KEY)
 
-    def _score(self, in_state, word: str | bytes) -> tuple:
-        """(log10, n-gram length, word id, next context) of word after in_state, cached."""
-        try:
-            ctx = in_state.words
-        except AttributeError:
-            ctx = self._foreign.get(in_state)
-        key = (ctx, word)
-        hit = self._cached(key)
-        if hit is None:
-            hit = self._word_in_context(ctx, word)
-            self._scores.add(key, hit)
-        return hit
+    def _full(self, ctx, word: str | bytes) -> tuple:
+        """(log10, n-gram length, word id, next context) of word after the context ctx."""
+        entry = self._entry
+        if entry is None:  # batched lookups: cached here
+            key = (ctx, word)
+            hit = self._scores.get(key)
+            if hit is None:
+                hit = self._word_in_context(_words_of(ctx), word)
+                self._scores.add(key, hit)
+            return hit
+        wid = self._word_ids.get(word)
+        if type(ctx) is int:
+            while True:
+                if wid is None:  # the word's first time: its id found and scored in one call
+                    log10, length, nxt, wid = entry.call_new(ctx, word)
+                    self._word_ids.add(word, wid)
+                else:
+                    log10, length, nxt = entry.call(ctx, wid)
+                if nxt >= 0:
+                    return log10, length, wid, nxt
+                if nxt == BAD_KEY:
+                    raise InvalidArgumentError(f"the state holds context key {ctx}, which no model wrote")
+                if not CONTEXTS.grow():
+                    break  # the table is full: this context as a tuple, by the scorer
+        log10, length, wid, nxt = self._word_in_context(_words_of(ctx), word)
+        return log10, length, wid, nxt
 
     def BaseFullScore(self, in_state, word: str | bytes, out_state) -> FullScoreReturn:
-        log10, length, wid, nxt = self._score(in_state, word)
+        log10, length, wid, nxt = self._full(self._context(in_state), word)
         self._write(out_state, nxt)
         return FullScoreReturn(log10, length, wid == UNK_ID)
 
     def BaseScore(self, in_state, word: str | bytes, out_state) -> float:
-        # the hot path of a decoder (~400-2,700 calls an utterance): _score, the cache's
-        # add and _write inlined (each frame costs about a tenth of kenlm's whole call)
-        try:
-            ctx = in_state.words
-        except AttributeError:
-            ctx = self._foreign.get(in_state)
-        key = (ctx, word)
-        hit = self._cached(key)
-        if hit is None:
-            hit = self._word_in_context(ctx, word)
-            scores = self._scores
-            if len(scores) >= KENLM_WORD_CACHE_ENTRIES:
-                scores.clear()
-            scores[key] = hit
-        try:
-            out_state.words = hit[3]
-        except AttributeError:
-            self._foreign.set(out_state, hit[3])
-        return hit[0]
+        log10, _, _, nxt = self._full(self._context(in_state), word)
+        self._write(out_state, nxt)
+        return log10
 
     def _base_score(self):
-        """BaseScore as a closure over this model's caches: the same steps, no attribute
-        reads (a decoder calls it ~400-2,700 times an utterance; each read costs ~5% of
-        kenlm's whole call)."""
-        scores, cached, word_in_context, foreign = self._scores, self._cached, self._word_in_context, self._foreign
-        limit = scores.entries
+        """BaseScore as a closure: a decoder calls it ~400-2,700 times an utterance, one
+        word at a time, so the common case (a local model, a context key, a known word)
+        is one compiled call with three ints and no attribute reads (each read costs ~5%
+        of kenlm's whole call); anything else goes through _full."""
+        full, context, write = self._full, self._context, self._write
+        if self._entry is None:
+            def BaseScore(in_state, word, out_state):
+                hit = full(context(in_state), word)
+                write(out_state, hit[3])
+                return hit[0]
+        else:
+            call, call_new, address = self._entry.bound()
+            normalize, word_ids = self._entry.normalize, self._word_ids
+            known, limit = word_ids.get, word_ids.entries
+            if not self._entry.lowercase:  # a str's UTF-8 is its normal form: skip a call
+                def normalize(word, slow=normalize):
+                    if word.__class__ is str:
+                        try:
+                            return word.encode()
+                        except UnicodeEncodeError:
+                            pass  # (a lone surrogate: the tokenizer's error)
+                    return slow(word)
 
-        def BaseScore(in_state, word, out_state):
-            try:
-                ctx = in_state.words
-            except AttributeError:
-                ctx = foreign.get(in_state)
-            key = (ctx, word)
-            hit = cached(key)
-            if hit is None:
-                hit = word_in_context(ctx, word)
-                if len(scores) >= limit:
-                    scores.clear()
-                scores[key] = hit
-            try:
-                out_state.words = hit[3]
-            except AttributeError:
-                foreign.set(out_state, hit[3])
-            return hit[0]
+            def BaseScore(in_state, word, out_state):
+                try:
+                    ctx = in_state._ctx
+                except AttributeError:
+                    ctx = context(in_state)
+                if ctx.__class__ is int:
+                    wid = known(word)
+                    if wid is not None:
+                        log10, _, nxt = call(address, ctx, wid)
+                    else:  # the word's first time: its id found and scored in one call
+                        log10, _, nxt, wid = call_new(address, ctx, normalize(word))
+                        if len(word_ids) >= limit:
+                            word_ids.clear()
+                        word_ids[word] = wid
+                    if nxt >= 0:
+                        try:
+                            out_state._ctx = nxt
+                        except AttributeError:
+                            write(out_state, nxt)
+                        return log10
+                hit = full(ctx, word)
+                write(out_state, hit[3])
+                return hit[0]
 
         BaseScore.__doc__ = Model.BaseScore.__doc__
         return BaseScore
@@ -343,6 +399,39 @@ class Model:
 
     def score_batch(self, sentences: list, bos: bool = True, eos: bool = True) -> np.ndarray:
         return self._scorer.score_batch(sentences, bos, eos)
+
+    # -- extensions (not in kenlm): prediction and completion (client/kenlm_extensions.py)
+    def predict_next(self, context, k: int = DEFAULT_PREDICT_K, prefix: str | bytes | None = None,
+                     min_score: float | None = None) -> list:
+        """Extension (kenlm has no such call): the k most probable next words after
+        ``context``, best first, as ``Prediction(word, log10)``. ``context``: a State
+        this model wrote (BeginSentenceWrite, BaseScore, ...), or a text (its words after
+        <s>). ``prefix`` keeps the words that start with it (a partly typed word);
+        ``min_score`` drops words scored below it. Needs the successor index."""
+        from client.kenlm_extensions import predict_next
+        return predict_next(self, context, k, prefix, min_score)
+
+    def complete(self, text: str | bytes, k: int = DEFAULT_COMPLETE_K, max_words: int = DEFAULT_COMPLETE_WORDS,
+                 prefix: str | bytes | None = None) -> list:
+        """Extension (kenlm has no such call): the k most probable completions of
+        ``text`` of 1..max_words words (ngram.complete.Completion: words, log10, ended),
+        as client.Client.complete. Needs the successor index."""
+        return self._extensions().complete(text, k, max_words, prefix)
+
+    def context_ids(self, state) -> tuple[int, ...]:
+        """Extension: the ids of the words a State holds (oldest first)."""
+        return _words_of(self._context(state))
+
+    def imported_dir(self) -> str | None:
+        """The model directory an ARPA file was imported into (None for anything else)."""
+        return None if self._tmp is None else os.path.join(self._tmp.name, "model")
+
+    def _extensions(self):
+        ext = self.__dict__.get("_ext")
+        if ext is None:
+            from client.kenlm_extensions import Extensions
+            ext = self.__dict__.setdefault("_ext", Extensions(self))
+        return ext
 
     def __repr__(self) -> str:
         return f"<Model from {self.path!r}, order {self.order}>"

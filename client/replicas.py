@@ -7,6 +7,12 @@ calls (client/transport.py) and streams (client/shard_stream.py) both follow.
   `LATENCY_MAX_AGE_S` do not count, so a replica that recovered is soon used again.
 - Hedge delay (client/transport.py) follows the fastest replica's recent p95, not the
   shard's pooled one: a slow replica must not teach the client to wait for it.
+- Learning: an attempt sent to a replica not known to be fast (fewer than `MIN_SAMPLES`
+  recent latencies, or slow: the first attempts of a new client, an exploring call) is
+  hedged at once by the next replica, and is not cancelled when the hedge wins: its own
+  answer (within its attempt budget) teaches the client its latency, and its failure
+  counts as any attempt's (a frozen replica outlives the budget: ejected). So neither
+  the learning phase nor exploring puts a slow replica's latency on a call.
 - Attempt budget: an attempt that could still fail over (some replica of the shard has
   not timed out in this call) gets at most `CallPolicy.attempt_budget`; the last
   candidate gets all the time left. A frozen replica costs a share of the deadline.
@@ -68,6 +74,7 @@ class ReplicaSet:
         self._probing: set[str] = set()
         self._latencies = {a: collections.deque(maxlen=LATENCY_WINDOW) for a in self.addresses}
         self._slow_set: set[str] = set()
+        self._unknown_set: set[str] = set(self.addresses)
         self._slow_until = 0.0
         self.ejections = 0  # observable in tests and benchmarks
         self.answered: collections.Counter = collections.Counter()  # address -> successes
@@ -97,17 +104,24 @@ class ReplicaSet:
 
     def _slow(self) -> set[str]:
         """Replicas whose recent median latency is over SLOW_FACTOR x the fastest's
-        (recomputed at most every SLOW_RECHECK_S)."""
+        (recomputed at most every SLOW_RECHECK_S, with the replicas of unknown latency)."""
         now = time.monotonic()
         if now < self._slow_until:
             return self._slow_set
         medians = {a: _quantile(lat, 0.5, now) for a, lat in self._latencies.items()}
         known = [m for m in medians.values() if m is not None]
         best = min(known) if len(known) >= 2 else None
+        self._unknown_set = {a for a, m in medians.items() if m is None}
         self._slow_set = set() if best is None else {
             a for a, m in medians.items() if m is not None and m > SLOW_FACTOR * best}
         self._slow_until = now + SLOW_RECHECK_S
         return self._slow_set
+
+    def learning(self, address: str) -> bool:
+        """True when `address` is not known to be fast (too few recent latencies, or slow):
+        an attempt sent to it is hedged at once and left to finish (module doc)."""
+        slow = self._slow()
+        return address in slow or address in self._unknown_set
 
     def _start_probe(self, address: str) -> None:
         """Ask a replica in a timeout cool-down whether it answers at all. An answer (it

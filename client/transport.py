@@ -8,7 +8,9 @@ only how attempts run:
   through a callback.
 - With hedging: if the first attempt has not answered after max(`hedge_delay`,
   `hedge_factor` x the fastest replica's recent p95 latency), the same request goes to the next
-  replica too; the first success wins and the others are cancelled.
+  replica too; the first success wins and the others are cancelled. An attempt sent to
+  a replica still being learned (ReplicaSet.learning) is hedged at once and left to
+  finish when it loses, to teach its latency (client/replicas.py).
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import time
 
 import grpc
 
-from client.errors import FatalError
+from client.errors import RETRYABLE_CODES, FatalError
 from client.policy import CallPolicy
 from client.replicas import Attempts, ReplicaSet
 from ngram.cluster_file import TLSConfig
@@ -101,7 +103,9 @@ class ShardTransport:
         done: queue.SimpleQueue = queue.SimpleQueue()
         pending: dict[grpc.Future, str] = {}
         launched: dict[grpc.Future, float] = {}  # each attempt's start: latencies per replica
+        learning: set[grpc.Future] = set()  # attempts to replicas not known fast: not cancelled
         deadline = attempts.deadline
+        replicas = self.replicas
 
         def launch(step=None) -> bool:
             step = step or attempts.next()
@@ -111,17 +115,24 @@ class ShardTransport:
             fut = self.channels.stub(addr).Lookup.future(request, timeout=budget)
             pending[fut] = addr
             launched[fut] = time.monotonic()
+            if replicas.learning(addr):
+                learning.add(fut)
             fut.add_done_callback(done.put)
             return True
 
-        def cancel_all() -> None:
-            for f in pending:
-                f.cancel()
+        def cancel_all(keep_learning: bool = False) -> None:
+            for f, a in pending.items():
+                if keep_learning and f in learning:
+                    f.add_done_callback(lambda f, a=a, t=launched[f]: _learned(replicas, a, f, t))
+                else:
+                    f.cancel()
 
         started = time.monotonic()
         launch()
         delay = self.hedge_delay()
         hedge_at = None if delay is None else started + delay
+        if learning and delay is not None and launch():  # hedged at once: see ReplicaSet.learning
+            self.hedges_sent += 1
         retry_at = retry_step = None
         while True:
             now = time.monotonic()
@@ -150,13 +161,13 @@ class ShardTransport:
                 continue
             err = fut.exception()
             if err is None:
-                cancel_all()
+                cancel_all(keep_learning=True)
                 now = time.monotonic()
                 attempts.succeeded(addr, now - launched[fut])
                 # an attempt started earlier that lost the race took at least this long:
                 # its replica's latencies must show it, or it stays first in line
                 for other, other_addr in pending.items():
-                    if launched[other] < launched[fut]:
+                    if launched[other] < launched[fut] and other not in learning:
                         self.replicas.observed(other_addr, now - launched[other])
                 return fut.result()
             try:
@@ -173,3 +184,18 @@ class ShardTransport:
             if retry_step is None:
                 raise attempts.error()
             retry_at = time.monotonic() + retry_step[1]
+
+
+def _learned(replicas: ReplicaSet, address: str, fut: grpc.Future, started: float) -> None:
+    """A learning attempt that lost its race ended: its answer's latency is learned, and
+    a failure counts as one (a frozen replica outlives its budget: ejected, its cool-down
+    growing, instead of staying unknown and hedged at once forever)."""
+    if fut.cancelled():
+        return
+    err = fut.exception()
+    if err is None:
+        replicas.succeeded(address, time.monotonic() - started)
+    elif isinstance(err, grpc.Call) and err.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+        replicas.failed(address, timed_out=True)
+    elif isinstance(err, grpc.Call) and err.code() in RETRYABLE_CODES:
+        replicas.failed(address, timed_out=False)

@@ -38,6 +38,7 @@ DEFAULT_DRAIN_GRACE_S = 30.0         # seconds a draining server finishes accept
 
 # -- kenlm facade ------------------------------------------------------------------------
 KENLM_WORD_CACHE_ENTRIES = 1 << 17   # (state, word) scores a kenlm_compat.Model keeps for BaseScore; word ids a SentenceScorer keeps
+KENLM_CONTEXT_TABLE_MAX = 1 << 20    # contexts the facade's process-wide table interns (~70 B each); past it states keep tuples
 
 # -- input -------------------------------------------------------------------------------
 DEFAULT_MAX_LINE_BYTES = 1 << 20     # a corpus line longer than this is an error

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import client.kenlm_compat as kenlm
 from ngram.arpa import import_arpa
+from ngram.errors import InvalidQueryError
 from sample_corpus import ARPA_DIR, HELDOUT_CORPUS, ROOT
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -351,3 +352,90 @@ def test_base_full_score_equals_the_plain_python_reference(every_path, kenlm_tes
         assert r.log_prob == pytest.approx(want, abs=1e-5), (name, context, word)
         assert r.ngram_length == max(want_len, 1) and r.oov == (word not in m), (name, context, word)
         assert len(out.words) <= m.order - 1
+
+
+# -- extensions (not in kenlm): prediction and completion (issue 16) ----------------------
+@pytest.fixture(scope="module")
+def indexed_paths(tmp_path_factory):
+    """kenlm-test with its successor index: one local shard (both layouts), two local
+    shards, a cluster of two servers; and the ARPA file itself (indexed by the facade)."""
+    from cluster_harness import Cluster
+    from ngram.successors import write_index
+
+    d = tmp_path_factory.mktemp("indexed")
+    for name, shards in (("one", 1), ("two", 2)):
+        import_arpa(ARPA / "kenlm-test.arpa", d / name, num_shards=shards, quantization="none")
+        write_index(d / name)
+    with Cluster(d / "two", d / "cluster", replicas=1) as c:
+        yield d / "one", {"compressed": kenlm.Model(d / "one", _config("compressed")),
+                          "decoded": kenlm.Model(d / "one", _config("decoded")),
+                          "multi-shard": kenlm.Model(d / "two"), "cluster": kenlm.Model(c.path),
+                          "ARPA file": kenlm.Model(str(ARPA / "kenlm-test.arpa"))}
+
+
+def _walk_contexts(m, sentence: str):
+    """States after <s> and after each word of a sentence (BaseScore's)."""
+    state = kenlm.State()
+    m.BeginSentenceWrite(state)
+    states = [state]
+    for w in sentence.split():
+        out = kenlm.State()
+        m.BaseScore(states[-1], w, out)
+        states.append(out)
+    return states
+
+
+def test_predict_next_extension_equals_the_core_predict_on_every_path(indexed_paths):
+    from client import Client
+
+    one, paths = indexed_paths
+    with Client.open(one) as core:
+        for name, m in paths.items():
+            for s in ("looking on a little more", "the more", "a little"):
+                for state in _walk_contexts(m, s):
+                    ctx = m.context_ids(state)
+                    ids = np.array([list(ctx) or [0]], np.int32)
+                    words, scores = core.predict(ids, np.array([len(ctx)], np.int32), 7)
+                    want = [(core.vocab.word(int(w)), float(x)) for w, x in zip(words[0], scores[0]) if w >= 0]
+                    got = m.predict_next(state, 7)
+                    assert [(p.word, p.log10) for p in got] == want, (name, s, ctx)
+                    assert got and all(isinstance(p, tuple) and p.word == p[0] for p in got)
+            # a text context is <s> and its words; a prefix completes a partly typed word
+            assert m.predict_next("looking on", 5) == m.predict_next(_walk_contexts(m, "looking on")[-1], 5)
+            with_prefix = m.predict_next("", 20, prefix="l")
+            assert with_prefix and all(p.word.startswith("l") for p in with_prefix)
+            assert [p.word for p in with_prefix] == [p.word for p in m.predict_next("", 1000)
+                                                    if p.word.startswith("l")][:20]
+            floor = with_prefix[len(with_prefix) // 2].log10
+            assert m.predict_next("", 20, prefix="l", min_score=floor) == [p for p in with_prefix if p.log10 >= floor]
+
+
+def test_predicted_scores_are_the_base_scores_of_the_words(indexed_paths):
+    # a backoff model's prediction is its probability of the word after the context:
+    # what BaseScore says (float32 there, float64 here)
+    _, paths = indexed_paths
+    m = paths["compressed"]
+    for state in _walk_contexts(m, "looking on a little"):
+        for p in m.predict_next(state, 10):
+            assert m.BaseScore(state, p.word, kenlm.State()) == pytest.approx(p.log10, abs=1e-5)
+
+
+def test_complete_extension_equals_the_clients(indexed_paths):
+    from client import Client
+
+    one, paths = indexed_paths
+    with Client.open(one) as core:
+        want = core.complete("looking on", 4, 3)
+        assert want
+        for name, m in paths.items():
+            assert m.complete("looking on", 4, 3) == want, name
+            assert m.complete("looking on", 4, 3, prefix="a") == core.complete("looking on", 4, 3, prefix="a")
+
+
+def test_prediction_without_the_successor_index_says_how_to_add_it(tmp_path):
+    import_arpa(ARPA / "kenlm-test.arpa", tmp_path / "m", num_shards=1, quantization="none")
+    m = kenlm.Model(tmp_path / "m")
+    with pytest.raises(Exception, match="index-successors"):
+        m.predict_next("looking", 3)
+    with pytest.raises(InvalidQueryError, match="not in the vocabulary"):
+        kenlm.Model(str(ARPA / "kenlm-test.arpa")).predict_next("zzz_unknown", 3)
