@@ -95,29 +95,40 @@ def context_shards(ctx: np.ndarray, lengths: np.ndarray, num_shards: int, seed: 
     return shards.astype(np.int64)
 
 
-def run_top_k(ctx, lengths, chain, rows, common: SuccessorPart, part: SuccessorPart, allowed, value_kind: str,
-              total_tokens: int, alpha: float, min_score, out_words, out_scores) -> None:
+def run_top_k(ctx, lengths, found, chain, rows, common: SuccessorPart, part: SuccessorPart, uni_values, allowed,
+              value_kind: str, total_tokens: int, alpha: float, min_score, out_words, out_scores) -> None:
     """The kernel over rows `rows` of a checked batch, all routed to `part`'s shard."""
-    top_k_kernel(ctx, lengths, chain, np.ascontiguousarray(rows, np.int64),
-                 common.ctx, common.level_bounds, common.bucket_offsets, common.buckets, common.starts, common.words,
-                 common.values, common.byword,
-                 part.ctx, part.level_bounds, part.bucket_offsets, part.buckets, part.starts, part.words,
-                 part.values, part.byword,
-                 allowed, value_kind == COUNTS, math.log10(max(int(total_tokens), 1)), math.log10(alpha),
-                 -np.inf if min_score is None else float(min_score), out_words, out_scores)
+    top_k_kernel(ctx, lengths, found, chain, np.ascontiguousarray(rows, np.int64), common.arrays, part.arrays,
+                 common.uni_order, uni_values, allowed, value_kind == COUNTS, math.log10(max(int(total_tokens), 1)),
+                 math.log10(alpha), -np.inf if min_score is None else float(min_score), out_words, out_scores)
 
 
 def context_chains(table, value_kind: str, ctx: np.ndarray, lengths: np.ndarray, rows: np.ndarray,
-                   chain: np.ndarray) -> None:
+                   chain: np.ndarray, found: np.ndarray) -> None:
     """chain[b, i-1] for b in rows: count (counts) or log10 backoff (backoff models) of
-    the suffix of length i of context b, from one lookup of the contexts on `table`, the
-    shard they are routed to (it holds every context of length >= 2 routed there, and
-    the unigram values of every word)."""
+    the suffix of length i of context b, and found[b]: the longest stored suffix (all
+    shorter ones are stored too), from one lookup of the contexts on `table`, the shard
+    they are routed to (it holds every context of length >= 2 routed there, and the
+    unigram values of every word)."""
     rows = rows[lengths[rows] > 0]
     if len(rows):
         c = table.lookup_unchecked(np.ascontiguousarray(ctx[rows]), np.ascontiguousarray(lengths[rows]))
-        vals = c.counts if value_kind == COUNTS else c.backoff
-        chain[rows] = vals[:, :chain.shape[1]]
+        W = chain.shape[1]
+        if value_kind == COUNTS:
+            vals = c.counts[:, :W]
+            stored = vals > 0
+        else:
+            vals = c.backoff[:, :W]
+            stored = ~np.isnan(c.prob[:, :W]) | (vals != 0)
+        chain[rows] = vals
+        stored &= np.arange(W)[None, :] < lengths[rows][:, None]
+        found[rows] = np.where(stored.any(axis=1), W - np.argmax(stored[:, ::-1], axis=1), 0)
+
+
+def unigram_values_of(table, V: int, value_kind: str) -> np.ndarray:
+    """Every word's unigram count or log10 probability (every shard holds them)."""
+    c = table.lookup_unchecked(np.arange(V, dtype=np.int32)[:, None], np.ones(V, np.int32))
+    return c.counts[:, 0].astype(np.uint64) if value_kind == COUNTS else c.prob[:, 0].astype(np.float32)
 
 
 class Predictor:
@@ -129,6 +140,7 @@ class Predictor:
         self.index = index
         self.alpha = float(alpha)
         self._empty = empty_part(model.order, model.value_kind)
+        self.uni_values = unigram_values_of(next(iter(model.shards.values())), len(model.vocab), model.value_kind)
 
     @classmethod
     def open(cls, model, verify: bool = True, alpha: float = DEFAULT_ALPHA) -> "Predictor":
@@ -148,6 +160,7 @@ class Predictor:
             return out_words, out_scores
         allowed = allowed_words(m.vocab, prefix, exclude_special)
         chain = np.zeros(ctx.shape, np.uint64 if m.value_kind == COUNTS else np.float32)
+        found = np.zeros(B, np.int64)
         shards = context_shards(ctx, lengths, m.num_shards, m.shard_seed)
         if shard is not None:
             wrong = np.flatnonzero((shards != shard) & (lengths >= 2))
@@ -163,8 +176,8 @@ class Predictor:
                 part, table = self._empty, next(iter(m.shards.values()))
             else:
                 raise InvalidQueryError(f"contexts routed to shard {int(s)}, which this process does not hold")
-            context_chains(table, m.value_kind, ctx, lengths, rows, chain)
-            run_top_k(ctx, lengths, chain, rows, self.index.common, part, allowed, m.value_kind,
+            context_chains(table, m.value_kind, ctx, lengths, rows, chain, found)
+            run_top_k(ctx, lengths, found, chain, rows, self.index.common, part, self.uni_values, allowed, m.value_kind,
                       m.vocab.total_tokens, self.alpha, min_score, out_words, out_scores)
         return out_words, out_scores
 
