@@ -140,6 +140,8 @@ class Predictor:
         self.index = index
         self.alpha = float(alpha)
         self._empty = empty_part(model.order, model.value_kind)
+        # the filters without a word prefix, built once (a bool per word)
+        self._allowed = {x: allowed_words(model.vocab, None, x) for x in (False, True)}
         self.uni_values = unigram_values_of(next(iter(model.shards.values())), len(model.vocab), model.value_kind)
 
     @classmethod
@@ -158,7 +160,8 @@ class Predictor:
         out_scores = np.full((B, k), -np.inf, np.float64)
         if not B:
             return out_words, out_scores
-        allowed = allowed_words(m.vocab, prefix, exclude_special)
+        allowed = self._allowed[bool(exclude_special)] if not prefix else allowed_words(m.vocab, prefix,
+                                                                                         exclude_special)
         chain = np.zeros(ctx.shape, np.uint64 if m.value_kind == COUNTS else np.float32)
         found = np.zeros(B, np.int64)
         shards = context_shards(ctx, lengths, m.num_shards, m.shard_seed)
