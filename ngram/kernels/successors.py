@@ -78,7 +78,7 @@ def _ceil_log2(x):
     return n
 
 
-@njit(**JIT)
+@njit(**INLINE)
 def locate(P, j, slot, parent_m, out):
     """Record of context `slot` at level j: out = (head bit, label bit, h, m, w, cw) in the
     part's record array; False when the slot is outside the level."""
@@ -115,7 +115,7 @@ def locate(P, j, slot, parent_m, out):
     return True
 
 
-@njit(**JIT)
+@njit(**INLINE)
 def find_slot(P, j, query, q0):
     """MPHF slot of the context query[q0:q0+j] at level j >= 2 (the context exists)."""
     meta = P[META]
@@ -128,28 +128,28 @@ def find_slot(P, j, query, q0):
 
 
 @njit(**INLINE)
-def _label(P, rec_bit, w, i):
-    return np.int64(read_bits(P[REC], rec_bit + i * w, w))
+def _label(rec, rec_bit, w, i):
+    return np.int64(read_bits(rec, rec_bit + i * w, w))
 
 
 @njit(**INLINE)
-def _find_label(P, lab_bit, m, w, r):
+def _find_label(rec, lab_bit, m, w, r):
     """Position of label r among the m ascending labels, or -1."""
     lo = np.int64(0)
     hi = m
     while lo < hi:
         mid = (lo + hi) >> 1
-        if _label(P, lab_bit, w, mid) < r:
+        if _label(rec, lab_bit, w, mid) < r:
             lo = mid + 1
         else:
             hi = mid
-    if lo < m and _label(P, lab_bit, w, lo) == r:
+    if lo < m and _label(rec, lab_bit, w, lo) == r:
         return lo
     return np.int64(-1)
 
 
-@njit(**JIT)
-def _entry_score(is_counts, value, j, L, chain, log_total, log_alpha):
+@njit(**INLINE)
+def _entry_score(is_counts, value, j, L, chain, b, log_total, log_alpha):
     if is_counts:
         c = np.float64(value)
         if j == 0:
@@ -157,13 +157,13 @@ def _entry_score(is_counts, value, j, L, chain, log_total, log_alpha):
                 s = np.log10(c) - log_total
                 return s + L * log_alpha
             return -log_total + L * log_alpha
-        s = np.log10(c) - np.log10(np.float64(chain[j - 1]))
+        s = np.log10(c) - np.log10(np.float64(chain[b, j - 1]))
         return s + (L - j) * log_alpha
     p = np.float64(value)
     if np.isnan(p):
         p = MISSING_UNK_PROB
     for i in range(j + 1, L + 1):
-        p += np.float64(chain[i - 1])
+        p += np.float64(chain[b, i - 1])
     return p
 
 
@@ -177,7 +177,8 @@ def top_k_kernel(ctx_ids, ctx_lengths, ctx_found, ctx_chain, rows, C, S, uni_ord
     holds the contexts of two or more words."""
     k = out_words.shape[1]
     V = uni_values.shape[0]
-    loc = np.zeros((MAX_LEVELS, 6), np.int64)
+    loc = np.zeros((MAX_LEVELS, 9), np.int64)
+    c_rec, s_rec, c_vals, s_vals = C[REC], S[REC], C[VALUES], S[VALUES]
     m_of = np.zeros(MAX_LEVELS, np.int64)
     active = np.zeros(MAX_LEVELS, np.bool_)
     phase = np.zeros(MAX_LEVELS, np.int64)  # 0 head, 1 tail, 2 done
@@ -199,11 +200,17 @@ def top_k_kernel(ctx_ids, ctx_lengths, ctx_found, ctx_chain, rows, C, S, uni_ord
         J = min(ctx_found[b], L)
         m_of[0] = V
         for j in range(1, J + 1):
-            P = C if j == 1 else S
-            slot = np.int64(ctx_ids[b, L - 1]) if j == 1 else find_slot(P, j, ctx_ids[b], L - j)
-            if not locate(P, j, slot, m_of[j - 1], loc[j]):
+            if j == 1:
+                ok = locate(C, j, np.int64(ctx_ids[b, L - 1]), m_of[j - 1], loc[j])
+            else:
+                ok = locate(S, j, find_slot(S, j, ctx_ids[b], L - j), m_of[j - 1], loc[j])
+            if not ok:
                 J = j - 1
                 break
+            P_meta = C[META] if j == 1 else S[META]
+            loc[j, 6] = P_meta[j, M_TABLE]
+            loc[j, 7] = P_meta[j, M_TAIL]
+            loc[j, 8] = C[VALUES_BASE][j] if j == 1 else S[VALUES_BASE][j]
             m_of[j] = loc[j, 3]
         # the sorted head positions of a level are gathered when its tail is first read
         total_h = 0
@@ -219,7 +226,7 @@ def top_k_kernel(ctx_ids, ctx_lengths, ctx_found, ctx_chain, rows, C, S, uni_ord
             tpos[j] = 0
             tptr[j] = -1
             if active[j]:
-                _fill(j, L, J, b, C, S, loc, uni_order, uni_values, is_counts, ctx_chain, log_total, log_alpha,
+                _fill(j, L, J, b, c_rec, s_rec, c_vals, s_vals, loc, uni_order, uni_values, is_counts, ctx_chain, log_total, log_alpha,
                       phase, hpos, tpos, tptr, sorted_base, heads_sorted, has, cur_w, cur_r, cur_s, V)
         t = 0
         while t < k:
@@ -234,49 +241,48 @@ def top_k_kernel(ctx_ids, ctx_lengths, ctx_found, ctx_chain, rows, C, S, uni_ord
                     s = cur_s[j]
                     if best_j >= 0 and (s < best_s or (s == best_s and w > best_w)):
                         break  # cannot win this round: not checked yet
-                    if _valid(j, J, cur_r[j], w, C, S, loc, active, allowed, V):
+                    if _valid(j, J, cur_r[j], w, c_rec, s_rec, loc, active, allowed, V):
                         best_j, best_w, best_s = j, w, s
                         break
-                    _advance(j, L, J, b, C, S, loc, uni_order, uni_values, is_counts, ctx_chain, log_total,
+                    _advance(j, L, J, b, c_rec, s_rec, c_vals, s_vals, loc, uni_order, uni_values, is_counts, ctx_chain, log_total,
                              log_alpha, phase, hpos, tpos, tptr, sorted_base, heads_sorted, has, cur_w, cur_r,
                              cur_s, V)
             if best_j < 0 or best_s < min_score:
                 break
             out_words[b, t] = best_w
             out_scores[b, t] = best_s
-            _advance(best_j, L, J, b, C, S, loc, uni_order, uni_values, is_counts, ctx_chain, log_total, log_alpha,
+            _advance(best_j, L, J, b, c_rec, s_rec, c_vals, s_vals, loc, uni_order, uni_values, is_counts, ctx_chain, log_total, log_alpha,
                      phase, hpos, tpos, tptr, sorted_base, heads_sorted, has, cur_w, cur_r, cur_s, V)
             t += 1
 
 
 @njit(**INLINE)
-def _advance(j, L, J, b, C, S, loc, uni_order, uni_values, is_counts, chain, log_total, log_alpha,
+def _advance(j, L, J, b, c_rec, s_rec, c_vals, s_vals, loc, uni_order, uni_values, is_counts, chain, log_total, log_alpha,
              phase, hpos, tpos, tptr, sorted_base, heads_sorted, has, cur_w, cur_r, cur_s, V):
     if phase[j] == 0:
         hpos[j] += 1
     else:
         tpos[j] += 1
-    _fill(j, L, J, b, C, S, loc, uni_order, uni_values, is_counts, chain, log_total, log_alpha,
+    _fill(j, L, J, b, c_rec, s_rec, c_vals, s_vals, loc, uni_order, uni_values, is_counts, chain, log_total, log_alpha,
           phase, hpos, tpos, tptr, sorted_base, heads_sorted, has, cur_w, cur_r, cur_s, V)
 
 
-@njit(**JIT)
-def _word_of(j, p, C, S, loc, V):
+@njit(**INLINE)
+def _word_of(j, p, c_rec, s_rec, loc, V):
     """Word id of position p of level j's list (labels descend to a word id); -1 if the
     file is corrupt."""
     r = p
     for jj in range(j, 0, -1):
-        P = C if jj == 1 else S
         if r < 0 or r >= loc[jj, 3]:
             return np.int64(-1)
-        r = _label(P, loc[jj, 1], loc[jj, 4], r)
+        r = _label(c_rec if jj == 1 else s_rec, loc[jj, 1], loc[jj, 4], r)
     if r < 0 or r >= V:
         return np.int64(-1)
     return r
 
 
-@njit(**JIT)
-def _fill(j, L, J, b, C, S, loc, uni_order, uni_values, is_counts, chain, log_total, log_alpha,
+@njit(**INLINE)
+def _fill(j, L, J, b, c_rec, s_rec, c_vals, s_vals, loc, uni_order, uni_values, is_counts, chain, log_total, log_alpha,
           phase, hpos, tpos, tptr, sorted_base, heads_sorted, has, cur_w, cur_r, cur_s, V):
     """Load the current entry of level j's score-ordered list into cur_*, or has[j] = False."""
     has[j] = False
@@ -289,43 +295,44 @@ def _fill(j, L, J, b, C, S, loc, uni_order, uni_values, is_counts, chain, log_to
             return
         cur_w[0] = w
         cur_r[0] = w
-        cur_s[0] = _entry_score(is_counts, uni_values[w], 0, L, chain[b], log_total, log_alpha)
+        cur_s[0] = _entry_score(is_counts, uni_values[w], 0, L, chain, b, log_total, log_alpha)
         has[0] = True
         return
-    P = C if j == 1 else S
+    rec = c_rec if j == 1 else s_rec
+    values = c_vals if j == 1 else s_vals
+    table_len = loc[j, 6]
+    tail_rank = loc[j, 7]
+    vbase = loc[j, 8]
     h = loc[j, 2]
     m = loc[j, 3]
     w_bits = loc[j, 4]
     cw = loc[j, 5]
-    meta = P[META]
-    table_len = meta[j, M_TABLE]
-    vbase = P[VALUES_BASE][j]
-    nvals = P[VALUES].shape[0]
+    nvals = values.shape[0]
     if phase[j] == 0:
         if hpos[j] < h:
             e = loc[j, 0] + hpos[j] * (w_bits + cw)
-            p = np.int64(read_bits(P[REC], e, w_bits))
-            vr = np.int64(read_bits(P[REC], e + w_bits, cw))
+            p = np.int64(read_bits(rec, e, w_bits))
+            vr = np.int64(read_bits(rec, e + w_bits, cw))
             if vr < table_len:
-                w = _word_of(j, p, C, S, loc, V)
+                w = _word_of(j, p, c_rec, s_rec, loc, V)
                 if w < 0:
                     return
                 cur_w[j] = w
                 cur_r[j] = p
-                cur_s[j] = _entry_score(is_counts, P[VALUES][min(vbase + vr, nvals - 1)], j, L, chain[b],
+                cur_s[j] = _entry_score(is_counts, values[min(vbase + vr, nvals - 1)], j, L, chain, b,
                                         log_total, log_alpha)
                 has[j] = True
                 return
         # head done (or a blank reached): the tail, if the level has one
         phase[j] = 1
         tpos[j] = 0
-        if meta[j, M_TAIL] < 0:
+        if tail_rank < 0:
             phase[j] = 2
             return
         base = sorted_base[j]
         for i in range(h):
             e = loc[j, 0] + i * (w_bits + cw)
-            heads_sorted[base + i] = np.int64(read_bits(P[REC], e, w_bits))
+            heads_sorted[base + i] = np.int64(read_bits(rec, e, w_bits))
         heads_sorted[base:base + h].sort()
         tptr[j] = 0
     if phase[j] == 1:
@@ -342,46 +349,45 @@ def _fill(j, L, J, b, C, S, loc, uni_order, uni_values, is_counts, chain, log_to
         if p >= m:
             phase[j] = 2
             return
-        w = _word_of(j, p, C, S, loc, V)
+        w = _word_of(j, p, c_rec, s_rec, loc, V)
         if w < 0:
             phase[j] = 2
             return
         cur_w[j] = w
         cur_r[j] = p
-        cur_s[j] = _entry_score(is_counts, P[VALUES][min(vbase + meta[j, M_TAIL], nvals - 1)], j, L, chain[b],
+        cur_s[j] = _entry_score(is_counts, values[min(vbase + tail_rank, nvals - 1)], j, L, chain, b,
                                 log_total, log_alpha)
         has[j] = True
 
 
-@njit(**JIT)
-def _blank(P, j, loc, q):
+@njit(**INLINE)
+def _blank(rec, table_len, j, loc, q):
     """Position q of level j's list is a blank entry (in the head, after every value)."""
     h = loc[j, 2]
     w_bits = loc[j, 4]
     cw = loc[j, 5]
-    table_len = P[META][j, M_TABLE]
     for i in range(h - 1, -1, -1):
         e = loc[j, 0] + i * (w_bits + cw)
-        if np.int64(read_bits(P[REC], e + w_bits, cw)) < table_len:
+        if np.int64(read_bits(rec, e + w_bits, cw)) < table_len:
             return False
-        if np.int64(read_bits(P[REC], e, w_bits)) == q:
+        if np.int64(read_bits(rec, e, w_bits)) == q:
             return True
     return False
 
 
-@njit(**JIT)
-def _valid(j, J, rank, w, C, S, loc, active, allowed, V):
+@njit(**INLINE)
+def _valid(j, J, rank, w, c_rec, s_rec, loc, active, allowed, V):
     """The word (rank = its position in level j's list, its id for j = 0) may be emitted
     from level j: allowed, and no longer active list holds it with a value."""
     if w < 0 or w >= V or not allowed[w]:
         return False
     r = rank
     for jj in range(j + 1, J + 1):
-        P = C if jj == 1 else S
-        q = _find_label(P, loc[jj, 1], loc[jj, 3], loc[jj, 4], r)
+        rec = c_rec if jj == 1 else s_rec
+        q = _find_label(rec, loc[jj, 1], loc[jj, 3], loc[jj, 4], r)
         if q < 0:
             return True  # longer lists hold a subset: none has it
-        if active[jj] and not _blank(P, jj, loc, q):
+        if active[jj] and not _blank(rec, loc[jj, 6], jj, loc, q):
             return False
         r = q
     return True
