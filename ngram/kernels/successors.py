@@ -79,25 +79,24 @@ def _ceil_log2(x):
 
 
 @njit(**INLINE)
-def locate(P, j, slot, parent_m, out):
+def locate(rec, rec_base, efhi, efhi_base, efs, efs_base, eflo, eflo_base, meta, j, slot, parent_m, out):
     """Record of context `slot` at level j: out = (head bit, label bit, h, m, w, cw) in the
     part's record array; False when the slot is outside the level."""
-    meta = P[META]
     if j >= meta.shape[0]:
         return False
     n = meta[j, M_N]
     if slot < 0 or slot >= n:
         return False
-    hi = P[EFHI][P[EFHI_BASE][j]:P[EFHI_BASE][j + 1]]
-    sm = P[EFS][P[EFS_BASE][j]:P[EFS_BASE][j + 1]]
-    lo = P[EFLO][P[EFLO_BASE][j]:P[EFLO_BASE][j + 1]]
+    hi = efhi[efhi_base[j]:efhi_base[j + 1]]
+    sm = efs[efs_base[j]:efs_base[j + 1]]
+    lo = eflo[eflo_base[j]:eflo_base[j + 1]]
     low = meta[j, M_LOW]
     if low < 0 or low > 62:
         return False
     a = ef_get(hi, sm, lo, low, slot)
     b = ef_get(hi, sm, lo, low, slot + 1)
-    base = P[REC_BASE][j] * 64
-    hp1, glen = gamma_read(P[REC], base + a)
+    base = rec_base[j] * 64
+    hp1, glen = gamma_read(rec, base + a)
     h = hp1 - 1
     w = max(np.int64(1), _ceil_log2(parent_m))
     cw = meta[j, M_CW]
@@ -116,14 +115,13 @@ def locate(P, j, slot, parent_m, out):
 
 
 @njit(**INLINE)
-def find_slot(P, j, query, q0):
+def find_slot(mbits, mbits_base, mrank, mrank_base, mround, mround_base, j, query, q0):
     """MPHF slot of the context query[q0:q0+j] at level j >= 2 (the context exists)."""
-    meta = P[META]
-    if j >= meta.shape[0]:
+    if j + 1 >= mbits_base.shape[0]:
         return np.int64(-1)
-    bits = P[MBITS][P[MBITS_BASE][j]:P[MBITS_BASE][j + 1]]
-    ranks = P[MRANK][P[MRANK_BASE][j]:P[MRANK_BASE][j + 1]]
-    rounds = P[MROUND][P[MROUND_BASE][j]:P[MROUND_BASE][j + 1]]
+    bits = mbits[mbits_base[j]:mbits_base[j + 1]]
+    ranks = mrank[mrank_base[j]:mrank_base[j + 1]]
+    rounds = mround[mround_base[j]:mround_base[j + 1]]
     return mphf_get(bits, ranks, rounds, context_hash(query, q0, j))
 
 
@@ -179,6 +177,11 @@ def top_k_kernel(ctx_ids, ctx_lengths, ctx_found, ctx_chain, rows, C, S, uni_ord
     V = uni_values.shape[0]
     loc = np.zeros((MAX_LEVELS, 9), np.int64)
     c_rec, s_rec, c_vals, s_vals = C[REC], S[REC], C[VALUES], S[VALUES]
+    c_rb, c_hi, c_hib, c_s, c_sb, c_lo, c_lob, c_meta = (C[REC_BASE], C[EFHI], C[EFHI_BASE], C[EFS], C[EFS_BASE],
+                                                         C[EFLO], C[EFLO_BASE], C[META])
+    s_rb, s_hi, s_hib, s_s, s_sb, s_lo, s_lob, s_meta = (S[REC_BASE], S[EFHI], S[EFHI_BASE], S[EFS], S[EFS_BASE],
+                                                         S[EFLO], S[EFLO_BASE], S[META])
+    s_mb, s_mbb, s_mr, s_mrb, s_mo, s_mob = S[MBITS], S[MBITS_BASE], S[MRANK], S[MRANK_BASE], S[MROUND], S[MROUND_BASE]
     m_of = np.zeros(MAX_LEVELS, np.int64)
     active = np.zeros(MAX_LEVELS, np.bool_)
     phase = np.zeros(MAX_LEVELS, np.int64)  # 0 head, 1 tail, 2 done
@@ -201,13 +204,15 @@ def top_k_kernel(ctx_ids, ctx_lengths, ctx_found, ctx_chain, rows, C, S, uni_ord
         m_of[0] = V
         for j in range(1, J + 1):
             if j == 1:
-                ok = locate(C, j, np.int64(ctx_ids[b, L - 1]), m_of[j - 1], loc[j])
+                ok = locate(c_rec, c_rb, c_hi, c_hib, c_s, c_sb, c_lo, c_lob, c_meta, j,
+                            np.int64(ctx_ids[b, L - 1]), m_of[j - 1], loc[j])
             else:
-                ok = locate(S, j, find_slot(S, j, ctx_ids[b], L - j), m_of[j - 1], loc[j])
+                slot = find_slot(s_mb, s_mbb, s_mr, s_mrb, s_mo, s_mob, j, ctx_ids[b], L - j)
+                ok = locate(s_rec, s_rb, s_hi, s_hib, s_s, s_sb, s_lo, s_lob, s_meta, j, slot, m_of[j - 1], loc[j])
             if not ok:
                 J = j - 1
                 break
-            P_meta = C[META] if j == 1 else S[META]
+            P_meta = c_meta if j == 1 else s_meta
             loc[j, 6] = P_meta[j, M_TABLE]
             loc[j, 7] = P_meta[j, M_TAIL]
             loc[j, 8] = C[VALUES_BASE][j] if j == 1 else S[VALUES_BASE][j]
