@@ -17,6 +17,7 @@ from .errors import InvalidQueryError
 from .kernels.successors import top_k_kernel
 from .limits import DEFAULT_ALPHA, MAX_PREDICT_K
 from .sharding import shard_of_pair, shard_of_word
+from .successor_build import unigram_values
 from .successors import SuccessorIndex, SuccessorPart, empty_part
 from .vocab import BOS_ID, UNK_ID
 
@@ -125,12 +126,6 @@ def context_chains(table, value_kind: str, ctx: np.ndarray, lengths: np.ndarray,
         found[rows] = np.where(stored.any(axis=1), W - np.argmax(stored[:, ::-1], axis=1), 0)
 
 
-def unigram_values_of(table, V: int, value_kind: str) -> np.ndarray:
-    """Every word's unigram count or log10 probability (every shard holds them)."""
-    c = table.lookup_unchecked(np.arange(V, dtype=np.int32)[:, None], np.ones(V, np.int32))
-    return c.counts[:, 0].astype(np.uint64) if value_kind == COUNTS else c.prob[:, 0].astype(np.float32)
-
-
 class Predictor:
     """Prediction over an opened Model and its SuccessorIndex (every shard, or the shards
     a server holds: then each context must belong to one of them)."""
@@ -142,7 +137,7 @@ class Predictor:
         self._empty = empty_part(model.order, model.value_kind)
         # the filters without a word prefix, built once (a bool per word)
         self._allowed = {x: allowed_words(model.vocab, None, x) for x in (False, True)}
-        self.uni_values = unigram_values_of(next(iter(model.shards.values())), len(model.vocab), model.value_kind)
+        self.uni_values = unigram_values(next(iter(model.shards.values())), len(model.vocab), model.value_kind)
 
     @classmethod
     def open(cls, model, verify: bool = True, alpha: float = DEFAULT_ALPHA) -> "Predictor":

@@ -147,11 +147,11 @@ def children(grams: np.ndarray, values: np.ndarray):
     return grams[o], values[o]
 
 
-def unigram_values(model) -> np.ndarray:
-    """Every word's unigram count (uint64) or log10 probability (float32), from the model."""
-    V = len(model.vocab)
-    uni = model.lookup(np.arange(V, dtype=np.int32)[:, None], np.ones(V, np.int32), check=False)
-    return (uni.counts[:, 0].astype(np.uint64) if model.value_kind == COUNTS else uni.prob[:, 0].astype(np.float32))
+def unigram_values(table, V: int, value_kind: str) -> np.ndarray:
+    """Every word's unigram count (uint64) or log10 probability (float32), from any shard
+    table (each holds them all)."""
+    c = table.lookup_unchecked(np.arange(V, dtype=np.int32)[:, None], np.ones(V, np.int32))
+    return c.counts[:, 0].astype(np.uint64) if value_kind == COUNTS else c.prob[:, 0].astype(np.float32)
 
 
 def unigram_order(values: np.ndarray, value_kind: str) -> np.ndarray:

@@ -74,7 +74,8 @@ def write_index(model_dir: str | os.PathLike, model=None) -> dict:
         N, kind = model.order, model.value_kind
         common, parts = build_parts(model)
         common_arrays = part_arrays(common, N, kind)
-        common_arrays["uni_order"] = unigram_order(unigram_values(model), kind)
+        table = next(iter(model.shards.values()))
+        common_arrays["uni_order"] = unigram_order(unigram_values(table, len(model.vocab), kind), kind)
         meta = {"order": N, "num_shards": model.num_shards, "value_kind": kind,
                 "vocab_size": len(model.vocab), "model_id": model.model_id, "version": SUCCESSOR_VERSION}
         files = {}
