@@ -86,12 +86,11 @@ def score_key(values: np.ndarray, value_kind: str) -> np.ndarray:
     return np.where(np.isnan(v), np.inf, -v)
 
 
-def level_arrays(ctx_rows: np.ndarray, lists: dict, V: int, value_kind: str, slot: np.ndarray | None):
-    """The arrays of one level of one part. ctx_rows: the level's contexts (all stored
-    j-grams of the part, forward-sorted); lists: per entry (row of its context, label,
-    parent size of its context, value), entries sorted by (context row, label);
-    slot: the position of each context (MPHF slot), None for one-word contexts (= word id)."""
-    n = len(ctx_rows)
+def level_arrays(n: int, lists: dict, value_kind: str, slot: np.ndarray | None):
+    """The arrays of one level of one part, for its n contexts (all stored j-grams of the
+    part, forward-sorted). lists: per entry its context's row, label and value, entries
+    sorted by (context row, label), and per context the size of its suffix's list;
+    slot: each context's MPHF slot, None for one-word contexts (the slot is the word id)."""
     ctx_of, labels, values = lists["ctx"], lists["label"], lists["value"]
     parent_size = lists["parent_size"]  # per context
     m = np.bincount(ctx_of, minlength=n).astype(np.int64)
@@ -139,12 +138,6 @@ def level_arrays(ctx_rows: np.ndarray, lists: dict, V: int, value_kind: str, slo
     hi, samples, lo, low_bits = ef_build(offsets)
     meta = np.array([n, low_bits, cw, tail_rank, len(table), 0], np.int64)
     return {"rec": rec, "efhi": hi, "efs": samples, "eflo": lo, "values": table, "meta": meta}
-
-
-def children(grams: np.ndarray, values: np.ndarray):
-    """Forward-sorted (grams, values) of one order."""
-    o = forward_order(grams)
-    return grams[o], values[o]
 
 
 def unigram_values(table, V: int, value_kind: str) -> np.ndarray:
@@ -199,7 +192,7 @@ def build_parts(model) -> tuple[dict, list[dict]]:
             ctx_row = cg[:, 0].astype(np.int64)
             label = cg[:, 1].astype(np.int64)
             lists = {"ctx": ctx_row, "label": label, "value": cv, "parent_size": np.full(V, V, np.int64)}
-            common[1] = level_arrays(np.zeros((V, 1), np.int32), lists, V, kind, None)
+            common[1] = level_arrays(V, lists, kind, None)
             continue
         if ctx_grams is None:
             continue
@@ -230,7 +223,7 @@ def build_parts(model) -> tuple[dict, list[dict]]:
             hashes = np.empty(len(rows), np.uint64)
             row_hashes(np.ascontiguousarray(G[rows]), j, hashes)
             bits, ranks, rounds, slot = mphf_build(hashes)
-            arrays = level_arrays(G[rows], lists, V, kind, slot)
+            arrays = level_arrays(len(rows), lists, kind, slot)
             arrays.update({"mbits": bits, "mrank": ranks, "mround": rounds})
             parts[s][j] = arrays
     return common, parts
