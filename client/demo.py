@@ -74,12 +74,12 @@ COMPLETE_TEXT = "in the same"
 
 def _predictions(remote: Client, local: Client, out) -> bool:
     """Next-word predictions and a completion through the cluster (docs/PREDICTION.md);
-    True if they equal the local model's. A model without the successor index is said
-    and skipped (`ngram index-successors DIR` adds it)."""
-    from ngram.errors import ModelFormatError
+    True if they equal the local model's. A model without the successor index (or
+    without these words) is said and skipped (`ngram index-successors DIR` adds it)."""
+    from ngram.errors import InvalidQueryError, ModelFormatError
     try:
         got = remote.predict_text(PREDICT_TEXTS, k=5)
-    except (ModelFormatError, ClientError) as e:
+    except (ModelFormatError, InvalidQueryError, ClientError) as e:
         out(f"predictions: skipped ({e})")
         return True
     ok = got == local.predict_text(PREDICT_TEXTS, k=5)
