@@ -20,10 +20,11 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(NGRAM) build samples/en-sample.txt.zst --out $(DEMO) --order 5 --shards 4
+	$(NGRAM) index-successors $(DEMO)
 	$(NGRAM) info $(DEMO)
 	$(NGRAM) count $(DEMO) "of the" "in the same way" "the King James" "colorless green ideas"
 	head -n 20 samples/en-heldout-sample.txt | $(NGRAM) score $(DEMO) -
-	# the same model served by a local cluster: a decoder round and scoring over gRPC
+	# the same model served by a local cluster: a decoder round, scoring and predictions over gRPC
 	$(VENV)/bin/python -m client.demo $(DEMO)
 
 test: $(STAMP)

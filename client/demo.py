@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from client.client import Client
+from client.errors import ClientError
 
 DEFAULT_SENTENCES = ["the cat sat on the mat", "it is a truth universally acknowledged",
                      "this is not a sentence of the corpus"]
@@ -70,6 +71,30 @@ def _score(remote: Client, local: Client, sentences: list[str], out) -> bool:
     return ok
 
 
+PREDICT_TEXTS = ["of the", "it is a", "the King James"]
+COMPLETE_TEXT = "in the same"
+
+
+def _predictions(remote: Client, local: Client, out) -> bool:
+    """Next-word predictions and a completion through the cluster (docs/PREDICTION.md);
+    True if they equal the local model's. A model without the successor index (or
+    without these words) is said and skipped (`ngram index-successors DIR` adds it)."""
+    from ngram.errors import InvalidQueryError, ModelFormatError
+    try:
+        got = remote.predict_text(PREDICT_TEXTS, k=5)
+    except (ModelFormatError, InvalidQueryError, ClientError) as e:
+        out(f"predictions: skipped ({e})")
+        return True
+    ok = got == local.predict_text(PREDICT_TEXTS, k=5)
+    for text, preds in zip(PREDICT_TEXTS, got):
+        out(f"  predict {text!r}: " + ", ".join(f"{w} ({s:.2f})" for w, s in preds))
+    done = remote.complete(COMPLETE_TEXT, k=3, max_words=3)
+    ok &= done == local.complete(COMPLETE_TEXT, k=3, max_words=3)
+    for c in done:
+        out(f"  complete {COMPLETE_TEXT!r}: ... {' '.join(c.words)}  (log10 {c.log10:.2f})")
+    return ok
+
+
 def _demo(cluster_path: Path, model_dir: Path, sentences: list[str], pairs: int, out) -> bool:
     with Client.open(cluster_path) as remote, Client.open(model_dir) as local:
         rng = np.random.default_rng(0)
@@ -92,6 +117,7 @@ def _demo(cluster_path: Path, model_dir: Path, sentences: list[str], pairs: int,
         out(f"pipelined: {len(rounds)} rounds over LookupStream (4 in flight), {ms:.1f} ms")
         out(f"scoring {len(sentences)} sentence(s) through the cluster:")
         ok &= _score(remote, local, sentences, out)
+        ok &= _predictions(remote, local, out)
     out("remote == local: " + ("OK" if ok else "MISMATCH"))
     return ok
 

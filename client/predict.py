@@ -2,7 +2,7 @@
 once, to the shard that holds its chain of successor lists (ngram.predict.context_shards:
 its last two words, or its last word), all shards in parallel; each shard's call walks its
 replicas under one deadline with client/replicas.py's policy (failover, ejection,
-attempt budgets; no hedging yet); answers are written back in input order.
+attempt budgets, hedging); answers are written back in input order.
 
 `predictor_for(backend)` gives the `predict` of any backend: in-process for a model
 directory, this module's for a cluster.
@@ -15,7 +15,6 @@ import grpc
 import numpy as np
 
 from client.errors import ClientError, FatalError, LookupFailedError
-from client.replicas import Attempts
 from ngram.errors import WireFormatError
 from ngram.predict import check_contexts, check_k, context_shards
 from ngram.wire import decode_array, encode_array, pb
@@ -55,9 +54,15 @@ class RemotePredictor:
                 prefix=pre, has_min_score=min_score is not None,
                 min_score=float(min_score) if min_score is not None else 0.0,
                 include_special=not exclude_special)
-            calls.append((int(s), rows, b._pool.submit(self._call, int(s), request, len(rows), k, deadline, timeout)))
+            calls.append((int(s), rows, request))
         errors: dict[int, ClientError] = {}
-        for s, rows, fut in calls:
+        if len(calls) == 1:  # one shard: answered on this thread, no hand-over to the pool
+            s, rows, request = calls[0]
+            u_words[rows], u_scores[rows] = self._call(s, request, len(rows), k, deadline, timeout)
+            return u_words[inverse], u_scores[inverse]
+        futures = [(s, rows, b._pool.submit(self._call, s, request, len(rows), k, deadline, timeout))
+                   for s, rows, request in calls]
+        for s, rows, fut in futures:
             try:
                 u_words[rows], u_scores[rows] = fut.result()
             except ClientError as e:
@@ -67,28 +72,21 @@ class RemotePredictor:
         return u_words[inverse], u_scores[inverse]
 
     def _call(self, shard: int, request, n: int, k: int, deadline: float, timeout: float):
-        b = self.backend
-        attempts = Attempts(b.replicas[shard], deadline, timeout)
-        started = time.monotonic()
-        while (step := attempts.next()) is not None:
-            addr, pause, budget = step
-            if pause:
-                time.sleep(pause)
-            try:
-                resp = b.channels.stub(addr).Predict(request, timeout=budget)
-            except grpc.RpcError as err:
-                attempts.failed(addr, err.code(), err.details())  # raises FatalError for a bad request
-                continue
-            attempts.succeeded(addr, time.monotonic() - started)
-            try:
-                words = decode_array(resp.words, "words", dtype="<i4", ndim=2)
-                scores = decode_array(resp.scores, "scores", dtype="<f8", ndim=2)
-                if words.shape != (n, k) or scores.shape != (n, k):
-                    raise WireFormatError(f"answer of shape {words.shape}/{scores.shape}, expected {(n, k)}")
-            except WireFormatError as e:
-                raise FatalError(shard, addr, grpc.StatusCode.INTERNAL, f"malformed response: {e}") from e
-            return words, scores
-        raise attempts.error()
+        """One shard's answer through its transport: replicas, failover, hedging and the
+        deadline exactly as for lookups (client/transport.py, client/replicas.py)."""
+        resp = self.backend.transports[shard].call(request, deadline, timeout, method=_predict_rpc)
+        try:
+            words = decode_array(resp.words, "words", dtype="<i4", ndim=2)
+            scores = decode_array(resp.scores, "scores", dtype="<f8", ndim=2)
+            if words.shape != (n, k) or scores.shape != (n, k):
+                raise WireFormatError(f"answer of shape {words.shape}/{scores.shape}, expected {(n, k)}")
+        except WireFormatError as e:
+            raise FatalError(shard, "?", grpc.StatusCode.INTERNAL, f"malformed response: {e}") from e
+        return words, scores
+
+
+def _predict_rpc(stub):
+    return stub.Predict
 
 
 def predictor_for(backend):

@@ -76,12 +76,17 @@ class ShardTransport:
 
     def lookup(self, request: pb.LookupRequest, deadline: float, timeout: float) -> pb.LookupResponse:
         """Answer `request` from some replica before `deadline` (time.monotonic())."""
+        return self.call(request, deadline, timeout)
+
+    def call(self, request, deadline: float, timeout: float, method=lambda stub: stub.Lookup):
+        """Any unary RPC of the shard service (`method` picks it from a stub: Lookup,
+        Predict) under the same replica policy and hedging."""
         attempts = Attempts(self.replicas, deadline, timeout)
         if self.hedge_delay() is None:
-            return self._lookup_sequential(request, attempts)
-        return self._lookup_hedged(request, attempts)
+            return self._lookup_sequential(request, attempts, method)
+        return self._lookup_hedged(request, attempts, method)
 
-    def _lookup_sequential(self, request: pb.LookupRequest, attempts: Attempts) -> pb.LookupResponse:
+    def _lookup_sequential(self, request, attempts: Attempts, method) -> pb.LookupResponse:
         started = time.monotonic()
         while (step := attempts.next()) is not None:
             addr, pause, budget = step
@@ -90,7 +95,7 @@ class ShardTransport:
             if pause:
                 time.sleep(pause)
             try:
-                resp = self.channels.stub(addr).Lookup(request, timeout=budget)
+                resp = method(self.channels.stub(addr))(request, timeout=budget)
             except grpc.RpcError as err:
                 attempts.failed(addr, err.code(), err.details())
                 continue
@@ -98,7 +103,7 @@ class ShardTransport:
             return resp
         raise attempts.error()
 
-    def _lookup_hedged(self, request: pb.LookupRequest, attempts: Attempts) -> pb.LookupResponse:
+    def _lookup_hedged(self, request, attempts: Attempts, method) -> pb.LookupResponse:
         """Attempts as futures, so that a hedge can race the first one."""
         done: queue.SimpleQueue = queue.SimpleQueue()
         pending: dict[grpc.Future, str] = {}
@@ -112,7 +117,7 @@ class ShardTransport:
             if step is None:
                 return False
             addr, _pause, budget = step  # a retry's pause was waited by the loop (retry_at)
-            fut = self.channels.stub(addr).Lookup.future(request, timeout=budget)
+            fut = method(self.channels.stub(addr)).future(request, timeout=budget)
             pending[fut] = addr
             launched[fut] = time.monotonic()
             if replicas.learning(addr):

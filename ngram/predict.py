@@ -17,6 +17,7 @@ from .errors import InvalidQueryError
 from .kernels.successors import top_k_kernel
 from .limits import DEFAULT_ALPHA, MAX_PREDICT_K
 from .sharding import shard_of_pair, shard_of_word
+from .successor_build import unigram_values
 from .successors import SuccessorIndex, SuccessorPart, empty_part
 from .vocab import BOS_ID, UNK_ID
 
@@ -95,29 +96,34 @@ def context_shards(ctx: np.ndarray, lengths: np.ndarray, num_shards: int, seed: 
     return shards.astype(np.int64)
 
 
-def run_top_k(ctx, lengths, chain, rows, common: SuccessorPart, part: SuccessorPart, allowed, value_kind: str,
-              total_tokens: int, alpha: float, min_score, out_words, out_scores) -> None:
+def run_top_k(ctx, lengths, found, chain, rows, common: SuccessorPart, part: SuccessorPart, uni_values, allowed,
+              value_kind: str, total_tokens: int, alpha: float, min_score, out_words, out_scores) -> None:
     """The kernel over rows `rows` of a checked batch, all routed to `part`'s shard."""
-    top_k_kernel(ctx, lengths, chain, np.ascontiguousarray(rows, np.int64),
-                 common.ctx, common.level_bounds, common.bucket_offsets, common.buckets, common.starts, common.words,
-                 common.values, common.byword,
-                 part.ctx, part.level_bounds, part.bucket_offsets, part.buckets, part.starts, part.words,
-                 part.values, part.byword,
-                 allowed, value_kind == COUNTS, math.log10(max(int(total_tokens), 1)), math.log10(alpha),
-                 -np.inf if min_score is None else float(min_score), out_words, out_scores)
+    top_k_kernel(ctx, lengths, found, chain, np.ascontiguousarray(rows, np.int64), common.arrays, part.arrays,
+                 common.uni_order, uni_values, allowed, value_kind == COUNTS, math.log10(max(int(total_tokens), 1)),
+                 math.log10(alpha), -np.inf if min_score is None else float(min_score), out_words, out_scores)
 
 
 def context_chains(table, value_kind: str, ctx: np.ndarray, lengths: np.ndarray, rows: np.ndarray,
-                   chain: np.ndarray) -> None:
+                   chain: np.ndarray, found: np.ndarray) -> None:
     """chain[b, i-1] for b in rows: count (counts) or log10 backoff (backoff models) of
-    the suffix of length i of context b, from one lookup of the contexts on `table`, the
-    shard they are routed to (it holds every context of length >= 2 routed there, and
-    the unigram values of every word)."""
+    the suffix of length i of context b, and found[b]: the longest stored suffix (all
+    shorter ones are stored too), from one lookup of the contexts on `table`, the shard
+    they are routed to (it holds every context of length >= 2 routed there, and the
+    unigram values of every word)."""
     rows = rows[lengths[rows] > 0]
     if len(rows):
         c = table.lookup_unchecked(np.ascontiguousarray(ctx[rows]), np.ascontiguousarray(lengths[rows]))
-        vals = c.counts if value_kind == COUNTS else c.backoff
-        chain[rows] = vals[:, :chain.shape[1]]
+        W = chain.shape[1]
+        if value_kind == COUNTS:
+            vals = c.counts[:, :W]
+            stored = vals > 0
+        else:
+            vals = c.backoff[:, :W]
+            stored = ~np.isnan(c.prob[:, :W]) | (vals != 0)
+        chain[rows] = vals
+        stored &= np.arange(W)[None, :] < lengths[rows][:, None]
+        found[rows] = np.where(stored.any(axis=1), W - np.argmax(stored[:, ::-1], axis=1), 0)
 
 
 class Predictor:
@@ -129,6 +135,9 @@ class Predictor:
         self.index = index
         self.alpha = float(alpha)
         self._empty = empty_part(model.order, model.value_kind)
+        # the filters without a word prefix, built once (a bool per word)
+        self._allowed = {x: allowed_words(model.vocab, None, x) for x in (False, True)}
+        self.uni_values = unigram_values(next(iter(model.shards.values())), len(model.vocab), model.value_kind)
 
     @classmethod
     def open(cls, model, verify: bool = True, alpha: float = DEFAULT_ALPHA) -> "Predictor":
@@ -146,8 +155,10 @@ class Predictor:
         out_scores = np.full((B, k), -np.inf, np.float64)
         if not B:
             return out_words, out_scores
-        allowed = allowed_words(m.vocab, prefix, exclude_special)
+        allowed = self._allowed[bool(exclude_special)] if not prefix else allowed_words(m.vocab, prefix,
+                                                                                         exclude_special)
         chain = np.zeros(ctx.shape, np.uint64 if m.value_kind == COUNTS else np.float32)
+        found = np.zeros(B, np.int64)
         shards = context_shards(ctx, lengths, m.num_shards, m.shard_seed)
         if shard is not None:
             wrong = np.flatnonzero((shards != shard) & (lengths >= 2))
@@ -163,8 +174,8 @@ class Predictor:
                 part, table = self._empty, next(iter(m.shards.values()))
             else:
                 raise InvalidQueryError(f"contexts routed to shard {int(s)}, which this process does not hold")
-            context_chains(table, m.value_kind, ctx, lengths, rows, chain)
-            run_top_k(ctx, lengths, chain, rows, self.index.common, part, allowed, m.value_kind,
+            context_chains(table, m.value_kind, ctx, lengths, rows, chain, found)
+            run_top_k(ctx, lengths, found, chain, rows, self.index.common, part, self.uni_values, allowed, m.value_kind,
                       m.vocab.total_tokens, self.alpha, min_score, out_words, out_scores)
         return out_words, out_scores
 

@@ -1,5 +1,5 @@
 """A slow replica for tests: the real shard server whose engine sleeps before every
-lookup (after admission, so the request counts as in flight while it waits).
+lookup and prediction (after admission, so the request counts as in flight while it waits).
 
 In-process: ``SlowShardServer(config, delay_s)``. As a process (what the cluster harness
 spawns for ``mode="subprocess"``): ``python tests/slow_server.py DELAY_S serve MODEL ...``
@@ -23,6 +23,10 @@ class SlowEngine(ShardEngine):
     def lookup(self, model_id, shard, ids, lengths):
         time.sleep(self.delay_s)
         return super().lookup(model_id, shard, ids, lengths)
+
+    def predict(self, *args, **kwargs):
+        time.sleep(self.delay_s)
+        return super().predict(*args, **kwargs)
 
 
 class SlowShardServer(ShardServer):

@@ -187,24 +187,38 @@ def test_missing_successor_file_is_refused(indexed):
         Predictor.open(Model.open(d))
 
 
-def test_out_of_range_ids_in_an_unverified_file_are_refused(indexed):
-    """A file whose arrays were rewritten with a word id past the vocabulary (and a
-    matching CRC, so only the bounds check can catch it) is refused on open."""
+def rewrite_common(d, change):
+    """Rewrite successors-common.bin with `change` applied to its arrays and a matching
+    CRC and manifest digest, so only the structure checks can catch it."""
     from ngram.format import open_container, write_container
     from ngram.manifest import file_digest
-    d, _ = indexed
+    from ngram.successors import SUCCESSOR_KIND
     path = d / COMMON_NAME
-    c = open_container(path, b"SUC1")
+    c = open_container(path, SUCCESSOR_KIND)
     arrays = {k: np.array(v) for k, v in c.arrays.items()}
     meta = {k: v for k, v in c.header.items() if k not in ("arrays", "kind")}
     c.close()
-    arrays["words"][0] = 10 ** 6
-    write_container(path, b"SUC1", arrays, meta)
+    change(arrays)
+    write_container(path, SUCCESSOR_KIND, arrays, meta)
     manifest = json.loads((d / "manifest.json").read_text())
     manifest["successors"]["files"][COMMON_NAME] = file_digest(path)
     (d / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(ModelFormatError, match="outside the vocabulary"):
+
+
+def test_bad_level_offsets_in_an_unverified_file_are_refused(indexed):
+    d, _ = indexed
+    rewrite_common(d, lambda a: a["rec_base"].__setitem__(1, 10 ** 6))
+    with pytest.raises(ModelFormatError, match="monotone cover"):
         Predictor.open(Model.open(d), verify=False)
+
+
+def test_inconsistent_record_offsets_with_a_valid_checksum_are_refused(indexed):
+    """A level table claiming one context fewer: the checksums match, the deep check
+    (Elias-Fano offsets against the records) refuses it."""
+    d, _ = indexed
+    rewrite_common(d, lambda a: a["meta"].__setitem__((1, 0), a["meta"][1, 0] - 1))
+    with pytest.raises(ModelFormatError, match="corrupt successor index"):
+        Predictor.open(Model.open(d), verify=True)
 
 
 @pytest.mark.parametrize("k", [0, 1001, -1, 2.5, True])

@@ -131,3 +131,28 @@ def test_server_without_index_says_how_to_add_it(tmp_path):
             stub.Predict(req, timeout=10)
         assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION
         assert "ngram index-successors" in e.value.details()
+
+
+def test_slow_replica_is_hedged_around_for_predict(tmp_path):
+    """The first replica of every shard takes 3 s per request, the call deadline is 2 s:
+    every answer comes from a hedge to the fast replica, and equals the local one."""
+    from client.policy import CallPolicy
+    d = tmp_path / "model"
+    text = corpus_text(200)
+    build_model_inmemory(text, d, order=3, num_shards=2)
+    write_index(d)
+    model = Model.open(d)
+    local = Predictor.open(model)
+    slow = {j: {"inject_delay_s": 3.0} for j in range(2)}
+    try:
+        with Cluster(d, tmp_path / "cluster", replicas=2, per_server=slow) as cluster, \
+                Client.open(cluster.path, policy=CallPolicy(timeout=2.0, hedge_delay=0.05)) as remote:
+            ids, lengths = contexts(model, text, 40, np.random.default_rng(3))
+            for _ in range(2):
+                got = remote.predict(ids, lengths, 5)
+                want = local.predict(ids, lengths, 5)
+                assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+            assert sum(t.hedges_sent for t in remote.backend.transports.values()) > 0
+    finally:
+        local.close()
+        model.close()
