@@ -102,7 +102,8 @@ class DecodedTrie:
         ngrams = []
         levels = table.decode_levels()
         _, _, raw = next(levels)
-        ranks, tables = _ranks(raw, ncols)
+        ranks, tables, widths = _ranks(raw, ncols)
+        meta[1, DT.M_TW:DT.M_TW + ncols] = widths
         pos = np.arange(V, dtype=np.int64)
         parts.append(_pack(meta[1], V, pos, pos, np.zeros(V, np.uint64), ranks, 0, 0))
         parts += tables
@@ -130,7 +131,8 @@ class DecodedTrie:
             row = meta[k]
             row[DT.M_NSLOTS], row[DT.M_FB], row[DT.M_WB], row[DT.M_B] = nslots, fb, wb, b
             row[DT.M_T], row[DT.M_S] = t, (b + 1) // 2
-            ranks, tables = _ranks(raw, ncols)
+            ranks, tables, widths = _ranks(raw, ncols)
+            row[DT.M_TW:DT.M_TW + ncols] = widths
             parts.append(_pack(row, length, at, home, fp, ranks, fb, kb))
             parts += tables
             node_ids, where = length, at
@@ -142,15 +144,23 @@ class DecodedTrie:
         decoded_lookup_kernel(self.words, self.meta, self.absent, ids, lengths, match, raw)
 
 
-def _ranks(raw: np.ndarray, ncols: int) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Each node's rank in its column's sorted distinct raw values, and those tables."""
+def _ranks(raw: np.ndarray, ncols: int) -> tuple[np.ndarray, list[np.ndarray], list[int]]:
+    """Each node's rank in its column's sorted distinct raw values, those tables as words
+    (two 32-bit entries per word when every value fits 32 bits), and their entry bits."""
     ranks = np.zeros((len(raw), ncols), np.int64)
-    tables = []
+    tables, widths = [], []
     for c in range(ncols):
         values, inverse = np.unique(raw[:, c], return_inverse=True)
         ranks[:, c] = inverse.reshape(-1)
-        tables.append(values.astype(np.uint64) if len(values) else np.zeros(1, np.uint64))
-    return ranks, tables
+        if len(values) == 0 or int(values[-1]) < 2**32:
+            halves = np.zeros(len(values) + 2 - len(values) % 2, np.uint32)
+            halves[:len(values)] = values
+            tables.append(halves.view(np.uint64))
+            widths.append(32)
+        else:
+            tables.append(values.astype(np.uint64))
+            widths.append(64)
+    return ranks, tables, widths
 
 
 def _pack(row: np.ndarray, length: int, at, home, fp, ranks: np.ndarray, fb: int, kb: int) -> np.ndarray:

@@ -16,8 +16,9 @@ from reference_builder import build_model_inmemory
 from sample_corpus import ARPA_DIR
 
 
-def _table(pairs, parent_ids, vocab, load):
-    """One order's table over the (parent, word) pairs, built as from_shard builds it."""
+def _table(pairs, parent_ids, vocab, load, scale=7):
+    """One order's table over the (parent, word) pairs, built as from_shard builds it;
+    pair i's value is scale * i."""
     n = len(pairs)
     parents = np.array([p for p, _ in pairs], np.int64)
     words = np.array([w for _, w in pairs], np.int64)
@@ -30,7 +31,8 @@ def _table(pairs, parent_ids, vocab, load):
     row = meta[2]
     row[DT.M_NSLOTS], row[DT.M_FB], row[DT.M_WB], row[DT.M_B], row[DT.M_T], row[DT.M_S] = (
         nslots, fb, wb, b, t, (b + 1) // 2)
-    ranks, (values,) = _ranks(np.arange(n, dtype=np.uint64)[:, None] * 7, 1)  # value of pair i: 7 i
+    ranks, (values,), (width,) = _ranks(np.arange(n, dtype=np.uint64)[:, None] * np.uint64(scale), 1)
+    row[DT.M_TW] = width
     slots = _pack(row, max(nslots, last + 1) + 1, at, home, fp, ranks, fb, fb + max(longest + 1, 0).bit_length())
     row[DT.M_BASE] = 0
     row[DT.M_VT] = len(slots)
@@ -63,17 +65,20 @@ def test_fingerprinted_keys_are_exact_over_the_whole_key_space(parent_ids, vocab
 @given(seed=st.integers(0, 2**32 - 1), load=st.sampled_from([0.5, 0.8, 0.95]))
 def test_fingerprints_of_wide_keys_are_exact(seed, load):
     """Keys wider than 32 bits (parents up to 2^24, words up to 2^20: the home takes only
-    the hash's top 32 bits): stored keys found, random other keys absent."""
+    the hash's top 32 bits): stored keys found with their values (64-bit ones here),
+    random other keys absent."""
     rng = np.random.default_rng(seed)
     parent_ids, vocab = int(rng.integers(2**20, 2**24)), int(rng.integers(2**16, 2**20))
     keys = set()
     while len(keys) < 3000:
         keys.add((int(rng.integers(parent_ids)), int(rng.integers(vocab))))
     pairs = sorted(keys)
-    words, meta, at = _table(pairs, parent_ids, vocab, load)
-    assert meta[2, DT.M_T] > 0
-    for (p, w), a in zip(pairs, at):
+    scale = 2**33 + 1
+    words, meta, at = _table(pairs, parent_ids, vocab, load, scale)
+    assert meta[2, DT.M_T] > 0 and meta[2, DT.M_TW] == 64
+    for i, ((p, w), a) in enumerate(zip(pairs, at)):
         assert DT.find_child(words, meta, 2, p, w) == a
+        assert DT.node_raw(words, meta, 2, a, 0) == scale * i
         # neighbours of a stored key (same parent or word) are the likeliest aliases
         for q in ((p, (w + 1) % vocab), ((p + 1) % parent_ids, w), (p ^ 1, w ^ 1)):
             if q not in keys:

@@ -18,7 +18,8 @@ compares those of home h, and stops at the first later home or empty slot.
 
 Slot bits (low to high): key field (fingerprint, then distance + 1 in the high bits;
 0 marks an empty slot), then one rank per value column into the column's sorted table of
-distinct raw values at that order. Unigrams: V slots of value ranks only.
+distinct raw values at that order (32-bit entries when every value fits: float32 bits,
+most counts). Unigrams: V slots of value ranks only.
 """
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ M_T = 8        # low bits of x not used to pick the home: max(b - 32, 0)
 M_S = 9        # the bijection's xor-shift
 M_VW = 10      # + c: rank bits of value column c
 M_VT = 12      # + c: word offset of value column c's table of distinct raw values
-M_FIELDS = 14
+M_TW = 14      # + c: bits per entry of that table: 32 (two per word) or 64
+M_FIELDS = 16
 MAX_KEY_BITS = 63  # a key field is one read_bits (at most 63 bits)
 
 HASH_A = np.uint64(0x9E3779B97F4A7C15)  # odd multipliers: bijections modulo 2^b
@@ -118,8 +120,10 @@ def node_raw(words, meta, k, j, c):
     pos = meta[k, M_BASE] + j * meta[k, M_W] + meta[k, M_KB]
     if c == 1:
         pos += meta[k, M_VW]
-    r = read_bits(words, pos, meta[k, M_VW + c])
-    return words[meta[k, M_VT + c] + np.int64(r)]
+    r = np.int64(read_bits(words, pos, meta[k, M_VW + c]))
+    if meta[k, M_TW + c] == 64:
+        return words[meta[k, M_VT + c] + r]
+    return (words[meta[k, M_VT + c] + (r >> 1)] >> np.uint64((r & 1) * 32)) & np.uint64(0xFFFFFFFF)
 
 
 # ----------------------------------------------------------------------------- building
