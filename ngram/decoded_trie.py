@@ -2,7 +2,9 @@
 model (KenLM's probing tables) at a fraction of its memory: per order one open-addressing
 table keyed by (parent node, word) whose slots hold a quotiented key (fingerprint and
 distance from home: exact, see ngram.kernels.decoded_table) and value ranks into the
-order's sorted distinct values, bit-packed. On en-train (5-gram counts) ~35 bits per slot.
+order's sorted distinct values, bit-packed. On en-train (5-gram counts) 30-33 bits per
+slot, 7.6 bytes per n-gram half full (9.6 with the mapped shard files), against 34.8 for
+the 16-byte records of the layout before it.
 
 Kept in RAM only (built from the shard when a model is opened with it, through the
 shard's public level-by-level decoding); the file format does not change and the shard
@@ -20,10 +22,12 @@ from .kernels import decoded_table as DT
 from .kernels import layout as LY
 from .kernels.decoded_lookup import decoded_lookup_kernel
 
-# Measured on en-train (bench/bench_decoded.py, docs/PERFORMANCE.md "decoded layout"):
-# a slot costs ~35 bits, so bytes per n-gram ~ 4.4 / load; a failed probe scans past
-# ~1/(1-load) slots of earlier homes, which stay in the same cache line up to ~0.8.
-LOAD_FACTOR = 0.8
+# Half full. A probe scans past the entries of earlier homes, ~1/(1-load) slots, and a
+# slot costs ~32 bits on en-train, so bytes per n-gram ~ 4 / load. Kernel CPU per held-out
+# 5-gram (bench/bench_decoded.py, docs/PERFORMANCE.md): load 0.5 124 ns, 0.7 148, 0.8 167,
+# against 140-153 for the 16-byte records this replaced; 0.5 is the one clearly faster,
+# at 9.6 bytes per n-gram with the mapped files (0.8: 6.9).
+LOAD_FACTOR = 0.5
 MIN_LOAD, MAX_LOAD = 0.05, 0.95
 MAX_SLOTS = 2**32 - 2  # node ids (slots) of one order are below 2^32
 

@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 from .bits import JIT
-from .decoded_table import G_NCOLS, G_ORDER, G_VOCAB, child_home, node_raw, prefetch_slot, probe_child
+from .decoded_table import G_NCOLS, G_ORDER, G_VOCAB, home_fp, level, prefetch_slot, probe, slot_raw, unigram_raw
 from .lookup import last_word, write_match_lengths
 
 
@@ -33,6 +33,7 @@ def decoded_lookup_kernel(words, meta, absent, ids, lengths, out_match, out_raw)
     depth = np.zeros(B, np.int32)
     active = np.empty(B, np.int64)
     na = 0
+    lv = level(meta, 1)
     for b in range(B):  # level 1: the last word is its own node
         w = last_word(ids, lengths, b, vocab)
         if w < 0:
@@ -40,13 +41,14 @@ def decoded_lookup_kernel(words, meta, absent, ids, lengths, out_match, out_raw)
         node[b] = w
         depth[b] = 1
         for c in range(ncols):
-            out_raw[b, 0, c] = node_raw(words, meta, 1, w, c)
+            out_raw[b, 0, c] = unigram_raw(words, lv, w, c)
         if lengths[b] >= 2:
             active[na] = b
             na += 1
     for k in range(2, order + 1):
         if na == 0:
             break
+        lv = level(meta, k)
         pn = np.int64(-1)
         pt = np.int64(-1)
         for i in range(na):  # pass 1: home slots, prefetched
@@ -56,26 +58,29 @@ def decoded_lookup_kernel(words, meta, absent, ids, lengths, out_match, out_raw)
             if p == pn and t == pt:
                 slot[i] = -2  # the previous query's step
                 continue
-            h, fp = child_home(meta, k, p, t)
+            h, fp = home_fp(lv, p, t)
             slot[i] = h
             fps[i] = fp
             if h >= 0:
-                prefetch_slot(words, meta, k, h)
+                prefetch_slot(words, lv, h)
             pn, pt = p, t
         kept = 0
         pc = np.int64(-1)
+        pw = np.uint64(0)
         for i in range(na):  # pass 2: probe; the queries that find their node walk on
             b = active[i]
             h = slot[i]
-            if h != -2:
-                pc = probe_child(words, meta, k, h, fps[i]) if h >= 0 else np.int64(-1)
+            if h >= 0:
+                pc, pw = probe(words, lv, h, fps[i])
+            elif h == -1:
+                pc = np.int64(-1)
             c = pc
             if c < 0:
                 continue
             node[b] = c
             depth[b] = k
             for col in range(ncols):
-                out_raw[b, k - 1, col] = node_raw(words, meta, k, c, col)
+                out_raw[b, k - 1, col] = slot_raw(words, lv, c, pw, col)
             if lengths[b] > k:
                 active[kept] = b
                 kept += 1

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .bits import INLINE, JIT, U1, low_mask, read_bits, write_bits
+from .bits import INLINE, JIT, U1, low_mask, write_bits
 from .prefetch import prefetch_row
 
 # meta int64[order + 1, M_FIELDS]: row 0 globals, row k the order-k table
@@ -45,7 +45,7 @@ M_VW = 10      # + c: rank bits of value column c
 M_VT = 12      # + c: word offset of value column c's table of distinct raw values
 M_TW = 14      # + c: bits per entry of that table: 32 (two per word) or 64
 M_FIELDS = 16
-MAX_KEY_BITS = 63  # a key field is one read_bits (at most 63 bits)
+MAX_KEY_BITS = 63  # a key field is read with its slot's first 64-bit read
 
 HASH_A = np.uint64(0x9E3779B97F4A7C15)  # odd multipliers: bijections modulo 2^b
 HASH_B = np.uint64(0xC2B2AE3D27D4EB4F)
@@ -68,62 +68,106 @@ def home_of(x, b, t, nslots):
 
 
 @njit(**INLINE)
-def child_home(meta, k, parent, word):
-    """(home slot, fingerprint) of the order-k n-gram (parent node at order k-1, word);
-    home -1 for a word outside the vocabulary (it would alias a real key's bits)."""
-    if word < 0 or word >= meta[0, G_VOCAB]:
+def read64(words, pos):
+    """64 bits from bit `pos` (the tables end with a padding word). Unclamped, unlike
+    ngram.kernels.bits.read_word: these words are built in memory, never read from a file."""
+    i = pos >> 6
+    off = np.uint64(pos & 63)
+    return (words[i] >> off) | ((words[i + 1] << U1) << (np.uint64(63) - off))
+
+
+@njit(**INLINE)
+def level(meta, k):
+    """Order k's table fields (and masks) as scalars, read once per level: a kernel that
+    writes arrays between reads of `meta` would otherwise reload them (no alias information).
+    0 base, 1 slot bits, 2 key bits, 3 fingerprint bits, 4 word bits, 5 key bits b, 6 shift,
+    7 t, 8 homes, 9 vocabulary, 10-11 rank bits, 12-13 value tables, 14-15 their entry
+    bits, 16 key mask, 17 fingerprint mask, 18-19 rank masks."""
+    return (meta[k, M_BASE], meta[k, M_W], meta[k, M_KB], meta[k, M_FB], meta[k, M_WB], meta[k, M_B],
+            meta[k, M_S], meta[k, M_T], meta[k, M_NSLOTS], meta[0, G_VOCAB],
+            meta[k, M_VW], meta[k, M_VW + 1], meta[k, M_VT], meta[k, M_VT + 1], meta[k, M_TW], meta[k, M_TW + 1],
+            low_mask(meta[k, M_KB]), low_mask(meta[k, M_FB]), low_mask(meta[k, M_VW]), low_mask(meta[k, M_VW + 1]))
+
+
+@njit(**INLINE)
+def home_fp(lv, parent, word):
+    """(home slot, fingerprint) of the n-gram (parent node, word) of level lv; home -1 for
+    a word outside the vocabulary (it would alias a real key's bits)."""
+    wb, b, s, t, nslots, vocab = lv[4], lv[5], lv[6], lv[7], lv[8], lv[9]
+    if word < 0 or word >= vocab:
         return np.int64(-1), np.uint64(0)
-    key = (np.uint64(parent) << np.uint64(meta[k, M_WB])) | np.uint64(word)
-    x = mix(key, meta[k, M_B], meta[k, M_S])
-    return home_of(x, meta[k, M_B], meta[k, M_T], meta[k, M_NSLOTS]), x & low_mask(meta[k, M_FB])
+    x = mix((np.uint64(parent) << np.uint64(wb)) | np.uint64(word), b, s)
+    return home_of(x, b, t, nslots), x & lv[17]
 
 
 @njit(**INLINE)
-def prefetch_slot(words, meta, k, j):
-    """Prefetch the word holding the start of slot j of order k."""
-    prefetch_row(words, (meta[k, M_BASE] + j * meta[k, M_W]) >> 6)
-
-
-@njit(**INLINE)
-def probe_child(words, meta, k, h, fp):
-    """The slot of the order-k entry (home h, fingerprint fp), or -1: scans from h past
-    earlier homes' entries, stops at a later home or an empty slot."""
-    base, w = meta[k, M_BASE], meta[k, M_W]
-    fb, kb = np.uint64(meta[k, M_FB]), meta[k, M_KB]
-    fmask = low_mask(meta[k, M_FB])
+def probe(words, lv, h, fp):
+    """(slot, its first 64 bits) of the entry (home h, fingerprint fp) of level lv, or
+    (-1, 0). At slot j an entry of home h holds key field fp | (j - h + 1) << fb, so a
+    match is one comparison; a key field below (j - h + 1) << fb is a later home (or an
+    empty slot, 0): the entry is absent. Larger ones are earlier homes, or home h with
+    another fingerprint: scan on."""
+    w, kmask = lv[1], lv[16]
+    step = U1 << np.uint64(lv[3])
+    dist = step  # (distance 0 + 1) << fb
     j = h
+    pos = lv[0] + j * w
     while True:
-        key = read_bits(words, base + j * w, kb)
-        if key == 0:
-            return np.int64(-1)
-        home = j - (np.int64(key >> fb) - 1)
-        if home == h:
-            if (key & fmask) == fp:
-                return j
-        elif home > h:
-            return np.int64(-1)
+        word = read64(words, pos)
+        key = word & kmask
+        if key == (dist | fp):
+            return j, word
+        if key < dist:
+            return np.int64(-1), np.uint64(0)
         j += 1
+        pos += w
+        dist += step
+
+
+@njit(**INLINE)
+def slot_raw(words, lv, j, first, c):
+    """Raw value (count, or float32 bits) of column c of slot j of level lv (order 1: word
+    j); `first`: the slot's first 64 bits (probe's), used when the slot fits in them."""
+    if c == 0:
+        shift, mask, table, tw = lv[2], lv[18], lv[12], lv[14]
+    else:
+        shift, mask, table, tw = lv[2] + lv[10], lv[19], lv[13], lv[15]
+    if lv[1] <= 64:
+        r = np.int64((first >> np.uint64(shift)) & mask)
+    else:
+        r = np.int64(read64(words, lv[0] + j * lv[1] + shift) & mask)
+    if tw == 64:
+        return words[table + r]
+    return (words[table + (r >> 1)] >> np.uint64((r & 1) * 32)) & np.uint64(0xFFFFFFFF)
+
+
+@njit(**INLINE)
+def unigram_raw(words, lv, w, c):
+    """slot_raw of word w at order 1 (lv = level(meta, 1))."""
+    return slot_raw(words, lv, w, read64(words, lv[0] + w * lv[1]), c)
+
+
+@njit(**INLINE)
+def prefetch_slot(words, lv, j):
+    """Prefetch the word holding the start of slot j of level lv."""
+    prefetch_row(words, (lv[0] + j * lv[1]) >> 6)
 
 
 @njit(**INLINE)
 def find_child(words, meta, k, parent, word):
     """The node (slot) of the order-k n-gram (parent, word), or -1."""
-    h, fp = child_home(meta, k, parent, word)
+    lv = level(meta, k)
+    h, fp = home_fp(lv, parent, word)
     if h < 0:
         return np.int64(-1)
-    return probe_child(words, meta, k, h, fp)
+    return probe(words, lv, h, fp)[0]
 
 
 @njit(**INLINE)
 def node_raw(words, meta, k, j, c):
-    """Raw value (count, or float32 bits) of column c of node j at order k (k = 1: word j)."""
-    pos = meta[k, M_BASE] + j * meta[k, M_W] + meta[k, M_KB]
-    if c == 1:
-        pos += meta[k, M_VW]
-    r = np.int64(read_bits(words, pos, meta[k, M_VW + c]))
-    if meta[k, M_TW + c] == 64:
-        return words[meta[k, M_VT + c] + r]
-    return (words[meta[k, M_VT + c] + (r >> 1)] >> np.uint64((r & 1) * 32)) & np.uint64(0xFFFFFFFF)
+    """Raw value of column c of node j at order k (k = 1: word j)."""
+    lv = level(meta, k)
+    return slot_raw(words, lv, j, read64(words, lv[0] + j * lv[1]), c)
 
 
 # ----------------------------------------------------------------------------- building

@@ -21,7 +21,7 @@ from numba import njit
 from .backoff import MISSING_UNK_PROB
 from .bits import INLINE, JIT
 from .codecs import EF_SAMPLE, ef_pair
-from .decoded_table import G_ORDER as D_ORDER, G_VOCAB as D_VOCAB, child_home, node_raw, prefetch_slot, probe_child
+from .decoded_table import G_ORDER as D_ORDER, G_VOCAB as D_VOCAB, home_fp, level, prefetch_slot, probe, slot_raw, unigram_raw
 from .layout import EF_DIR, EF_HI, EF_HI_WORDS, EF_L, EF_LO, EF_RANK, G_ORDER, L_N
 from .lookup import column_value, find_key
 from .vocab_kernels import encode_words, packed_views
@@ -117,42 +117,44 @@ def score_stream_decoded(words, meta, tokens, first, out_prob, out_len):
     prob = vals[:, order + 1]
     prob[:] = MISSING_UNK_PROB
     backoff = vals[:, :order + 1]  # [i, j]: of the j-gram ending at token i
+    lv = level(meta, 1)
     for p in range(T):
         w = np.int64(tokens[p])
         if 0 <= w < vocab:
-            prefetch_slot(words, meta, 1, w)
+            prefetch_slot(words, lv, w)
     for p in range(T):
         w = np.int64(tokens[p])
         if 0 <= w < vocab:
-            pv = _f32(node_raw(words, meta, 1, w, 0))
-            backoff[p, 1] = _f32(node_raw(words, meta, 1, w, 1))
+            pv = _f32(unigram_raw(words, lv, w, 0))
+            backoff[p, 1] = _f32(unigram_raw(words, lv, w, 1))
             depth[p] = 1
             node[p] = w
             if pv == pv:  # a blank node (NaN) has no probability
                 matched[p] = 1
                 prob[p] = pv
     for k in range(2, order + 1):
+        lv = level(meta, k)
         walking = False
         for p in range(k - 1, T):
             if depth[p] != k - 1 or depth[p - 1] < k - 1:
                 slot[p] = -1
                 continue
-            h, fp = child_home(meta, k, node[p], np.int64(tokens[p - k + 1]))
+            h, fp = home_fp(lv, node[p], np.int64(tokens[p - k + 1]))
             slot[p] = h
             fps[p] = np.int64(fp)
             if h >= 0:
-                prefetch_slot(words, meta, k, h)
+                prefetch_slot(words, lv, h)
                 walking = True
         if not walking:
             break
         for p in range(k - 1, T):
             if slot[p] < 0:
                 continue
-            c = probe_child(words, meta, k, slot[p], np.uint64(fps[p]))
+            c, first = probe(words, lv, slot[p], np.uint64(fps[p]))
             if c < 0:
                 continue
-            pv = _f32(node_raw(words, meta, k, c, 0))
-            backoff[p, k] = _f32(node_raw(words, meta, k, c, 1))
+            pv = _f32(slot_raw(words, lv, c, first, 0))
+            backoff[p, k] = _f32(slot_raw(words, lv, c, first, 1))
             depth[p] = k
             node[p] = c
             if pv == pv:
