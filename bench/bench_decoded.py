@@ -116,7 +116,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--old", default="/work/main", help="checkout whose decoded layout is the baseline")
-    ap.add_argument("--loads", help="load factors of the new tables (default 0.5,0.7,0.8,0.9)")
+    ap.add_argument("--loads", help="load factors of the new tables (default 0.5,0.6,0.7,0.8,0.9)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--model", help=argparse.SUPPRESS)
     ap.add_argument("--heldout", help=argparse.SUPPRESS)
@@ -149,7 +149,7 @@ def main() -> None:
                 "chain_lookups_per_s_best": round(BATCH / min(walls)),
                 "per_round_median": [round(BATCH / statistics.median(r["walls"])) for r in rs]}
 
-    loads = _run_worker(ROOT, base + ["--loads", args.loads or "0.5,0.7,0.8,0.9", "--rounds", str(args.rounds)])["loads"]
+    loads = _run_worker(ROOT, base + ["--loads", args.loads or "0.5,0.6,0.7,0.8,0.9", "--rounds", str(args.rounds)])["loads"]
     write_result("decoded", {
         "model": model, "batch": BATCH, "queries": "held-out 5-grams (every 5-token window inside a sentence)",
         "threads": 1, "rounds": args.rounds, "reps_per_round": args.reps,
