@@ -199,14 +199,19 @@ def bytes_bound(vocab_size: int, ngrams: list[int], ncols: int, load_factor: flo
     """An upper bound of the decoded tables' bytes from the n-gram counts per order (1..N)
     alone (no decoding: Model.open's memory check, deploy requests): every distance and
     every rank as wide as the order's n-gram count could need, every table its tail.
-    Real tables are smaller (distances need ~6 bits, ranks ~10 on en-train)."""
+    Real tables are 3-7x smaller (distances need 4-6 bits, ranks 7-11 on en-train; the
+    distinct values per column are not known before decoding), which is still no more
+    than the 16-byte records of the layout before needed for counts models."""
     DecodedTrie._check_load(load_factor)
     order = len(ngrams)
     total_words = 2
     node_ids = vocab_size
     for k in range(1, order + 1):
         n = int(ngrams[k - 1])
-        rank_bits = ncols * min(_bits(n - 1), 64)
+        # backoff columns are float32 bits: at most 2^32 distinct, 32-bit table entries
+        floats = ncols == 2
+        rank_bits = ncols * min(_bits(n - 1), 32 if floats else 64)
+        table_words = ncols * ((n + 2) // 2 if floats else max(n, 1))
         if k == 1:
             length, kb = vocab_size, 0
         else:
@@ -215,7 +220,7 @@ def bytes_bound(vocab_size: int, ngrams: list[int], ncols: int, load_factor: flo
             length = nslots + n + 1
             kb = min(fb + _bits(n), 2 * DT.MAX_KEY_BITS)
             node_ids = length
-        total_words += (length * (kb + rank_bits) + 63) // 64 + 1 + ncols * max(n, 1)
+        total_words += (length * (kb + rank_bits) + 63) // 64 + 1 + table_words
     return total_words * 8 + (order + 1) * DT.M_FIELDS * 8
 
 

@@ -150,11 +150,11 @@ def score_stream_decoded(words, meta, tokens, first, out_prob, out_len):
         for p in range(k - 1, T):
             if slot[p] < 0:
                 continue
-            c, first = probe(words, lv, slot[p], np.uint64(fps[p]))
+            c, head = probe(words, lv, slot[p], np.uint64(fps[p]))
             if c < 0:
                 continue
-            pv = _f32(slot_raw(words, lv, c, first, 0))
-            backoff[p, k] = _f32(slot_raw(words, lv, c, first, 1))
+            pv = _f32(slot_raw(words, lv, c, head, 0))
+            backoff[p, k] = _f32(slot_raw(words, lv, c, head, 1))
             depth[p] = k
             node[p] = c
             if pv == pv:
