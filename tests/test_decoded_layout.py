@@ -145,3 +145,15 @@ def test_decoded_trie_of_a_split_counts_shard(tmp_path):
     with pytest.raises(ValueError, match="layout 'probing'"):
         Model.open(tmp_path / "m", layout="probing")
     m.close()
+
+
+def test_a_column_of_many_distinct_values_is_stored_raw():
+    """Past MAX_TABLE distinct 32-bit values (unquantized probabilities) a column keeps
+    the raw values in its slots, no table; every value still reads back."""
+    from ngram.decoded_trie import MAX_TABLE
+    pairs = [(p, w) for p in range(100) for w in range(60)][:MAX_TABLE + 500]
+    words, meta, at = _table(pairs, 100, 60, 0.8, scale=3)
+    assert meta[2, DT.M_TW] == 0
+    for i, ((p, w), a) in enumerate(zip(pairs, at)):
+        assert DT.find_child(words, meta, 2, p, w) == a
+        assert DT.node_raw(words, meta, 2, a, 0) == 3 * i

@@ -19,7 +19,8 @@ compares those of home h, and stops at the first later home or empty slot.
 Slot bits (low to high): key field (fingerprint, then distance + 1 in the high bits;
 0 marks an empty slot), then one rank per value column into the column's sorted table of
 distinct raw values at that order (32-bit entries when every value fits: float32 bits,
-most counts). Unigrams: V slots of value ranks only.
+most counts), or the raw value itself for a column of many distinct values. Unigrams:
+V slots of value ranks only.
 """
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ M_T = 8        # low bits of x not used to pick the home: max(b - 32, 0)
 M_S = 9        # the bijection's xor-shift
 M_VW = 10      # + c: rank bits of value column c
 M_VT = 12      # + c: word offset of value column c's table of distinct raw values
-M_TW = 14      # + c: bits per entry of that table: 32 (two per word) or 64
+M_TW = 14      # + c: bits per entry of that table: 32 (two per word) or 64; 0: no table,
+               # the slot holds the raw value
 M_FIELDS = 16
 MAX_KEY_BITS = 63  # a key field is read with its slot's first 64-bit read
 
@@ -136,9 +138,11 @@ def slot_raw(words, lv, j, first, c):
         r = np.int64((first >> np.uint64(shift)) & mask)
     else:
         r = np.int64(read64(words, lv[0] + j * lv[1] + shift) & mask)
+    if tw == 32:
+        return (words[table + (r >> 1)] >> np.uint64((r & 1) * 32)) & np.uint64(0xFFFFFFFF)
     if tw == 64:
         return words[table + r]
-    return (words[table + (r >> 1)] >> np.uint64((r & 1) * 32)) & np.uint64(0xFFFFFFFF)
+    return np.uint64(r)  # entry bits 0: the slot holds the raw value itself
 
 
 @njit(**INLINE)
