@@ -95,13 +95,14 @@ class DecodedTrie:
         """An upper bound of what from_shard(table) allocates, from the shard's n-gram
         counts alone (nothing decoded)."""
         ncols = 1 if table.value_kind == COUNTS else 2
-        return bytes_bound(table.vocab_size, [int(table.layout[k, LY.L_N]) for k in range(1, table.order + 1)],
+        return bytes_bound(table.vocab_size, [int(n) for n in table.ngrams],
                            ncols, load_factor)
 
     @classmethod
     def from_shard(cls, table, load_factor: float = LOAD_FACTOR) -> "DecodedTrie":
         """Decodes every level of one ShardTable (either value kind, any shard) through its
-        public level-by-level decoding (ShardTable.decode_levels)."""
+        public level-by-level decoding (ShardTable.decode_levels) and header fields only
+        (order, vocab_size, value_kind, ngrams), whatever the shard format."""
         cls._check_load(load_factor)
         ncols = 1 if table.value_kind == COUNTS else 2
         order, V = table.order, table.vocab_size
@@ -146,7 +147,8 @@ class DecodedTrie:
             parts += tables
             node_ids, where = length, at
         words = _assemble(meta, parts, order, ncols)
-        return cls(words, meta, ngrams, table.value_kind, int(table.layout[0, LY.G_ABSENT]), load_factor)
+        absent = 0 if table.value_kind == COUNTS else LY.NAN_BITS  # (ngram.shard.new_outputs's)
+        return cls(words, meta, ngrams, table.value_kind, absent, load_factor)
 
     def lookup_into(self, ids: np.ndarray, lengths: np.ndarray, match: np.ndarray, raw: np.ndarray) -> None:
         """ShardTable.run_kernel's contract (match and raw pre-filled with absent values)."""
