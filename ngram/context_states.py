@@ -117,12 +117,13 @@ class WordEntry:
         self.cache = np.full((KENLM_WORD_CACHE_ENTRIES, 4), -1, np.int64)  # (rows: a power of two)
         h = np.zeros(K.M_FIELDS, np.int64)
         if table.decoded is not None:
-            nodes = table.decoded.nodes
-            h[K.M_KIND], h[K.M_A_PTR], h[K.M_A_ROWS], h[K.M_A_COLS] = (K.KIND_DECODED, _address(nodes),
-                                                                       nodes.shape[0], nodes.shape[1])
-            if nodes.dtype != np.int32:
-                raise ModelFormatError(f"decoded nodes are {nodes.dtype}, the per-word kernel reads int32")
-            self._keep.append(nodes)
+            words, meta = table.decoded.args
+            if words.dtype != np.uint64 or words.ndim != 1 or meta.dtype != np.int64 or meta.ndim != 2:
+                raise ModelFormatError("the per-word kernel reads a decoded trie's slots as uint64[:] and its "
+                                      f"fields as int64[:, :], not {words.dtype}/{meta.dtype}")
+            h[K.M_KIND], h[K.M_A_PTR], h[K.M_A_ROWS] = K.KIND_DECODED, _address(words), len(words)
+            h[K.M_B_PTR], h[K.M_B_ROWS], h[K.M_B_COLS] = _address(meta), meta.shape[0], meta.shape[1]
+            self._keep += [words, meta]
         else:
             buf, lay = table.data, table.layout
             if buf.dtype != np.uint64 or buf.ndim != 1 or lay.dtype != np.int64 or lay.ndim != 2:

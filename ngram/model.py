@@ -40,7 +40,7 @@ class Model:
     def open(cls, path: str | os.PathLike, shards: list[int] | None = None, verify: bool = True,
              layout: str = DEFAULT_LAYOUT) -> "Model":
         """layout: "compressed" (the mapped files as stored) or "decoded" (each shard also
-        decoded into RAM, ngram.decoded_trie: ~18x the bytes, lookups 2-3x faster).
+        decoded into RAM, ngram.decoded_trie: ~5x the bytes, lookups 2-3x faster).
 
         verify: check the SHA-256 of every file against the manifest (a full read: 37 ms
         for the 64 MB en-train 5-gram model, against 4 ms without, on 2 cores).

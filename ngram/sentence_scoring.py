@@ -80,7 +80,7 @@ class SentenceScorer:
     probabilities (a ``Backend``, or a ``Model``).
 
     ``layout``: "compressed" or "decoded" for a local one-shard model ("decoded" decodes
-    the shard into RAM first: ~32 bytes per n-gram, about twice as fast), None for the
+    the shard into RAM first: ~8-15 bytes per n-gram, about twice as fast), None for the
     model's own; any other backend is scored by batched lookups (``layout`` "batched").
     """
 

@@ -82,7 +82,7 @@ def plaintext_warning(host: str) -> str:
               help="Write {address, port, metrics_port, pid} as JSON here once SERVING.")
 @click.option("--layout", type=click.Choice(LAYOUTS), default=DEFAULT_LAYOUT, show_default=True,
               help="compressed: answer from the mapped shard files (~2 bytes per n-gram). decoded: also "
-                   "decode them into RAM hash tables at start (~35 bytes per n-gram), lookups 2-3x faster.")
+                   "decode them into RAM hash tables at start (~10 bytes per n-gram), lookups 2-3x faster.")
 def serve(model, shards, port, host, max_inflight, threads, max_message_mb, max_batch, metrics_port,
           tls_cert, tls_key, tls_client_ca, verify, drain_grace, admin, ready_file, layout):
     """Serve shards of MODEL over gRPC until SIGTERM/SIGINT, then drain."""

@@ -3,18 +3,17 @@
 Read from the manifest only (no shard is opened), so `ngram deploy requests` is instant
 for any model size. Per process: the mapped shard files and the vocabulary (resident once
 warm), the decoded hash tables for the `decoded` layout (what
-`ngram.decoded_trie.DecodedTrie.bytes_needed` allocates; tests check the two agree), and
+`ngram.decoded_trie.DecodedTrie.bytes_needed` bounds; tests check the two agree), and
 the runtime of one process.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ngram.decoded_trie import LOAD_FACTOR
+from ngram.chains import COUNTS
+from ngram.decoded_trie import LOAD_FACTOR, bytes_bound
 from ngram.limits import DEFAULT_LAYOUT, SERVER_PROCESS_OVERHEAD_BYTES
 from ngram.manifest import shard_file_name
-
-DECODED_NODE_BYTES = 16  # one int32[4] node per unigram and per hash slot
 
 
 @dataclass(frozen=True)
@@ -36,10 +35,11 @@ def shard_groups(num_shards: int, servers_per_replica: int | None) -> list[list[
     return [[s for s in range(num_shards) if s % k == g] for g in range(k)]
 
 
-def decoded_table_bytes(vocab_size: int, ngrams_above_unigrams: int, load_factor: float = LOAD_FACTOR) -> int:
-    """DecodedTrie.bytes_needed from the manifest's counts: V nodes plus the hash slots."""
-    slots = max(int(ngrams_above_unigrams / load_factor) + 1, 1)
-    return (vocab_size + slots) * DECODED_NODE_BYTES
+def decoded_table_bytes(vocab_size: int, ngrams_above_unigrams: list[int], value_kind: str,
+                        load_factor: float = LOAD_FACTOR) -> int:
+    """DecodedTrie.bytes_needed from the manifest's counts (orders 2..N of one shard)."""
+    return bytes_bound(vocab_size, [vocab_size] + [int(n) for n in ngrams_above_unigrams],
+                       1 if value_kind == COUNTS else 2, load_factor)
 
 
 def group_resources(model, servers_per_replica: int | None = None,
@@ -53,7 +53,7 @@ def group_resources(model, servers_per_replica: int | None = None,
     out = []
     for g, shards in enumerate(shard_groups(int(model.num_shards), servers_per_replica)):
         mapped = vocab_bytes + sum(files[shard_file_name(s, model.num_shards)]["bytes"] for s in shards)
-        decoded = (sum(decoded_table_bytes(len(model.vocab), int(sum(per_shard[s]))) for s in shards)
+        decoded = (sum(decoded_table_bytes(len(model.vocab), per_shard[s], model.value_kind) for s in shards)
                    if layout == "decoded" else 0)
         out.append(GroupResources(g, shards, mapped, decoded, SERVER_PROCESS_OVERHEAD_BYTES))
     return out

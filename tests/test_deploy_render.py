@@ -169,7 +169,7 @@ def test_decoded_table_bytes_formula_matches_the_decoder(model_dir):
     full = Model.open(model_dir)
     try:
         for t in full.shards.values():
-            above = sum(full.manifest["ngrams"]["per_shard"][t.shard_index])
-            assert decoded_table_bytes(len(full.vocab), above) == DecodedTrie.bytes_needed(t)
+            above = full.manifest["ngrams"]["per_shard"][t.shard_index]
+            assert decoded_table_bytes(len(full.vocab), above, full.value_kind) == DecodedTrie.bytes_needed(t)
     finally:
         full.close()

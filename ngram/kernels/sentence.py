@@ -21,10 +21,9 @@ from numba import njit
 from .backoff import MISSING_UNK_PROB
 from .bits import INLINE, JIT
 from .codecs import EF_SAMPLE, ef_pair
-from .decoded_table import D_BACKOFF, D_PROB, child_slot, probe_child
+from .decoded_table import G_ORDER as D_ORDER, G_VOCAB as D_VOCAB, home_fp, level, prefetch_slot, probe, slot_raw, unigram_raw
 from .layout import EF_DIR, EF_HI, EF_HI_WORDS, EF_L, EF_LO, EF_RANK, G_ORDER, L_N
 from .lookup import column_value, find_key
-from .prefetch import prefetch_row
 from .vocab_kernels import encode_words, packed_views
 
 # the vocabulary's fixed ids (ngram.vocab; the core's kernels may not import it)
@@ -100,58 +99,62 @@ def score_stream_compressed(buf, lay, tokens, first, out_prob, out_len):
 
 
 @njit(**JIT)
-def score_stream_decoded(nodes, vocab, order, tokens, first, out_prob, out_len):
-    """score_stream_compressed over a decoded trie (ngram.decoded_trie): nodes[w] =
-    (w, prob bits, backoff bits, -1) for the unigrams, then a hash table of the longer
-    n-grams' nodes by (parent node, word) (fill_child_table).
+def score_stream_decoded(words, meta, tokens, first, out_prob, out_len):
+    """score_stream_compressed over a decoded trie (ngram.decoded_trie: words, meta =
+    DecodedTrie.args): word w's values at order 1, then per order a hash table of the
+    n-grams by (parent node, word) (ngram.kernels.decoded_table).
 
     The walks advance one level at a time across the stream (the bound on word i needs
     only word i-1's depth at the level before), so the table reads of different words
     are independent: each level first computes and prefetches every word's slot, then
     probes, and the cache misses overlap (-15% walk time against probing directly)."""
     T = tokens.shape[0]
-    nslots = nodes.shape[0] - vocab
+    order, vocab = meta[0, D_ORDER], meta[0, D_VOCAB]
     # two allocations, not six (each costs about as much as a level of a short sentence)
-    walk = np.zeros((4, T), np.int64)
-    node, depth, matched, slot = walk[0], walk[1], walk[2], walk[3]
+    walk = np.zeros((5, T), np.int64)
+    node, depth, matched, slot, fps = walk[0], walk[1], walk[2], walk[3], walk[4]
     vals = np.zeros((T, order + 2), np.float64)
     prob = vals[:, order + 1]
     prob[:] = MISSING_UNK_PROB
     backoff = vals[:, :order + 1]  # [i, j]: of the j-gram ending at token i
+    lv = level(meta, 1)
     for p in range(T):
         w = np.int64(tokens[p])
         if 0 <= w < vocab:
-            prefetch_row(nodes, w)
+            prefetch_slot(words, lv, w)
     for p in range(T):
         w = np.int64(tokens[p])
         if 0 <= w < vocab:
-            pv = _f32(nodes[w, D_PROB])
-            backoff[p, 1] = _f32(nodes[w, D_BACKOFF])
+            pv = _f32(unigram_raw(words, lv, w, 0))
+            backoff[p, 1] = _f32(unigram_raw(words, lv, w, 1))
             depth[p] = 1
             node[p] = w
             if pv == pv:  # a blank node (NaN) has no probability
                 matched[p] = 1
                 prob[p] = pv
     for k in range(2, order + 1):
+        lv = level(meta, k)
         walking = False
         for p in range(k - 1, T):
             if depth[p] != k - 1 or depth[p - 1] < k - 1:
                 slot[p] = -1
                 continue
-            h = child_slot(node[p], tokens[p - k + 1], nslots)
+            h, fp = home_fp(lv, node[p], np.int64(tokens[p - k + 1]))
             slot[p] = h
-            prefetch_row(nodes, vocab + h)
-            walking = True
+            fps[p] = np.int64(fp)
+            if h >= 0:
+                prefetch_slot(words, lv, h)
+                walking = True
         if not walking:
             break
         for p in range(k - 1, T):
             if slot[p] < 0:
                 continue
-            c = probe_child(nodes, vocab, slot[p], node[p], tokens[p - k + 1])
+            c, head = probe(words, lv, slot[p], np.uint64(fps[p]))
             if c < 0:
                 continue
-            pv = _f32(nodes[c, D_PROB])
-            backoff[p, k] = _f32(nodes[c, D_BACKOFF])
+            pv = _f32(slot_raw(words, lv, c, head, 0))
+            backoff[p, k] = _f32(slot_raw(words, lv, c, head, 1))
             depth[p] = k
             node[p] = c
             if pv == pv:
@@ -196,11 +199,11 @@ def sentence_compressed(buf, lay, packed_vocab, data, flags, out_prob, out_len, 
 
 
 @njit(**JIT)
-def sentence_decoded(nodes, vocab, order, packed_vocab, data, flags, out_prob, out_len, out_oov):
-    """sentence_compressed over a decoded trie."""
+def sentence_decoded(words, meta, packed_vocab, data, flags, out_prob, out_len, out_oov):
+    """sentence_compressed over a decoded trie (words, meta: DecodedTrie.args)."""
     tokens, s, n = _sentence_tokens(packed_vocab, data, flags)
     if n > out_prob.shape[0]:
         return -n
-    score_stream_decoded(nodes, vocab, order, tokens, s, out_prob, out_len)
+    score_stream_decoded(words, meta, tokens, s, out_prob, out_len)
     _oov(tokens, s, n, out_oov)
     return n

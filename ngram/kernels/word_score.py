@@ -25,7 +25,7 @@ from numba import njit
 from .backoff import MISSING_UNK_PROB
 from .bits import INLINE, JIT
 from .codecs import EF_SAMPLE, ef_pair
-from .decoded_table import D_BACKOFF, D_PROB, find_child
+from .decoded_table import G_ORDER as D_ORDER, G_VOCAB as D_VOCAB, find_child, node_raw
 from .layout import EF_DIR, EF_HI, EF_HI_WORDS, EF_L, EF_LO, EF_RANK, G_ORDER, L_N
 from .lookup import column_value, find_key
 from .vocab_kernels import find_word, packed_views
@@ -102,30 +102,30 @@ def _walk_compressed(buf, lay, order, ctx, s, end, last, acc, m_floor):
 
 
 @njit(**JIT)
-def _walk_decoded(nodes, vocab, order, ctx, s, end, last, acc, m_floor):
-    """_walk_compressed over a decoded trie (ngram.decoded_trie)."""
+def _walk_decoded(words, meta, ctx, s, end, last, acc, m_floor):
+    """_walk_compressed over a decoded trie (ngram.decoded_trie: words, meta)."""
     m = 0
     prob = np.float32(0.0)
-    if not 0 <= last < vocab:
+    if not 0 <= last < meta[0, D_VOCAB]:
         return m, (acc if m_floor > 0 else prob)
-    pv = _f32(nodes[last, D_PROB])
+    pv = _f32(node_raw(words, meta, 1, last, 0))
     if pv == pv:
         m = 1
         prob = pv
     if m_floor == 1:
-        acc = np.float32(acc + _f32(nodes[last, D_BACKOFF]))
+        acc = np.float32(acc + _f32(node_raw(words, meta, 1, last, 1)))
     node = np.int64(last)
-    for k in range(2, min(end - s + 1, order) + 1):
-        c = find_child(nodes, vocab, node, np.int64(ctx[end - k + 1]))
+    for k in range(2, min(end - s + 1, meta[0, D_ORDER]) + 1):
+        c = find_child(words, meta, k, node, np.int64(ctx[end - k + 1]))
         if c < 0:
             break
         node = c
-        pv = _f32(nodes[c, D_PROB])
+        pv = _f32(node_raw(words, meta, k, c, 0))
         if pv == pv:
             m = k
             prob = pv
         if 0 < m_floor <= k:
-            acc = np.float32(acc + _f32(nodes[c, D_BACKOFF]))
+            acc = np.float32(acc + _f32(node_raw(words, meta, k, c, 1)))
     return m, (acc if m_floor > 0 else prob)
 
 
@@ -154,15 +154,15 @@ def word_score_compressed(buf, lay, ctx, w):
 
 
 @njit(**JIT)
-def word_score_decoded(nodes, vocab, order, ctx, w):
-    """word_score_compressed over a decoded trie."""
+def word_score_decoded(words, meta, ctx, w):
+    """word_score_compressed over a decoded trie (words, meta: DecodedTrie.args)."""
     n = len(ctx)
     s = _context_start(ctx)
-    m, prob = _walk_decoded(nodes, vocab, order, ctx, s, np.int64(n), np.int64(w), np.float32(0.0), np.int64(0))
+    m, prob = _walk_decoded(words, meta, ctx, s, np.int64(n), np.int64(w), np.float32(0.0), np.int64(0))
     log10, length = _finish(m, prob)
     if s < n:
         last = np.int64(ctx[n - 1])
-        _, log10 = _walk_decoded(nodes, vocab, order, ctx, s, np.int64(n - 1), last, log10, np.int64(length))
+        _, log10 = _walk_decoded(words, meta, ctx, s, np.int64(n - 1), last, log10, np.int64(length))
     return log10, length, m
 
 
@@ -176,8 +176,8 @@ def word_score_compressed_new(buf, lay, packed_vocab, ctx, word):
 
 
 @njit(**JIT)
-def word_score_decoded_new(nodes, vocab, order, packed_vocab, ctx, word):
+def word_score_decoded_new(words, meta, packed_vocab, ctx, word):
     """word_score_decoded of a word given as UTF-8 bytes: (log10, n-gram length, word id, m)."""
     w = word_id(packed_vocab, word)
-    log10, length, m = word_score_decoded(nodes, vocab, order, ctx, w)
+    log10, length, m = word_score_decoded(words, meta, ctx, w)
     return log10, length, w, m

@@ -219,8 +219,9 @@ def _score(mh, key, w):
         lay = _readonly(carray(_voidptr(mh[M_B_PTR]), (mh[M_B_ROWS], mh[M_B_COLS]), np.int64))
         log10, length, m = word_score_compressed(buf, lay, ctx, w)
     else:
-        nodes = carray(_voidptr(mh[M_A_PTR]), (mh[M_A_ROWS], mh[M_A_COLS]), np.int32)
-        log10, length, m = word_score_decoded(nodes, mh[M_VOCAB], order, ctx, w)
+        words = _readonly(carray(_voidptr(mh[M_A_PTR]), (mh[M_A_ROWS],), np.uint64))
+        meta = _readonly(carray(_voidptr(mh[M_B_PTR]), (mh[M_B_ROWS], mh[M_B_COLS]), np.int64))
+        log10, length, m = word_score_decoded(words, meta, ctx, w)
     nxt = intern_row(mh[M_TABLE_PTR], _next_context(t, rows, ctx, w, m, keep))
     length = np.int64(length)
     if nxt != NO_KEY:
