@@ -70,3 +70,12 @@ DEPLOY_METRICS_PORT = 9100
 DEFAULT_ROLLOUT_SWITCH_GRACE_S = 5.0  # `cluster rollout`: cluster file names the new model -> old one unloaded
 ROLLOUT_LOAD_TIMEOUT_S = 600.0       # a server opening, verifying and warming a new model version
 DEPLOY_TERMINATION_MARGIN_S = 5      # terminationGracePeriodSeconds = drain grace + this (the process's exit)
+
+# -- spelling correction (client/spelling/: search, speller, service) -----------------------
+MAX_SPELL_TEXT_CHARS = 10_000        # characters of one text a Speller corrects (more: InvalidQueryError)
+MAX_SPELL_TOKENS = 500               # tokens of one text (one sentence of the search: rounds ~ tokens)
+MAX_SPELL_BATCH_TEXTS = 1_000        # texts of one correct() call
+DEFAULT_SPELL_BEAM = 16              # hypotheses per sentence kept at each token position
+DEFAULT_SPELL_LAMBDA = 1.0           # weight of log10 P(typed | intended) against the LM's log10
+DEFAULT_SPELL_PRUNE_LOG10 = 8.0      # hypotheses further below their sentence's best are dropped
+DEFAULT_SPELL_ALTERNATIVES = 3       # alternatives listed per change

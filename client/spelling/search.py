@@ -1,0 +1,248 @@
+"""Beam search over the candidate lattices of a batch of sentences, on one LMEngine.
+
+A hypothesis stands at a token position with an LM state (client.beam: its last order-1
+words) and a score
+
+    log10 P_LM(words so far) + lam * sum of its arcs' error_log10
+
+(`error_log10` is log10 P(typed | intended); on ORIGINAL arcs, the keep-the-original
+prior). A step takes every live hypothesis of every sentence that stands at position p,
+extends it by every arc starting at p (an arc ends at p+1, or p+2 for a merge), and asks
+the model ONE round (`LMEngine.extend`) for all those (state, word) pairs of all
+sentences. A split arc's second word is asked in the same round: the state after its
+first word is the context plus that word, which `LMEngine.intern` names without the
+model. Hypotheses that reach the end of their sentence get log10 p(</s> | state) in the
+same round. So a batch costs (longest sentence in tokens + 1) rounds, whatever its size.
+
+Before a position is extended, its hypotheses are recombined (Viterbi: of those with the
+same LM state only the best survives, which is exact, as the future of a hypothesis
+depends only on its state) and pruned to `beam` per sentence and to those within
+`prune_log10` of the sentence's best there. With an unbounded beam the search is
+exhaustive (tests/test_spell_search.py checks it against enumerating every path).
+
+Everything per step is whole-array numpy; Python loops run only over split arcs (to
+intern their middle states) and, in `rescore_spans`, over the few changed spans.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from client.beam import LMEngine
+from client.spelling.types import Arc
+from ngram.errors import InvalidArgumentError, InvalidQueryError
+from ngram.limits import DEFAULT_SPELL_BEAM, DEFAULT_SPELL_LAMBDA, DEFAULT_SPELL_PRUNE_LOG10
+from ngram.vocab import BOS_ID, EOS_ID
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The best path of one sentence: its arcs in order and its total score."""
+    arcs: tuple[Arc, ...]
+    score: float
+
+
+@dataclass
+class _Batch:
+    """The arcs of every sentence as flat arrays, sorted by (sentence, first token)."""
+    arcs: list[Arc]
+    sent: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    w1: np.ndarray      # LM id of the first word
+    w2: np.ndarray      # LM id of the second word of a split, else -1
+    err: np.ndarray     # error_log10
+    lo: np.ndarray      # [S, P+1] arcs of (sentence, position) are lo..hi
+    hi: np.ndarray
+
+
+def _batch(engine: LMEngine, lattices: list[list[Arc]], lengths: list[int]) -> _Batch:
+    arcs: list[Arc] = []
+    sents: list[int] = []
+    for s, lat in enumerate(lattices):
+        for a in lat:
+            if not (0 <= a.first < a.last <= lengths[s]) or not 1 <= len(a.lm_words) <= 2:
+                raise InvalidQueryError(f"sentence {s}: arc {a} does not fit its {lengths[s]} tokens")
+            arcs.append(a)
+            sents.append(s)
+    S, P = len(lattices), max(lengths, default=0) + 1
+    sent = np.asarray(sents, np.int64)
+    first = np.fromiter((a.first for a in arcs), np.int64, len(arcs))
+    order = np.lexsort((first, sent))
+    arcs = [arcs[i] for i in order.tolist()]
+    sent, first = sent[order], first[order]
+    last = np.fromiter((a.last for a in arcs), np.int64, len(arcs))
+    err = np.fromiter((a.error_log10 for a in arcs), np.float64, len(arcs))
+    words = [a.lm_words[0] for a in arcs] + [a.lm_words[1] for a in arcs if len(a.lm_words) == 2]
+    ids = engine.word_ids(words).astype(np.int64)
+    w1 = ids[:len(arcs)]
+    two = np.fromiter((len(a.lm_words) == 2 for a in arcs), bool, len(arcs))
+    w2 = np.full(len(arcs), -1, np.int64)
+    w2[two] = ids[len(arcs):]
+    key = sent * P + first
+    cells = np.arange(S * P, dtype=np.int64)
+    lo = np.searchsorted(key, cells, "left").reshape(S, P)
+    hi = np.searchsorted(key, cells, "right").reshape(S, P)
+    return _Batch(arcs, sent, first, last, w1, w2, err, lo, hi)
+
+
+def _select(sent, state, score, beam: int, prune_log10: float | None) -> np.ndarray:
+    """Indices of the survivors: the best per (sentence, state), then the best `beam`
+    per sentence, within `prune_log10` of the sentence's best."""
+    if len(sent) == 0:
+        return np.zeros(0, np.int64)
+    o = np.lexsort((-score, state, sent))
+    s, st = sent[o], state[o]
+    head = np.ones(len(o), bool)
+    head[1:] = (s[1:] != s[:-1]) | (st[1:] != st[:-1])
+    o = o[head]
+    o = o[np.lexsort((-score[o], sent[o]))]
+    s = sent[o]
+    start = np.ones(len(o), bool)
+    start[1:] = s[1:] != s[:-1]
+    group_first = np.maximum.accumulate(np.where(start, np.arange(len(o)), 0))
+    keep = (np.arange(len(o)) - group_first) < beam
+    if prune_log10 is not None:
+        keep &= score[o] >= score[o][group_first] - prune_log10
+    return o[keep]
+
+
+class BeamSearch:
+    """The search of a batch of lattices; `engine.rounds` counts the model rounds."""
+
+    def __init__(self, engine: LMEngine, *, lam: float = DEFAULT_SPELL_LAMBDA, beam: int = DEFAULT_SPELL_BEAM,
+                 prune_log10: float | None = DEFAULT_SPELL_PRUNE_LOG10):
+        if beam < 1:
+            raise InvalidArgumentError(f"beam must be >= 1, got {beam}")
+        self.engine, self.lam, self.beam, self.prune_log10 = engine, float(lam), int(beam), prune_log10
+
+    def search(self, lattices: list[list[Arc]], lengths: list[int]) -> list[SearchResult]:
+        """The best path of each sentence (`lengths[s]` tokens, arcs `lattices[s]`;
+        a position no arc leaves makes the sentence unsolvable: an InvalidQueryError)."""
+        S = len(lattices)
+        if S == 0:
+            return []
+        eng = self.engine
+        b = _batch(eng, lattices, lengths)
+        n = np.asarray(lengths, np.int64)
+        # history of every extension: its parent hypothesis and arc (-1, -1 for roots)
+        parents: list[np.ndarray] = [np.full(S, -1, np.int64)]
+        arcs_of: list[np.ndarray] = [np.full(S, -1, np.int64)]
+        n_hyps = S
+        # hypotheses waiting at each position: chunks of (sent, state, score, hyp id)
+        waiting: dict[int, list[tuple]] = {0: [(np.arange(S), eng.start_states(S), np.zeros(S), np.arange(S))]}
+        best_score = np.full(S, -np.inf)
+        best_hyp = np.full(S, -1, np.int64)
+        for p in range(int(n.max()) + 1):
+            chunks = waiting.pop(p, [])
+            if not chunks:
+                continue
+            sent, state, score, hid = (np.concatenate(c) for c in zip(*chunks))
+            keep = _select(sent, state, score, self.beam, self.prune_log10)
+            sent, state, score, hid = sent[keep], state[keep], score[keep], hid[keep]
+            done = n[sent] == p
+            # extensions of the hypotheses not at their end: one row per (hypothesis, arc)
+            go = np.flatnonzero(~done)
+            lo, hi = b.lo[sent[go], p], b.hi[sent[go], p]
+            count = hi - lo
+            if np.any(count == 0):
+                s = int(sent[go][np.flatnonzero(count == 0)[0]])
+                raise InvalidQueryError(f"sentence {s}: no arc leaves token position {p}")
+            rep = np.repeat(go, count)
+            arc = np.repeat(lo, count) + (np.arange(len(rep)) - np.repeat(np.cumsum(count) - count, count))
+            split = np.flatnonzero(b.w2[arc] >= 0)
+            mid = np.fromiter((eng.intern(eng.context(s) + (w,)) for s, w in
+                               zip(state[rep[split]].tolist(), b.w1[arc[split]].tolist())), np.int64, len(split))
+            fin = np.flatnonzero(done)
+            q_states = np.concatenate([state[rep], mid, state[fin]])
+            q_words = np.concatenate([b.w1[arc], b.w2[arc[split]], np.full(len(fin), EOS_ID, np.int64)])
+            log10, nxt = eng.extend(q_states, q_words)   # the step's one round
+            E, K = len(rep), len(split)
+            new_score = score[rep] + log10[:E] + self.lam * b.err[arc]
+            new_state = nxt[:E].copy()
+            new_score[split] += log10[E:E + K]
+            new_state[split] = nxt[E:E + K]
+            ends = score[fin] + log10[E + K:]
+            if len(fin):  # each sentence ends at one position: its final hypotheses are all here
+                o = np.lexsort((-ends, sent[fin]))
+                head = np.ones(len(o), bool)
+                head[1:] = sent[fin][o][1:] != sent[fin][o][:-1]
+                best_score[sent[fin][o[head]]] = ends[o[head]]
+                best_hyp[sent[fin][o[head]]] = hid[fin][o[head]]
+            new_ids = np.arange(n_hyps, n_hyps + E)
+            n_hyps += E
+            parents.append(hid[rep])
+            arcs_of.append(arc)
+            to = b.last[arc]
+            for q in np.unique(to).tolist():
+                m = to == q
+                waiting.setdefault(q, []).append((sent[rep][m], new_state[m], new_score[m], new_ids[m]))
+        parent, arc_of = np.concatenate(parents), np.concatenate(arcs_of)
+        out = []
+        for s in range(S):
+            path, h = [], int(best_hyp[s])
+            while h >= 0 and arc_of[h] >= 0:
+                path.append(b.arcs[int(arc_of[h])])
+                h = int(parent[h])
+            out.append(SearchResult(tuple(reversed(path)), float(best_score[s])))
+        return out
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way to cover a span of a sentence's best path: its display text and posterior."""
+    text: str
+    posterior: float
+
+
+def rescore_spans(engine: LMEngine, lam: float, paths: list[tuple[Arc, ...]],
+                  spans: list[tuple[int, int, list[tuple[str, tuple[Arc, ...]]]]]) -> list[list[Variant]]:
+    """Posteriors of the ways to cover spans of best paths, the rest of each path fixed.
+
+    `spans[i] = (sentence, index of the span's first arc in its path (a span is one arc of
+    the path), variants)`, each variant a display text and the arcs covering the span.
+    A variant's score is its LM score with the rest of the path unchanged (its words,
+    the order-1 words after them, and </s> if they reach the end) plus lam times its
+    error_log10; posterior = its share of 10**score among the span's variants (equal
+    display texts summed). All variants of all spans cost one model round.
+    """
+    width = engine.width
+    states, words, owner, errs = [], [], [], []
+    var_index = []
+    for i, (s, k, variants) in enumerate(spans):
+        path = paths[s]
+        before = [w for a in path[:k] for w in a.lm_words]
+        after = [w for a in path[k + 1:] for w in a.lm_words][:width]
+        reaches_end = sum(len(a.lm_words) for a in path[k + 1:]) <= width
+        ids_before = [BOS_ID] + engine.word_ids(before).tolist() if before else [BOS_ID]
+        ids_after = engine.word_ids(after).tolist()
+        for text, arcs in variants:
+            v = len(var_index)
+            var_index.append((i, text))
+            ctx = ids_before[-width:] if width else []
+            mine = [w for a in arcs for w in a.lm_words]
+            seq = engine.word_ids(mine).tolist() + ids_after + ([EOS_ID] if reaches_end else [])
+            for w in seq:
+                states.append(engine.intern(tuple(ctx)))
+                words.append(w)
+                owner.append(v)
+                ctx = (ctx + [w])[-width:] if width else []
+            errs.append(sum(a.error_log10 for a in arcs))
+    log10, _ = engine.extend(np.asarray(states, np.int64), np.asarray(words, np.int64))
+    total = np.zeros(len(var_index))
+    np.add.at(total, np.asarray(owner, np.int64), log10)
+    total += lam * np.asarray(errs)
+    out: list[list[Variant]] = [[] for _ in spans]
+    by_span: dict[int, list[int]] = {}
+    for v, (i, _t) in enumerate(var_index):
+        by_span.setdefault(i, []).append(v)
+    for i, vs in by_span.items():
+        sc = total[vs]
+        p = 10.0 ** (sc - sc.max())
+        p /= p.sum()
+        mass: dict[str, float] = {}
+        for v, pv in zip(vs, p.tolist()):
+            mass[var_index[v][1]] = mass.get(var_index[v][1], 0.0) + pv
+        out[i] = sorted((Variant(t, m) for t, m in mass.items()), key=lambda x: -x.posterior)
+    return out
