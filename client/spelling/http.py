@@ -5,7 +5,7 @@
   GET  /healthz  -> 200 {"status": "SERVING"} | 503 {"status": "NOT_SERVING"}
 
 A refused request answers {"error": {"code": "...", "message": "..."}}: 400 for bad input
-(not UTF-8, not JSON, outside the limits), 413 for a body over SPELL_MAX_HTTP_BODY_BYTES,
+(not UTF-8, not JSON, outside the limits), 413 for a body over MAX_SPELL_HTTP_BODY_BYTES,
 503 busy/draining, 504 past the service's request deadline. The server runs its own event
 loop on a thread; the work is the SpellService's (service.py), shared with gRPC.
 """
@@ -18,7 +18,7 @@ import time
 
 from aiohttp import web
 
-from ngram.limits import DEFAULT_DRAIN_GRACE_S, DEFAULT_SERVER_HOST, SPELL_MAX_HTTP_BODY_BYTES
+from ngram.limits import DEFAULT_DRAIN_GRACE_S, DEFAULT_SERVER_HOST, MAX_SPELL_HTTP_BODY_BYTES
 
 from .service import InvalidRequestError, SpellService, status_of
 
@@ -54,7 +54,7 @@ class SpellHttpServer:
     def __init__(self, service: SpellService, host: str = DEFAULT_SERVER_HOST, port: int = 0,
                  drain_grace: float = DEFAULT_DRAIN_GRACE_S):
         self.service, self.host, self.port = service, host, port
-        self.app = web.Application(client_max_size=SPELL_MAX_HTTP_BODY_BYTES)
+        self.app = web.Application(client_max_size=MAX_SPELL_HTTP_BODY_BYTES)
         self.app.add_routes([web.post("/correct", self._correct), web.get("/healthz", self._healthz)])
         self.app.middlewares.append(_json_errors)
         self.drain_grace = drain_grace
@@ -124,5 +124,5 @@ async def _json_errors(request: web.Request, handler):
         if e.status < 400:
             raise
         code = "INVALID_ARGUMENT" if e.status in (400, 413) else e.reason.upper().replace(" ", "_")
-        message = f"request body over the limit of {SPELL_MAX_HTTP_BODY_BYTES} bytes" if e.status == 413 else e.text
+        message = f"request body over the limit of {MAX_SPELL_HTTP_BODY_BYTES} bytes" if e.status == 413 else e.text
         return _error(e.status, code, message)

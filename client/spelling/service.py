@@ -29,10 +29,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from ngram.errors import InvalidArgumentError, NgramError
+from ngram.errors import InvalidArgumentError, InvalidQueryError, NgramError
 from ngram.limits import (DEFAULT_DRAIN_GRACE_S, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_SERVER_HOST,
-                          DEFAULT_SPELL_MAX_INFLIGHT, SPELL_DEFAULT_TIMEOUT_S, SPELL_MAX_REQUEST_CHARS,
-                          SPELL_MAX_TEXT_CHARS, SPELL_MAX_TEXTS)
+                          DEFAULT_SPELL_MAX_INFLIGHT, DEFAULT_SPELL_TIMEOUT_S, MAX_SPELL_REQUEST_CHARS,
+                          MAX_SPELL_TEXT_CHARS, MAX_SPELL_BATCH_TEXTS)
 from ngram.wire import pb
 
 from .types import Correction
@@ -65,24 +65,24 @@ def check_texts(texts) -> list[str]:
     if not isinstance(texts, (list, tuple)):
         raise InvalidRequestError(f"texts: expected a list of strings, got {type(texts).__name__}")
     if not texts:
-        raise InvalidRequestError(f"texts: empty; send 1 to {SPELL_MAX_TEXTS} texts")
-    if len(texts) > SPELL_MAX_TEXTS:
-        raise InvalidRequestError(f"texts: {len(texts)} texts, over the limit of {SPELL_MAX_TEXTS} per request")
+        raise InvalidRequestError(f"texts: empty; send 1 to {MAX_SPELL_BATCH_TEXTS} texts")
+    if len(texts) > MAX_SPELL_BATCH_TEXTS:
+        raise InvalidRequestError(f"texts: {len(texts)} texts, over the limit of {MAX_SPELL_BATCH_TEXTS} per request")
     total = 0
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             raise InvalidRequestError(f"texts[{i}]: expected a string, got {type(text).__name__}")
-        if len(text) > SPELL_MAX_TEXT_CHARS:
+        if len(text) > MAX_SPELL_TEXT_CHARS:
             raise InvalidRequestError(f"texts[{i}]: {len(text)} characters, over the limit of "
-                                      f"{SPELL_MAX_TEXT_CHARS} per text")
+                                      f"{MAX_SPELL_TEXT_CHARS} per text")
         bad = _FORBIDDEN.search(text)
         if bad:
             what = "lone surrogate" if "\ud800" <= bad.group() <= "\udfff" else "control character"
             raise InvalidRequestError(f"texts[{i}]: {what} U+{ord(bad.group()):04X} at offset {bad.start()}")
         total += len(text)
-    if total > SPELL_MAX_REQUEST_CHARS:
+    if total > MAX_SPELL_REQUEST_CHARS:
         raise InvalidRequestError(f"texts: {total} characters in all, over the limit of "
-                                  f"{SPELL_MAX_REQUEST_CHARS} per request")
+                                  f"{MAX_SPELL_REQUEST_CHARS} per request")
     return list(texts)
 
 
@@ -142,7 +142,7 @@ class SpellService:
     """Admission, deadlines and micro-batching in front of one speller (see the module doc)."""
 
     def __init__(self, metrics: SpellMetrics | None = None, max_inflight: int = DEFAULT_SPELL_MAX_INFLIGHT,
-                 default_timeout: float = SPELL_DEFAULT_TIMEOUT_S):
+                 default_timeout: float = DEFAULT_SPELL_TIMEOUT_S):
         self.metrics = metrics or SpellMetrics()
         self.max_inflight = max_inflight
         self.default_timeout = default_timeout
@@ -150,6 +150,7 @@ class SpellService:
         self.model_id = ""
         self._slots = threading.BoundedSemaphore(max_inflight)
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
+        self._carry: _Job | None = None  # taken from the queue, left for the next batch
         self._draining = threading.Event()
         self._worker: threading.Thread | None = None
 
@@ -224,31 +225,28 @@ class SpellService:
 
     # -- the batcher ---------------------------------------------------------------------
     def _take(self) -> list[_Job] | None:
-        """Every job waiting now (at least one; None at close), skipping cancelled and late
-        ones, up to SPELL_MAX_TEXTS texts in all."""
-        first = self._jobs.get()
-        if first is None:
-            return None
-        jobs, texts, pending = [], 0, [first]
-        while pending:
-            job = pending.pop()
-            if job is None:
-                self._jobs.put(None)  # close after this batch
-                break
+        """The jobs waiting now (at least one; None at close), skipping cancelled and late
+        ones, up to MAX_SPELL_BATCH_TEXTS texts in all (a job that does not fit waits for
+        the next call)."""
+        jobs, texts = [], 0
+        job, self._carry = self._carry or self._jobs.get(), None
+        while job is not None:
+            if jobs and texts + len(job.texts) > MAX_SPELL_BATCH_TEXTS:
+                self._carry = job
+                return jobs
             if not job.future.set_running_or_notify_cancel():
-                continue
-            if time.monotonic() >= job.deadline:
+                pass  # its caller gave up waiting
+            elif time.monotonic() >= job.deadline:
                 job.future.set_exception(RequestDeadlineError("deadline passed while queued"))
-                continue
-            jobs.append(job)
-            texts += len(job.texts)
-            if texts >= SPELL_MAX_TEXTS:
-                break
+            else:
+                jobs.append(job)
+                texts += len(job.texts)
             try:
-                pending.append(self._jobs.get_nowait())
+                job = self._jobs.get_nowait()
             except queue.Empty:
-                break
-        return jobs
+                return jobs
+        self._jobs.put(None)  # close after this batch
+        return jobs if jobs else None
 
     def _run(self) -> None:
         while (jobs := self._take()) is not None:
@@ -292,7 +290,7 @@ def _parse_request(data: bytes):
 
 def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     """Service error -> gRPC status; the message says what was wrong."""
-    for kind, code in ((InvalidArgumentError, grpc.StatusCode.INVALID_ARGUMENT),
+    for kind, code in (((InvalidArgumentError, InvalidQueryError), grpc.StatusCode.INVALID_ARGUMENT),
                        (ServiceBusyError, grpc.StatusCode.RESOURCE_EXHAUSTED),
                        (ServiceUnavailableError, grpc.StatusCode.UNAVAILABLE),
                        (RequestDeadlineError, grpc.StatusCode.DEADLINE_EXCEEDED)):
