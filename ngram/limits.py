@@ -72,6 +72,10 @@ ROLLOUT_LOAD_TIMEOUT_S = 600.0       # a server opening, verifying and warming a
 DEPLOY_TERMINATION_MARGIN_S = 5      # terminationGracePeriodSeconds = drain grace + this (the process's exit)
 
 # -- spelling correction (client/spelling/: search, speller, service) -----------------------
+SPELL_MAX_DISTANCE = 2               # candidates: vocabulary words within this OSA distance (index supports 0-2)
+SPELL_MIN_COUNT = 2                  # candidates: a word seen fewer times in the corpus is never proposed
+SPELL_MAX_WORD_CHARS = 32            # a longer word (code points) is neither indexed nor corrected
+SPELL_MAX_CANDIDATES = 12            # edit / real-word arcs kept per token (best error + frequency first)
 MAX_SPELL_TEXT_CHARS = 10_000        # characters of one text a Speller corrects (more: InvalidQueryError)
 MAX_SPELL_TOKENS = 500               # tokens of one text (one sentence of the search: rounds ~ tokens)
 MAX_SPELL_BATCH_TEXTS = 1_000        # texts of one correct() call
