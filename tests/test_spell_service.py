@@ -90,6 +90,11 @@ def _get(port: int, path: str) -> tuple[int, dict]:
         return e.code, json.loads(e.read())
 
 
+def _plain(corrections) -> list[dict]:
+    """Correction.to_dict()s as JSON gives them back (lists, not tuples)."""
+    return json.loads(json.dumps([c.to_dict() for c in corrections]))
+
+
 def _pb_to_dict(c: pb.SpellCorrection) -> dict:
     return {"text": c.text, "corrected": c.corrected, "changes": [
         {"start": ch.start, "end": ch.end, "original": ch.original, "replacement": ch.replacement,
@@ -105,7 +110,7 @@ def _grpc_error(call, *args, **kw) -> tuple[grpc.StatusCode, str]:
 
 
 def test_grpc_and_http_answer_what_the_python_api_answers(speller, served, stub):
-    want = [c.to_dict() for c in speller.correct(TEXTS)]
+    want = _plain(speller.correct(TEXTS))
     assert any(c["changes"] for c in want), "the model corrects none of the texts: the comparison would be empty"
     resp = stub.Correct(pb.SpellRequest(texts=TEXTS), timeout=T)
     assert [_pb_to_dict(c) for c in resp.corrections] == want
@@ -127,7 +132,7 @@ def test_max_alternatives_limits_each_change(speller, served, stub):
 
 def test_concurrent_requests_batched_together_each_get_their_own_answer(speller, served):
     texts = [[t] for t in TEXTS] + [TEXTS[:3], TEXTS[2:]]
-    want = [[c.to_dict() for c in speller.correct(t)] for t in texts]
+    want = [_plain(speller.correct(t)) for t in texts]
     got: dict[int, list] = {}
     addr = served[1].address
 
@@ -307,7 +312,7 @@ def test_serve_command_answers_then_drains_on_sigterm(model_dir, speller, tmp_pa
             time.sleep(0.1)
         info = json.loads(ready.read_text())
         assert info["model_id"] == speller.client.model_id
-        want = [c.to_dict() for c in speller.correct(TEXTS)]
+        want = _plain(speller.correct(TEXTS))
         with grpc.insecure_channel(info["address"]) as ch:
             resp = pb_grpc.SpellerStub(ch).Correct(pb.SpellRequest(texts=TEXTS), timeout=T)
         assert [_pb_to_dict(c) for c in resp.corrections] == want
