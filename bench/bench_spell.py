@@ -185,10 +185,19 @@ def ensure_cluster_model() -> Path:
     return CLUSTER_MODEL
 
 
-def latency_texts(items: list[dict], n: int) -> list[str]:
-    """n noisy texts of exactly LATENCY_WORDS tokens (longer noisy sentences cut)."""
-    texts = [" ".join(it["noisy"][:LATENCY_WORDS]) for it in items if len(it["noisy"]) >= LATENCY_WORDS]
-    return (texts * (n // max(len(texts), 1) + 1))[:n]
+def latency_texts(exclude: list[dict], n: int, seed: int = TEST_SEED + 1) -> list[str]:
+    """n distinct noisy texts of LATENCY_WORDS tokens: held-out sentences of at least that
+    many tokens that are not in the accuracy test set, through the noise process, cut.
+    Distinct, so no request is answered from the speller's cache of an earlier one."""
+    from client.spelling.noise import corrupt_lines
+    used = {" ".join(it["clean"]) for it in exclude}
+    lines = [ln for ln in HELDOUT.read_text(encoding="utf-8").splitlines()
+             if len(ln.split()) >= LATENCY_WORDS + 2 and ln not in used]
+    lines = random.Random(seed).sample(lines, min(len(lines), 2 * n))
+    texts = list(dict.fromkeys(" ".join(noisy[:LATENCY_WORDS]) for _, noisy, _ in corrupt_lines(lines, seed)))
+    if len(texts) < n:
+        raise RuntimeError(f"only {len(texts)} held-out texts of {LATENCY_WORDS}+ words for {n} requests")
+    return texts[:n]
 
 
 def percentiles(times: list[float]) -> dict:
@@ -198,7 +207,22 @@ def percentiles(times: list[float]) -> dict:
             "max_ms": round(float(ms.max()), 2)}
 
 
-def service_latency(items: list[dict], requests: int, warmup: int) -> dict:
+def local_latency(model_dir: Path, texts: list[str], warmup: int) -> dict:
+    """One 20-word text per `Speller.correct` call, in this process, over the local model."""
+    from client.spelling.speller import Speller
+    times = []
+    with Speller(str(model_dir)) as sp:
+        for i, text in enumerate(texts):
+            t0 = time.perf_counter()
+            sp.correct([text])
+            if i >= warmup:
+                times.append(time.perf_counter() - t0)
+    out = percentiles(times)
+    print(f"in-process speller, local model: {out}", flush=True)
+    return out
+
+
+def service_latency(per_transport: dict[str, list[str]], warmup: int) -> dict:
     import grpc
     from ngram.wire import pb, pb_grpc
     from shard_server.cluster import start_cluster, stop_cluster
@@ -208,13 +232,14 @@ def service_latency(items: list[dict], requests: int, warmup: int) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     cluster_path, ready = work / "cluster.json", work / "ready.json"
     ready.unlink(missing_ok=True)
-    texts = latency_texts(items, warmup + requests)
     spec = start_cluster(model, cluster_path, replicas=1)
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "client.spelling.cli", "spell", "serve", "--cluster",
-                             str(cluster_path), "--port", "0", "--http-port", "0", "--ready-file", str(ready)],
-                            env=env, stderr=open(work / "serve.log", "w"))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    proc = None
     try:
+        with open(work / "serve.log", "w") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "client.spelling.cli", "spell", "serve", "--cluster",
+                                     str(cluster_path), "--port", "0", "--http-port", "0", "--ready-file",
+                                     str(ready)], env=env, stderr=log)
         deadline = time.monotonic() + 600
         while not ready.exists():
             if proc.poll() is not None or time.monotonic() > deadline:
@@ -225,7 +250,7 @@ def service_latency(items: list[dict], requests: int, warmup: int) -> dict:
         with grpc.insecure_channel(info["address"]) as ch:
             stub = pb_grpc.SpellerStub(ch)
             times = []
-            for i, text in enumerate(texts):
+            for i, text in enumerate(per_transport["grpc"]):
                 t0 = time.perf_counter()
                 stub.Correct(pb.SpellRequest(texts=[text]), timeout=30)
                 if i >= warmup:
@@ -233,7 +258,7 @@ def service_latency(items: list[dict], requests: int, warmup: int) -> dict:
         out["grpc"] = percentiles(times)
         url = f"http://127.0.0.1:{info['http_port']}/correct"
         times = []
-        for i, text in enumerate(texts):
+        for i, text in enumerate(per_transport["http"]):
             body = json.dumps({"texts": [text]}).encode()
             t0 = time.perf_counter()
             with urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST"), timeout=30) as r:
@@ -244,11 +269,12 @@ def service_latency(items: list[dict], requests: int, warmup: int) -> dict:
         print(f"service via {out['servers']} shard servers: grpc {out['grpc']}, http {out['http']}", flush=True)
         return out
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        if proc is not None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         stop_cluster(cluster_path, grace=10)
 
 
@@ -297,13 +323,17 @@ def main() -> int:
             print(f"{name}: skipped: {why}", flush=True)
             continue
         results[name] = run_corrector(PEERS[name], items)
-    service = None if args.no_service else service_latency(items, args.requests, args.warmup)
+    n = args.warmup + args.requests
+    texts = latency_texts(items, 3 * n)
+    latency = {"words_per_request": LATENCY_WORDS, "local_in_process": local_latency(model, texts[:n], args.warmup)}
+    if not args.no_service:
+        latency["service_4_shards"] = service_latency({"grpc": texts[n:2 * n], "http": texts[2 * n:]}, args.warmup)
     plot(results, RESULTS_DIR / "spell.png")
     write_result("spell", {
         "test_set": {"source": str(HELDOUT.name), "sentences": len(items), "tokens": f"{MIN_TOKENS}..{MAX_TOKENS}",
                      "noise_seed": TEST_SEED, "errors": sum(mix.values()), "mix": dict(mix)},
         "load_average_1m": {"start": load0, "end": round(os.getloadavg()[0], 2)},
-        "correctors": results, "skipped": skipped, "service": service})
+        "correctors": results, "skipped": skipped, "latency": latency})
     return 0
 
 
