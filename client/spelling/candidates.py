@@ -220,12 +220,12 @@ class CandidateIndex:
         return K.find_keys(chars, offsets, self.key_chars, self.key_offsets, self.arrays["key_table"])
 
     def lookup_keys(self, words: list[str], max_distance=None) -> KeyMatches:
-        """Keys within `max_distance` (default: the build's; an int, or one int per word)
-        of each lowercased word, in one kernel call. Words longer than
-        SPELL_MAX_WORD_CHARS match nothing."""
+        """Keys within `max_distance` (default: the build's; an int, or one int per word,
+        -1 for none) of each lowercased word, in one kernel call. An empty word, or one longer than
+        SPELL_MAX_WORD_CHARS, matches nothing."""
         k = np.full(len(words), self.max_distance, np.int64) if max_distance is None else (
             np.broadcast_to(np.asarray(max_distance, np.int64), (len(words),)).copy())
-        if len(k) and (int(k.min()) < 0 or int(k.max()) > self.max_distance):
+        if len(k) and (int(k.min()) < -1 or int(k.max()) > self.max_distance):
             raise InvalidArgumentError(f"max_distance {int(k.max())}: this index was built for 0..{self.max_distance}")
         if not words:
             z = np.zeros(0, np.int32)

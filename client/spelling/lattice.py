@@ -68,6 +68,7 @@ class CandidateGenerator:
         self.split_min_log10 = float(split_min_log10)
         self.split_letter_min_log10 = float(split_letter_min_log10)
         self._templates: dict[str, tuple] = {}   # typed text -> its arc templates
+        self._mergeable: dict[str, str | None] = {}  # typed text -> lowercased, if a word that may merge
         self._ranked: dict[str, tuple] = {}      # lowercased typed word -> ranked edits, splits, is-a-word
         self._forms: dict[int, tuple] = {}       # key -> its vocabulary spellings
 
@@ -100,6 +101,7 @@ class CandidateGenerator:
             return
         if len(self._templates) + len(texts) > CACHE_WORDS:
             self._templates.clear()
+            self._mergeable.clear()
             self._ranked.clear()
         texts = sorted(texts)
         forms = [lookup_form(t) for t in texts]
@@ -116,6 +118,7 @@ class CandidateGenerator:
             if correctable[i]:
                 found += self._edits(text, self._ranked[lowered[i]])
             self._templates[text] = tuple(found)
+            self._mergeable[text] = lowered[i] if correctable[i] else None
 
     def _exact_ids(self, forms: list[str]) -> np.ndarray:
         ids = np.zeros(len(forms), np.int32)
@@ -172,11 +175,11 @@ class CandidateGenerator:
     def _merges(self, sentences: list[list[Token]]) -> dict[int, list[Arc]]:
         """MERGE arcs of every sentence (one key lookup for the whole batch), by sentence."""
         where, joined = [], []
+        mergeable = self._mergeable
         for n, sent in enumerate(sentences):
-            lowered = [lookup_form(t.text).lower() for t in sent]
-            ok = [self._correctable(w) for w in lowered]
+            lowered = [mergeable[t.text] for t in sent]
             for j in range(len(sent) - 1):
-                if ok[j] and ok[j + 1]:
+                if lowered[j] is not None and lowered[j + 1] is not None:
                     where.append((n, j))
                     joined.append(lowered[j] + lowered[j + 1])
         out: dict[int, list[Arc]] = {}
@@ -190,19 +193,17 @@ class CandidateGenerator:
                                                  self.error_model.space_inserted_log10, MERGE, 1))
         return out
 
-    def _correctable(self, lowered: str) -> bool:
-        return lowered in self._ranked or (len(lowered) > 0 and lowered[0].isalpha() and is_key_word(lowered))
-
     def _rank(self, words: list[str]) -> None:
         """Ranked edit candidates and splits of each new typed (lowercased) word."""
         if not words:
             return
         ix = self.index
         own = ix.find_keys(words)
-        real = np.array([k >= 0 and bool(ix.key_indexed[k]) for k in own.tolist()], bool)
+        real = (own >= 0) & ix.key_indexed[np.maximum(own, 0)].astype(bool)
         lengths = np.fromiter(map(len, words), np.int64, len(words))
         k = np.where(lengths <= self.short_word_chars, min(1, self.max_distance), self.max_distance)
         k = np.where(real, np.minimum(k, self.real_word_max_distance), k)
+        k = np.where(real & (lengths < 2), -1, k)   # no alternatives to a correct one-letter word
         m = ix.lookup_keys(words, k)
         keep = m.key != own[m.query]
         q, key, dist = m.query[keep], m.key[keep], m.distance[keep]

@@ -39,13 +39,14 @@ def lookup_form(word: str) -> str:
 def case_pattern(word: str) -> str:
     """"upper" (two or more cased letters, all upper: "TEH"), "title" (first letter
     upper: "Teh", "I"), "lower" (first letter lower or uncased)."""
-    letters = [c for c in word if c.isalpha()]
-    if not letters:
+    if word.islower() or not word:
         return "lower"
-    if len(letters) > 1 and all(c.isupper() for c in letters if c.lower() != c.upper()) \
-            and any(c.isupper() for c in letters):
+    if word.isupper() and sum(1 for c in word if c.isupper()) > 1:
         return "upper"
-    return "title" if letters[0].isupper() else "lower"
+    for c in word:
+        if c.isalpha():
+            return "title" if c.isupper() else "lower"
+    return "lower"
 
 
 def apply_case(template: str, word: str) -> str:
