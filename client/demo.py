@@ -23,6 +23,9 @@ from client.client import Client
 
 DEFAULT_SENTENCES = ["the cat sat on the mat", "it is a truth universally acknowledged",
                      "this is not a sentence of the corpus"]
+# spelling correction through the cluster (client/spelling): typos, a split, a real-word error
+SPELL_SENTENCES = ["the kinf of the land", "he went out form the house", "and the peple said unto him",
+                   "it was in thebeginning"]
 CLI_TIMEOUT = 120.0  # seconds for one `cluster` command (its own health wait is shorter)
 
 
@@ -93,6 +96,18 @@ def _demo(cluster_path: Path, model_dir: Path, sentences: list[str], pairs: int,
     return ok
 
 
+def _spell_demo(cluster_path: Path, model_dir: Path, out) -> bool:
+    """Corrects SPELL_SENTENCES through the cluster; True if the local model agrees."""
+    from client.spelling.speller import Speller
+    out("spelling correction through the cluster:")
+    with Speller(cluster_path) as remote, Speller(model_dir) as local:
+        got, want = remote.correct(SPELL_SENTENCES), local.correct(SPELL_SENTENCES)
+    for c in got:
+        fixes = ", ".join(f"{ch.original!r}->{ch.replacement!r} ({ch.confidence:.2f})" for ch in c.changes)
+        out(f"  {c.text}  =>  {c.corrected}   [{fixes or 'no change'}]")
+    return got == want
+
+
 def run(model_dir, *, sentences: list[str] | None = None, pairs: int = 20000,
         replicas: int = 1, workdir=None, out=print) -> int:
     model_dir = Path(model_dir).resolve()
@@ -109,7 +124,9 @@ def run(model_dir, *, sentences: list[str] | None = None, pairs: int = 20000,
         out(status.stdout.rstrip())
         if status.returncode:
             raise RuntimeError("cluster status reports an unhealthy server")
-        return 0 if _demo(cluster_path, model_dir, sentences or DEFAULT_SENTENCES, pairs, out) else 1
+        ok = _demo(cluster_path, model_dir, sentences or DEFAULT_SENTENCES, pairs, out)
+        ok &= _spell_demo(cluster_path, model_dir, out)
+        return 0 if ok else 1
     except subprocess.CalledProcessError as e:
         raise RuntimeError(f"`cluster {e.cmd[4]}` failed: {e.stderr.strip()}") from e
     finally:

@@ -71,11 +71,12 @@ DEFAULT_ROLLOUT_SWITCH_GRACE_S = 5.0  # `cluster rollout`: cluster file names th
 ROLLOUT_LOAD_TIMEOUT_S = 600.0       # a server opening, verifying and warming a new model version
 DEPLOY_TERMINATION_MARGIN_S = 5      # terminationGracePeriodSeconds = drain grace + this (the process's exit)
 
-# -- spelling correction (client/spelling/: search, speller, service) -----------------------
+# -- spelling correction (client/spelling/) ----------------------------------------------
 SPELL_MAX_DISTANCE = 2               # candidates: vocabulary words within this OSA distance (index supports 0-2)
 SPELL_MIN_COUNT = 2                  # candidates: a word seen fewer times in the corpus is never proposed
 SPELL_MAX_WORD_CHARS = 32            # a longer word (code points) is neither indexed nor corrected
 SPELL_MAX_CANDIDATES = 12            # edit / real-word arcs kept per token (best error + frequency first)
+# spelling search and Speller (client/spelling/search.py, speller.py)
 MAX_SPELL_TEXT_CHARS = 10_000        # characters of one text a Speller corrects (more: InvalidQueryError)
 MAX_SPELL_TOKENS = 500               # tokens of one text (one sentence of the search: rounds ~ tokens)
 MAX_SPELL_BATCH_TEXTS = 1_000        # texts of one correct() call

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from client.beam import LMEngine
 from client.client import Client
+from client.spelling.engine import ArrayLMEngine
 from client.spelling.search import BeamSearch, rescore_spans
 from client.spelling.types import EDIT, MERGE, ORIGINAL, SPLIT, Arc
 from cluster_harness import small_model
@@ -95,11 +96,11 @@ def lattices(draw, words: list[str]):
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
-@given(data=st.data(), lam=st.sampled_from([0.5, 1.0, 2.0]))
-def test_best_path_equals_exhaustive_search(client, data, lam):
+@given(data=st.data(), lam=st.sampled_from([0.5, 1.0, 2.0]), engine_class=st.sampled_from([LMEngine, ArrayLMEngine]))
+def test_best_path_equals_exhaustive_search(client, data, lam, engine_class):
     words = _common_words(client)
     batch = data.draw(st.lists(lattices(words), min_size=1, max_size=4))
-    engine = LMEngine(client)
+    engine = engine_class(client)
     got = BeamSearch(engine, lam=lam, beam=10_000, prune_log10=None).search(
         [a for _, a in batch], [n for n, _ in batch])
     for (n, arcs), res in zip(batch, got):
@@ -142,7 +143,7 @@ def test_rounds_per_batch_are_the_positions_not_the_hypotheses(client, batch_siz
             if p + 1 < n_tokens:
                 arcs.append(Arc(p, p + 2, ("m",), (words[chosen[3]],), -3.0, MERGE, 1))
         lat.append(arcs)
-    engine = LMEngine(client)
+    engine = ArrayLMEngine(client)
     res = BeamSearch(engine, beam=16).search(lat, [n_tokens] * batch_size)
     assert engine.rounds == n_tokens + 1  # one per position, </s> in the last
     assert all(r.arcs[-1].last == n_tokens for r in res)
@@ -180,3 +181,26 @@ def test_a_position_without_arcs_is_a_clear_error(client):
         BeamSearch(engine).search([[Arc(0, 1, ("a",), ("the",), 0.0, ORIGINAL)]], [2])
     with pytest.raises(InvalidQueryError, match="does not fit"):
         BeamSearch(engine).search([[Arc(0, 3, ("a",), ("the",), 0.0, MERGE)]], [2])
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(st.lists(st.tuples(st.integers(0, 30), st.integers(0, 60)), min_size=1, max_size=40),
+                      min_size=1, max_size=6),
+       cache=st.sampled_from([5, 1 << 20]))
+def test_array_engine_answers_as_lm_engine(client, steps, cache):
+    """Same log10 and same next contexts, step after step, with and without cache clears."""
+    base, fast = LMEngine(client), ArrayLMEngine(client, cache_pairs=cache)
+    sb, sf = list(base.start_states(31)), list(fast.start_states(31))
+    for step in steps:
+        idx = [i for i, _ in step]
+        words = [w * 3 % len(client.vocab) for _, w in step]
+        lb, nb = base.extend([sb[i] for i in idx], words)
+        lf, nf = fast.extend([sf[i] for i in idx], words)
+        assert lf.tolist() == lb.tolist()
+        assert [fast.context(int(x)) for x in nf] == [base.context(int(x)) for x in nb]
+        for j, i in enumerate(idx):
+            sb[i], sf[i] = int(nb[j]), int(nf[j])
+        assert fast.rounds <= base.rounds + (1 if cache == 5 else 0) * len(steps)
+    mid = fast.next_states(np.asarray(sf[:5]), np.arange(3, 8))
+    assert [fast.context(int(m)) for m in mid] == [
+        (fast.context(s) + (w,))[-(client.order - 1):] for s, w in zip(sf[:5], range(3, 8))]

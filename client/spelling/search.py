@@ -108,6 +108,20 @@ def _select(sent, state, score, beam: int, prune_log10: float | None) -> np.ndar
     return o[keep]
 
 
+def _next_states(eng: LMEngine, states: np.ndarray, words: np.ndarray) -> np.ndarray:
+    """The states after (state, word) pairs, named without the model."""
+    if hasattr(eng, "next_states"):
+        return eng.next_states(states, words)
+    return np.fromiter((eng.intern(eng.context(s) + (w,)) for s, w in zip(states.tolist(), words.tolist())),
+                       np.int64, len(states))
+
+
+def _intern_many(eng: LMEngine, contexts: list[tuple[int, ...]]) -> np.ndarray:
+    if hasattr(eng, "intern_many"):
+        return eng.intern_many(contexts)
+    return np.fromiter(map(eng.intern, contexts), np.int64, len(contexts))
+
+
 class BeamSearch:
     """The search of a batch of lattices; `engine.rounds` counts the model rounds."""
 
@@ -152,8 +166,7 @@ class BeamSearch:
             rep = np.repeat(go, count)
             arc = np.repeat(lo, count) + (np.arange(len(rep)) - np.repeat(np.cumsum(count) - count, count))
             split = np.flatnonzero(b.w2[arc] >= 0)
-            mid = np.fromiter((eng.intern(eng.context(s) + (w,)) for s, w in
-                               zip(state[rep[split]].tolist(), b.w1[arc[split]].tolist())), np.int64, len(split))
+            mid = _next_states(eng, state[rep[split]], b.w1[arc[split]])
             fin = np.flatnonzero(done)
             q_states = np.concatenate([state[rep], mid, state[fin]])
             q_words = np.concatenate([b.w1[arc], b.w2[arc[split]], np.full(len(fin), EOS_ID, np.int64)])
@@ -224,12 +237,12 @@ def rescore_spans(engine: LMEngine, lam: float, paths: list[tuple[Arc, ...]],
             mine = [w for a in arcs for w in a.lm_words]
             seq = engine.word_ids(mine).tolist() + ids_after + ([EOS_ID] if reaches_end else [])
             for w in seq:
-                states.append(engine.intern(tuple(ctx)))
+                states.append(tuple(ctx))
                 words.append(w)
                 owner.append(v)
                 ctx = (ctx + [w])[-width:] if width else []
             errs.append(sum(a.error_log10 for a in arcs))
-    log10, _ = engine.extend(np.asarray(states, np.int64), np.asarray(words, np.int64))
+    log10, _ = engine.extend(_intern_many(engine, states), np.asarray(words, np.int64))
     total = np.zeros(len(var_index))
     np.add.at(total, np.asarray(owner, np.int64), log10)
     total += lam * np.asarray(errs)

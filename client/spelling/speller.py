@@ -26,7 +26,8 @@ from __future__ import annotations
 import re
 import threading
 
-from client.beam import LMEngine, as_client
+from client.beam import as_client
+from client.spelling.engine import ArrayLMEngine
 from client.spelling.search import BeamSearch, rescore_spans
 from client.spelling.types import MERGE, ORIGINAL, Alternative, Arc, Change, Correction, Token
 from ngram.errors import InvalidQueryError
@@ -39,7 +40,7 @@ MAX_RESCORED_VARIANTS = 32  # candidates of one changed span whose posterior is 
 
 class Speller:
     """Corrects texts with a model (see the module docstring). Thread-safe: each thread
-    gets its own LMEngine over the one Client. `generator`: a lattice.CandidateGenerator
+    gets its own engine (engine.ArrayLMEngine) over the one Client. `generator`: a lattice.CandidateGenerator
     (made for the model from `generator_options` when not given)."""
 
     def __init__(self, lm, *, lam: float = DEFAULT_SPELL_LAMBDA, beam: int = DEFAULT_SPELL_BEAM,
@@ -54,21 +55,21 @@ class Speller:
             BeamSearch(None, lam=lam, beam=beam, prune_log10=prune_log10)  # checks the settings
             if generator is None:
                 from client.spelling.lattice import CandidateGenerator
-                generator = CandidateGenerator.for_client(self.client, **generator_options)
+                generator = CandidateGenerator(self.client.backend, **generator_options)
             self.generator = generator
         except BaseException:
             self.close()
             raise
         self._local = threading.local()
-        self._engines: list[LMEngine] = []
+        self._engines: list[ArrayLMEngine] = []
         self._lock = threading.Lock()
 
     @property
-    def engine(self) -> LMEngine:
-        """This thread's LMEngine (its cache of model answers persists across calls)."""
+    def engine(self) -> ArrayLMEngine:
+        """This thread's engine (its cache of model answers persists across calls)."""
         e = getattr(self._local, "engine", None)
         if e is None:
-            e = self._local.engine = LMEngine(self.client)
+            e = self._local.engine = ArrayLMEngine(self.client)
             with self._lock:
                 self._engines.append(e)
         return e
@@ -87,7 +88,8 @@ class Speller:
                 raise InvalidQueryError(f"texts[{i}]: {len(toks)} tokens, more than the "
                                         f"{MAX_SPELL_TOKENS} one text may have (split it into sentences)")
         todo = [i for i, toks in enumerate(tokens) if toks]
-        lattices = [_complete(self.generator.arcs(tokens[i]), tokens[i]) for i in todo]
+        lattices = [_complete(arcs, tokens[i]) for i, arcs in
+                    zip(todo, self.generator.arcs_batch([tokens[i] for i in todo]))]
         engine = self.engine
         found = BeamSearch(engine, lam=self.lam, beam=self.beam, prune_log10=self.prune_log10).search(
             lattices, [len(tokens[i]) for i in todo])

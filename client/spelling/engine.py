@@ -1,0 +1,141 @@
+"""`ArrayLMEngine`: client.beam.LMEngine with whole-array state interning and cache.
+
+The spelling search hands the engine some thousand (state, word) pairs per sentence; the
+base engine interns each next context and caches each answer with a Python call per
+pair (~20 us), ten times the model's own lookup. Here contexts are rows of a numpy
+matrix (left-aligned word ids, -1 past the end), interned by their bytes in one dict
+through C-level `map`, and answers sit in numpy arrays indexed through one dict from
+the pair key: a round costs a few whole-array operations plus one dict probe per
+distinct pair. Same answers, same states and same `rounds` accounting as LMEngine
+(tests/test_spell_search.py runs the search on both); the cache is bounded by clearing
+it when full (not an LRU). No prefetch.
+"""
+from __future__ import annotations
+
+from itertools import repeat
+
+import numpy as np
+
+from client.beam import LMEngine, as_client
+from ngram.limits import DECODER_LM_CACHE_PAIRS
+
+_WORD_BITS = 32
+
+
+class ArrayLMEngine(LMEngine):
+
+    def __init__(self, lm, *, cache_pairs: int = DECODER_LM_CACHE_PAIRS, float32: bool | None = None):
+        client = as_client(lm)
+        W = max(int(client.order) - 1, 1)
+        self._rows = np.full((1024, W), -1, np.int32)
+        self._lens = np.zeros(1024, np.int32)
+        self._row_index: dict[bytes, int] = {}
+        self._n_states = 0
+        self._slot: dict[int, int] = {}
+        self._c_log10 = np.zeros(1024)
+        self._c_next = np.zeros(1024, np.int64)
+        super().__init__(client, cache_pairs=cache_pairs, float32=float32)  # interns NULL_STATE, START_STATE
+
+    # -- states ------------------------------------------------------------------------
+    def intern(self, context: tuple[int, ...]) -> int:
+        row = np.full((1, self._rows.shape[1]), -1, np.int32)
+        width = int(self.client.order) - 1
+        if width > 0:
+            ctx = tuple(context)[-width:]
+            row[0, :len(ctx)] = ctx
+        return int(self._intern_rows(row)[0])
+
+    def intern_many(self, contexts: list[tuple[int, ...]]) -> np.ndarray:
+        """The states of many contexts (each cut to its last order-1 words) at once."""
+        rows = np.full((len(contexts), self._rows.shape[1]), -1, np.int32)
+        width = int(self.client.order) - 1
+        if width > 0:
+            for i, ctx in enumerate(contexts):
+                ctx = ctx[-width:]
+                rows[i, :len(ctx)] = ctx
+        return self._intern_rows(rows) if len(contexts) else np.zeros(0, np.int64)
+
+    def context(self, state: int) -> tuple[int, ...]:
+        return tuple(self._rows[state, :self._lens[state]].tolist()) if self.width else ()
+
+    def next_states(self, states, words) -> np.ndarray:
+        """The state after each (state, word), without the model."""
+        states = np.asarray(states, np.int64)
+        if not self.width:
+            return np.zeros(len(states), np.int64)
+        rows = self._rows[states].copy()
+        lens = self._lens[states]
+        w = np.asarray(words, np.int32)
+        full = lens == self.width
+        rows[full, :-1] = rows[full, 1:]
+        rows[full, -1] = w[full]
+        part = np.flatnonzero(~full)
+        rows[part, lens[part]] = w[part]
+        return self._intern_rows(rows)
+
+    def _intern_rows(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.ascontiguousarray(rows, np.int32)
+        keys = rows.view(np.dtype((np.void, rows.shape[1] * 4))).ravel()
+        uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        blobs = [bytes(k) for k in uniq.tolist()]
+        sids = np.fromiter(map(self._row_index.get, blobs, repeat(-1)), np.int64, len(blobs))
+        new = np.flatnonzero(sids < 0)
+        if len(new):
+            ids = np.arange(self._n_states, self._n_states + len(new))
+            while self._n_states + len(new) > len(self._lens):
+                self._rows = np.concatenate([self._rows, np.full_like(self._rows, -1)])
+                self._lens = np.concatenate([self._lens, np.zeros_like(self._lens)])
+            src = rows[first[new]]
+            self._rows[ids] = src
+            self._lens[ids] = (src >= 0).sum(axis=1)
+            self._row_index.update(zip([blobs[i] for i in new.tolist()], ids.tolist()))
+            self._n_states += len(new)
+            sids[new] = ids
+        return sids[inverse.ravel()]
+
+    # -- rounds ------------------------------------------------------------------------
+    def extend(self, states, words) -> tuple[np.ndarray, np.ndarray]:
+        states = np.asarray(states, np.int64)
+        words = np.asarray(words, np.int64)
+        self.pairs_seen += len(states)
+        if len(states) == 0:
+            return np.zeros(0), np.zeros(0, np.int64)
+        keys, inverse = np.unique((states << _WORD_BITS) | words, return_inverse=True)
+        slots = np.fromiter(map(self._slot.get, keys.tolist(), repeat(-1)), np.int64, len(keys))
+        miss = np.flatnonzero(slots < 0)
+        if len(miss):
+            if len(self._slot) + len(miss) > self.cache_pairs:
+                self._slot.clear()
+                slots[:] = -1
+                miss = np.arange(len(keys))
+            slots[miss] = self._ask_array(keys[miss])
+        inverse = inverse.ravel()
+        return self._c_log10[slots][inverse], self._c_next[slots][inverse]
+
+    def _ask_array(self, keys: np.ndarray) -> np.ndarray:
+        st = keys >> _WORD_BITS
+        w = keys & ((1 << _WORD_BITS) - 1)
+        ctx = np.maximum(self._rows[st, :max(self.width, 1)], 0)
+        got, _ = self.client.scorer.score_pairs(ctx[:, :self.width] if self.width else ctx[:, :0],
+                                                self._lens[st], w.astype(np.int32))
+        got = np.asarray(got, np.float64)
+        if self.float32:
+            got = got.astype(np.float32).astype(np.float64)
+        self.rounds += 1
+        self.pairs_asked += len(keys)
+        nxt = self.next_states(st, w)
+        n = len(self._slot)
+        slots = np.arange(n, n + len(keys))
+        while n + len(keys) > len(self._c_log10):
+            self._c_log10 = np.concatenate([self._c_log10, np.zeros_like(self._c_log10)])
+            self._c_next = np.concatenate([self._c_next, np.zeros_like(self._c_next)])
+        self._c_log10[slots] = got
+        self._c_next[slots] = nxt
+        self._slot.update(zip(keys.tolist(), slots.tolist()))
+        return slots
+
+    def prefetch(self, states, words) -> None:
+        """Does nothing here: the spelling search asks each step's pairs when it needs them."""
+
+    def drain(self, timeout: float | None = None) -> None:
+        pass
