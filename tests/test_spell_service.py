@@ -23,6 +23,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from client.spelling.http import SpellHttpServer
 from client.spelling.service import SPELLER_SERVICE, SpellMetrics, SpellServer, SpellService
 from client.spelling.speller import Speller
+from ngram import limits
 from ngram.limits import MAX_SPELL_BATCH_TEXTS, MAX_SPELL_HTTP_BODY_BYTES, MAX_SPELL_TEXT_CHARS
 from ngram.wire import pb, pb_grpc
 
@@ -325,3 +326,17 @@ def test_serve_command_answers_then_drains_on_sigterm(model_dir, speller, tmp_pa
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_documented_service_limits_are_the_code_limits():
+    from client.spelling.service_cli import serve
+    readme = (ROOT / "README.md").read_text()
+    sentence = (f"A request holds 1..{limits.MAX_SPELL_BATCH_TEXTS:,} texts of at\nmost "
+                f"{limits.MAX_SPELL_TEXT_CHARS:,} characters each ({limits.MAX_SPELL_REQUEST_CHARS:,} in all)")
+    assert sentence.replace(",", "") in readme.replace(",", "")
+    defaults = {p.name: p.default for p in serve.params}
+    assert defaults["timeout"] == limits.DEFAULT_SPELL_TIMEOUT_S
+    assert f"`--timeout` ({limits.DEFAULT_SPELL_TIMEOUT_S:g} s)" in readme
+    assert defaults["max_inflight"] == limits.DEFAULT_SPELL_MAX_INFLIGHT
+    assert f"(`--max-inflight`\n{limits.DEFAULT_SPELL_MAX_INFLIGHT})" in readme
+    assert defaults["drain_grace"] == limits.DEFAULT_DRAIN_GRACE_S
