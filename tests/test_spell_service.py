@@ -120,6 +120,13 @@ def test_grpc_and_http_answer_what_the_python_api_answers(speller, served, stub)
     assert status == 200 and body["corrections"] == want and body["model_id"] == speller.client.model_id
 
 
+def test_grpc_request_without_a_deadline_gets_the_default_one_and_an_answer(speller, stub):
+    # gRPC reports "no deadline" as ~9.2e18 s left: taken as a deadline, a wait that long
+    # overflows (or never ends); the service's default applies instead
+    resp = stub.Correct(pb.SpellRequest(texts=TEXTS))
+    assert [_pb_to_dict(c) for c in resp.corrections] == _plain(speller.correct(TEXTS))
+
+
 def test_max_alternatives_limits_each_change(speller, served, stub):
     want = speller.correct(TEXTS)
     resp = stub.Correct(pb.SpellRequest(texts=TEXTS, has_max_alternatives=True, max_alternatives=1), timeout=T)

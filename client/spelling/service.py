@@ -308,6 +308,15 @@ def correction_to_pb(c: Correction) -> pb.SpellCorrection:
         for ch in c.changes])
 
 
+NO_DEADLINE_S = 1e9  # gRPC reports a call without a deadline as ~9.2e18 s remaining
+
+
+def client_deadline(context) -> float | None:
+    """Seconds left of the client's deadline; None (the service's default) without one."""
+    remaining = context.time_remaining()
+    return None if remaining is None or remaining >= NO_DEADLINE_S else remaining
+
+
 class SpellerServicer:
     """`ngram.v1.Speller/Correct` over a SpellService."""
 
@@ -320,9 +329,9 @@ class SpellerServicer:
         try:
             if isinstance(request, _Undecodable):
                 raise InvalidRequestError(f"not a valid SpellRequest: {request.reason}")
-            remaining = context.time_remaining()  # None: the client set no deadline
             k = request.max_alternatives if request.has_max_alternatives else None
-            corrections = self.service.correct(list(request.texts), timeout=remaining, max_alternatives=k)
+            corrections = self.service.correct(list(request.texts), timeout=client_deadline(context),
+                                               max_alternatives=k)
             resp = pb.SpellResponse(corrections=[correction_to_pb(c) for c in corrections],
                                     model_id=self.service.model_id)
         except Exception as e:  # noqa: BLE001 - every failure becomes a status code
