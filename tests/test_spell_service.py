@@ -259,6 +259,28 @@ def test_not_serving_until_a_speller_is_attached(speller):
         _stop(*parts)
 
 
+def test_through_a_cluster_the_same_answers_and_unavailable_when_its_shards_are_gone(model_dir, speller, tmp_path):
+    from cluster_harness import Cluster
+    with Cluster(model_dir, tmp_path) as c:
+        with Speller(str(c.path)) as remote:
+            parts = _start(remote, remote.client.model_id)
+            try:
+                with grpc.insecure_channel(parts[1].address) as ch:
+                    stub = pb_grpc.SpellerStub(ch)
+                    resp = stub.Correct(pb.SpellRequest(texts=TEXTS), timeout=T)
+                    assert [_pb_to_dict(c) for c in resp.corrections] == _plain(speller.correct(TEXTS))
+                    for j in range(len(c.servers)):
+                        c.kill(j)
+                    # words the speller has not seen: its cache cannot answer them
+                    code, details = _grpc_error(stub.Correct, pb.SpellRequest(texts=["Moses went up intothe mount"]),
+                                                timeout=T)
+                    assert code == grpc.StatusCode.UNAVAILABLE and "shard" in details
+                    status, answer = _post(parts[2].port, b'{"texts": ["Aaron spake unto the peeple"]}')
+                    assert status == 503 and answer["error"]["code"] == "UNAVAILABLE"
+            finally:
+                _stop(*parts)
+
+
 def _occupy(service, speller, n=200) -> "object":
     """Submit a big request straight to the service and wait until the batcher runs it."""
     job = service.begin([TEXTS[0]] * n, timeout=T)

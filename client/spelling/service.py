@@ -29,6 +29,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from client.errors import ClientError
 from ngram.errors import InvalidArgumentError, InvalidQueryError, NgramError
 from ngram.limits import (DEFAULT_DRAIN_GRACE_S, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_SERVER_HOST,
                           DEFAULT_SPELL_MAX_INFLIGHT, DEFAULT_SPELL_TIMEOUT_S, MAX_SPELL_REQUEST_CHARS,
@@ -292,7 +293,7 @@ def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     """Service error -> gRPC status; the message says what was wrong."""
     for kind, code in (((InvalidArgumentError, InvalidQueryError), grpc.StatusCode.INVALID_ARGUMENT),
                        (ServiceBusyError, grpc.StatusCode.RESOURCE_EXHAUSTED),
-                       (ServiceUnavailableError, grpc.StatusCode.UNAVAILABLE),
+                       ((ServiceUnavailableError, ClientError), grpc.StatusCode.UNAVAILABLE),  # ClientError: the cluster
                        (RequestDeadlineError, grpc.StatusCode.DEADLINE_EXCEEDED)):
         if isinstance(exc, kind):
             return code, str(exc)
