@@ -278,6 +278,29 @@ def service_latency(per_transport: dict[str, list[str]], warmup: int) -> dict:
         stop_cluster(cluster_path, grace=10)
 
 
+def issue_targets(results: dict, latency: dict) -> dict:
+    """The issue's targets against what was measured (peers that did not run are left out)."""
+    ours = results[OURS]["all"]
+    peers = {k: v for k, v in results.items() if k != OURS}
+    out = {}
+    if peers:
+        best = max(peers, key=lambda k: peers[k]["all"]["fixed_pct"])
+        margin = ours["fixed_pct"] - peers[best]["all"]["fixed_pct"]
+        out["errors_fixed_over_best_peer_pts"] = {"best_peer": best, "margin": round(margin, 2), "met": margin >= 5}
+        worst = {k: v["all"]["correct_words_changed_pct"] for k, v in peers.items()}
+        out["fewer_correct_words_changed_than_every_peer"] = {
+            "ours_pct": ours["correct_words_changed_pct"], "peers_pct": worst,
+            "met": all(ours["correct_words_changed_pct"] < v for v in worst.values())}
+    if "jamspell" in results:
+        ratio = results[OURS]["sentences_per_s"] / results["jamspell"]["sentences_per_s"]
+        out["sentences_per_s_over_jamspell"] = {"ratio": round(ratio, 2), "met": ratio >= 2}
+    service = latency.get("service_4_shards")
+    if service:
+        out["p99_ms_20_words_4_shards"] = {"grpc": service["grpc"]["p99_ms"], "http": service["http"]["p99_ms"],
+                                           "met": service["grpc"]["p99_ms"] <= 50}
+    return out
+
+
 def plot(results: dict, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
@@ -329,11 +352,13 @@ def main() -> int:
     if not args.no_service:
         latency["service_4_shards"] = service_latency({"grpc": texts[n:2 * n], "http": texts[2 * n:]}, args.warmup)
     plot(results, RESULTS_DIR / "spell.png")
+    targets = issue_targets(results, latency)
+    print(f"targets: {json.dumps(targets)}", flush=True)
     write_result("spell", {
         "test_set": {"source": str(HELDOUT.name), "sentences": len(items), "tokens": f"{MIN_TOKENS}..{MAX_TOKENS}",
                      "noise_seed": TEST_SEED, "errors": sum(mix.values()), "mix": dict(mix)},
         "load_average_1m": {"start": load0, "end": round(os.getloadavg()[0], 2)},
-        "correctors": results, "skipped": skipped, "latency": latency})
+        "targets": targets, "correctors": results, "skipped": skipped, "latency": latency})
     return 0
 
 
