@@ -162,10 +162,12 @@ BAD_TEXTS = [
     (["ok", "a" * (MAX_SPELL_TEXT_CHARS + 1)], f"texts[1]: {MAX_SPELL_TEXT_CHARS + 1} characters"),
     (["ok", "bell \x07 here"], "texts[1]: control character U+0007 at offset 5"),
     (["nul\x00"], "texts[0]: control character U+0000 at offset 3"),
+    (["a" * MAX_SPELL_TEXT_CHARS] * (limits.MAX_SPELL_REQUEST_CHARS // MAX_SPELL_TEXT_CHARS + 1),
+     f"over the limit of {limits.MAX_SPELL_REQUEST_CHARS} per request"),
 ]
 
 
-@pytest.mark.parametrize("texts,message", BAD_TEXTS, ids=["empty", "too-many", "too-long", "bell", "nul"])
+@pytest.mark.parametrize("texts,message", BAD_TEXTS, ids=["empty", "too-many", "too-long", "bell", "nul", "too-much"])
 def test_bad_grpc_request_is_invalid_argument_and_the_service_keeps_serving(stub, texts, message):
     code, details = _grpc_error(stub.Correct, pb.SpellRequest(texts=texts), timeout=T)
     assert code == grpc.StatusCode.INVALID_ARGUMENT and message in details
