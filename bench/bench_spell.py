@@ -306,11 +306,12 @@ def plot(results: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     names = list(results)
-    kinds = [k for k in results[names[0]]["per_kind"] if results[names[0]]["per_kind"][k]["errors"]]
+    kinds = [k for k in results[names[0]]["per_kind"] if results[names[0]]["per_kind"][k]["errors"]] + ["all"]
     fig, ax = plt.subplots(figsize=(max(8, 1.2 * len(kinds) + 3), 4.5))
     width = 0.8 / len(names)
     for j, name in enumerate(names):
-        vals = [results[name]["per_kind"][k]["fixed_pct"] or 0 for k in kinds]
+        vals = [(results[name]["all"] if k == "all" else results[name]["per_kind"][k])["fixed_pct"] or 0
+                for k in kinds]
         ax.bar(np.arange(len(kinds)) + j * width, vals, width, label=name)
     ax.set_xticks(np.arange(len(kinds)) + width * (len(names) - 1) / 2, kinds, rotation=20)
     ax.set_ylabel("errors fixed (%)")
