@@ -5,11 +5,15 @@ time and bytes, lookups/s, and candidate lattices/s. Writes bench/results/spell_
 
 - index: `CandidateIndex.for_backend` (OSA distance 2, min count 2): build seconds (second
   build: numba kernels compiled and cached), bytes in memory and as a saved file, load s.
-- lookups: every distinct lowercased letters-only word of en-heldout, each with the
-  lattice's distance (1 up to 4 letters, else 2), one batch; cold (no cache).
+- lookups: every distinct lowercased letters-only word of en-heldout, each at the
+  distance the lattice uses for a word it lacks (1 up to 2 letters, else 2), one batch.
 - lattices: en-heldout sentences (tokenize + CandidateGenerator.arcs), one sentence per
   call: a fresh generator (cold: every word new) then the same sentences again (warm:
   the per-word cache the service keeps); and one batch call of all of them.
+- recall: en-heldout sentences corrupted by noise.py (seed 99, default rates; real-word
+  errors from the indexed words of frequency >= 1e-6): per kind, the share of errors
+  whose intended word(s) are among the non-ORIGINAL arcs of the typo's token(s), same
+  case: the most a decoder over this lattice can fix.
 """
 from __future__ import annotations
 
@@ -49,7 +53,8 @@ def main() -> None:
 
     lines = HELDOUT.read_text(encoding="utf-8").splitlines()
     words = sorted({w.lower() for line in lines for w in line.split() if is_key_word(w.lower())})
-    ks = [1 if len(w) <= 4 else 2 for w in words]
+    short = CandidateGenerator(backend, index).short_word_chars
+    ks = [1 if len(w) <= short else 2 for w in words]   # the lattice's distances for a word it lacks
     t = time.perf_counter()
     matches = index.lookup_keys(words, ks)
     lookup_s = time.perf_counter() - t
@@ -68,6 +73,7 @@ def main() -> None:
     t = time.perf_counter()
     gen.arcs_batch(sents)
     batch_cold = time.perf_counter() - t
+    recall = measure_recall(gen, lines[:a.sentences])
     write_result("spell_candidates", {
         "model": "en-train 5-gram (counts), vocabulary of %d words" % len(backend.vocab),
         "load_average": os.getloadavg()[0],
@@ -82,9 +88,44 @@ def main() -> None:
                     "cold_batch_sentences_per_s": round(len(sents) / batch_cold),
                     "cold_ms_per_sentence": round(cold / len(sents) * 1e3, 3),
                     "warm_ms_per_sentence": round(warm / len(sents) * 1e3, 3)},
+        "recall": recall,
         "peak_rss_bytes": peak_rss_bytes(),
     })
     backend.close()
+
+
+def measure_recall(gen, lines: list[str], seed: int = 99) -> dict:
+    from collections import Counter
+
+    from client.spelling.noise import corrupt_lines
+    from client.spelling.types import ORIGINAL, Token
+    ix = gen.index
+    common = {ix.key_text(k) for k in range(ix.num_keys) if ix.key_indexed[k] and ix.key_log10[k] >= -6}
+    hit, total = Counter(), Counter()
+    for clean, noisy, edits in corrupt_lines(lines, seed, vocabulary=common):
+        toks, pos = [], 0
+        for w in noisy:                      # the noisy tokens as typed, space-separated
+            toks.append(Token(w, pos, pos + len(w)))
+            pos += len(w) + 1
+        arcs = gen.arcs(toks)
+        at, ci, ni = {}, 0, 0                # clean index -> noisy index of each edit
+        by_index = {e.index: e for e in edits}
+        while ci < len(clean):
+            e = by_index.get(ci)
+            if e is not None:
+                at[ci] = ni
+            ci += 2 if e is not None and e.kind == "merge" else 1
+            ni += 2 if e is not None and e.kind == "split" else 1
+        for e in edits:
+            j = at[e.index]
+            last = j + (2 if e.kind == "split" else 1)
+            total[e.kind] += 1
+            want = tuple(e.original.split(" "))
+            hit[e.kind] += any(a.first == j and a.last == last and a.kind != ORIGINAL and a.words == want
+                               for a in arcs)
+    out = {k: {"errors": total[k], "recall": round(hit[k] / total[k], 3)} for k in sorted(total)}
+    out["all"] = {"errors": sum(total.values()), "recall": round(sum(hit.values()) / max(1, sum(total.values())), 3)}
+    return out
 
 
 if __name__ == "__main__":

@@ -76,6 +76,7 @@ SPELL_MAX_DISTANCE = 2               # candidates: vocabulary words within this 
 SPELL_MIN_COUNT = 2                  # candidates: a word seen fewer times in the corpus is never proposed
 SPELL_MAX_WORD_CHARS = 32            # a longer word (code points) is neither indexed nor corrected
 SPELL_MAX_CANDIDATES = 12            # edit / real-word arcs kept per token (best error + frequency first)
+SPELL_CACHE_TEXTS = 1 << 16          # typed texts whose arcs a CandidateGenerator keeps (then starts afresh)
 # spelling search and Speller (client/spelling/search.py, speller.py)
 MAX_SPELL_TEXT_CHARS = 10_000        # characters of one text a Speller corrects (more: InvalidQueryError)
 MAX_SPELL_TOKENS = 500               # tokens of one text (one sentence of the search: rounds ~ tokens)

@@ -137,3 +137,15 @@ def test_saved_index_maps_back_and_refuses_damage(tmp_path):
                 pass
     finally:
         model.close()
+
+
+def test_full_key_table_is_refused_not_probed_forever(tmp_path):
+    """A key table without an empty slot would make a lookup of a missing word probe forever."""
+    from ngram.format import write_container
+    vocab = _vocab(["the", "then"], [3, 3])
+    index = CandidateIndex.build(vocab, min_count=1)
+    arrays = dict(index.arrays)
+    arrays["key_table"] = np.ones_like(arrays["key_table"])
+    write_container(tmp_path / "full.idx", b"SPL1", arrays, {"spelling": index.meta})
+    with pytest.raises(ModelFormatError):
+        CandidateIndex.load(tmp_path / "full.idx")

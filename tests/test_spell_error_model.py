@@ -38,8 +38,9 @@ def test_sensible_pairs_rank_sensibly():
 
 def test_edit_ops_classify_the_fewest_edits():
     assert edit_ops("the", "teh") == [("transpose", 1)]
-    assert edit_ops("letter", "leter") == [("del_double", 2)]
-    assert edit_ops("then", "thenn") == [("ins_double", 3)]
+    assert edit_ops("letter", "leter") == [("del_double", 3)]   # ambiguous edits land late
+    assert edit_ops("the", "tthe") == [("ins_double", 1)]
+    assert edit_ops("then", "thenn") == [("ins_double", 4)]
     assert edit_ops("the", "tpe") == [("sub_other", 1)]
     assert edit_ops("the", "th") == [("del_other", 2)]
     assert edit_ops("the", "thr") == [("sub_adjacent", 2)]

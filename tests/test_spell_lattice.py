@@ -123,3 +123,47 @@ def test_works_from_a_vocabulary_and_on_a_backoff_model(tmp_path, backend):
         assert (word,) in [a.lm_words for a in arcs if a.kind == EDIT]
     finally:
         arpa.model.close()
+
+
+def test_threads_share_a_generator_whose_cache_keeps_overflowing(backend):
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = ["And teh LORD sayd unto Cian", "Behold , the man is become as one of us", "andthe him self",
+             "In the begining God created the heaven and the erth", "THE LORD is my shepherd"] * 4
+    want = [CandidateGenerator(backend).arcs(tokenize(t)) for t in texts]
+    shared = CandidateGenerator(backend, cache_texts=8)   # replaced every few calls, while others read it
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            assert list(pool.map(lambda t: shared.arcs(tokenize(t)), texts)) == want
+
+
+def test_cluster_backend_gives_the_local_lattice(tmp_path):
+    """Over a cluster the vocabulary is the client's and a backoff model's unigram
+    frequencies come from the shards (one round): the arcs equal the local ones."""
+    import numpy as np
+
+    from client.client import Client
+    from client.spelling.candidates import word_log10_frequencies
+    from cluster_harness import Cluster
+    from ngram.arpa import import_arpa
+    from sample_corpus import ARPA_DIR
+    import_arpa(ARPA_DIR / "kenlm-test.arpa", tmp_path / "m", num_shards=2, quantization="none")
+    local = LocalBackend(Model.open(tmp_path / "m"))
+    words = [local.vocab.word(i) for i in range(3, len(local.vocab))]
+    texts = [" ".join(words[i:i + 8]) for i in range(0, len(words), 8)]
+    texts += [" ".join(w[:1] + w[2:] + w[1:2] if len(w) > 3 else w for w in t.split()) for t in texts]
+    try:
+        with Cluster(tmp_path / "m", tmp_path / "cluster") as cluster, Client.open(cluster.path) as remote:
+            np.testing.assert_array_equal(word_log10_frequencies(remote.backend), word_log10_frequencies(local))
+            want = CandidateGenerator(local).arcs_batch([tokenize(t) for t in texts])
+            assert CandidateGenerator(remote).arcs_batch([tokenize(t) for t in texts]) == want
+            assert sum(a.kind != ORIGINAL for s in want for a in s) > 0
+    finally:
+        local.model.close()
+
+
+def test_warm_up_leaves_the_caches_alone(backend):
+    g = CandidateGenerator(backend)
+    g.warm_up()
+    assert g._cache == {} and g._forms == {}
+    assert g.arcs(tokenize("teh LORD")) == CandidateGenerator(backend).arcs(tokenize("teh LORD"))

@@ -35,17 +35,45 @@ from ngram.limits import DEFAULT_MAX_BATCH, SPELL_MAX_DISTANCE, SPELL_MAX_WORD_C
 from . import kernels as K
 
 INDEX_KIND = b"SPL1"
-# A key: Latin-script letters (U+0000-U+024F), runs joined by one apostrophe or hyphen.
-_LETTER = r"[^\W\d_]"
-_KEY_RE = re.compile(rf"{_LETTER}+(?:['\-]{_LETTER}+)*")
-_LATIN_MAX = 0x24F
+LATIN_MAX = 0x24F   # Basic Latin .. Latin Extended-B
+
+
+def _letter_class() -> str:
+    """A regex class of the letters (str.isalpha) up to LATIN_MAX, as code point ranges."""
+    ranges, start = [], None
+    for c in range(LATIN_MAX + 2):
+        alpha = c <= LATIN_MAX and chr(c).isalpha()
+        if alpha and start is None:
+            start = c
+        elif not alpha and start is not None:
+            ranges.append(f"\\u{start:04x}-\\u{c - 1:04x}")
+            start = None
+    return "[" + "".join(ranges) + "]"
+
+
+# A key: Latin-script letters, runs joined by one apostrophe or hyphen.
+_LETTER = _letter_class()
+_KEY = rf"{_LETTER}+(?:['\-]{_LETTER}+)*"
+_KEY_RE = re.compile(_KEY)
+_KEY_LINE_RE = re.compile(rf"^{_KEY}$", re.MULTILINE)
 
 
 def is_key_word(word: str) -> bool:
     """Whether a (lowercased) word can be a candidate: Latin letters with inner ' or -,
     at most SPELL_MAX_WORD_CHARS code points."""
-    return (0 < len(word) <= SPELL_MAX_WORD_CHARS and _KEY_RE.fullmatch(word) is not None
-            and max(map(ord, word)) <= _LATIN_MAX)
+    return 0 < len(word) <= SPELL_MAX_WORD_CHARS and _KEY_RE.fullmatch(word) is not None
+
+
+def _key_word_lines(lines: list[str], joined: str) -> np.ndarray:
+    """bool[len(lines)]: is_key_word of each line, in one regex pass over
+    joined == "\\n".join(lines)."""
+    lengths = np.fromiter(map(len, lines), np.int64, len(lines))
+    starts = np.zeros(len(lines), np.int64)
+    np.cumsum(lengths[:-1] + 1, out=starts[1:])
+    out = np.zeros(len(lines), bool)
+    found = np.fromiter((m.start() for m in _KEY_LINE_RE.finditer(joined)), np.int64)
+    out[np.searchsorted(starts, found)] = True
+    return out & (lengths <= SPELL_MAX_WORD_CHARS)
 
 
 def vocab_strings(vocab) -> list[str]:
@@ -116,7 +144,6 @@ class CandidateIndex:
         self.key_indexed = a["key_indexed"]    # passes the frequency filter: a candidate
         self.form_ok = a["form_ok"]            # per form (aligned with form_ids): passes it
         self._container = container
-        self._keys: list[str] | None = None
 
     # -- construction ---------------------------------------------------------------------
     @classmethod
@@ -135,20 +162,17 @@ class CandidateIndex:
             with np.errstate(divide="ignore"):
                 word_log10 = np.log10(counts / total)
         word_log10 = np.asarray(word_log10, np.float64)
-        lowered = [w.lower() for w in words]
-        by_key: dict[str, list[int]] = {}
-        for i, w in enumerate(lowered):
-            if is_key_word(w):
-                by_key.setdefault(w, []).append(i)
-        keys = sorted(by_key)
+        joined = "\n".join(words).lower()          # one call; str.lower never makes a newline
+        lowered = joined.split("\n")
+        word_ids = np.flatnonzero(_key_word_lines(lowered, joined)).astype(np.int32)
+        keys_arr, key_of = np.unique(np.array([lowered[i] for i in word_ids.tolist()], dtype=str),
+                                     return_inverse=True)
+        keys = keys_arr.tolist()   # sorted by code point, as sorted() sorts str
         has_counts = bool(counts.any())  # imported ARPA models carry no counts: nothing is filtered
-        form_ids, form_offsets = [], [0]
-        for k in keys:
-            ids = sorted(by_key[k], key=lambda i: (-word_log10[i], i))
-            form_ids.extend(ids)
-            form_offsets.append(len(form_ids))
-        form_ids = np.array(form_ids, np.int32)
-        form_offsets = np.array(form_offsets, np.int64)
+        order = np.lexsort((word_ids, -word_log10[word_ids], key_of))   # by key, most frequent form first
+        form_ids = word_ids[order]
+        form_offsets = np.zeros(len(keys) + 1, np.int64)
+        np.cumsum(np.bincount(key_of, minlength=len(keys)), out=form_offsets[1:])
         form_ok = (counts[form_ids] >= min_count) if has_counts else np.ones(len(form_ids), bool)
         key_indexed = np.logical_or.reduceat(form_ok, form_offsets[:-1]) if len(keys) else np.zeros(0, bool)
         with np.errstate(divide="ignore"):
@@ -274,7 +298,7 @@ def _check_arrays(a: dict, meta: dict, path: str) -> None:
                   and (len(a["postings"]) == 0 or int(a["postings"].max()) < nkeys)
                   and fo[0] == 0 and bool((np.diff(fo) >= 0).all()) and fo[-1] == len(a["form_ids"])
                   and len(kt) & (len(kt) - 1) == 0 and len(kt) > nkeys
-                  and int(kt.min()) >= 0 and int(kt.max()) <= nkeys
+                  and int(kt.min()) == 0 and int(kt.max()) <= nkeys   # an empty slot ends every probe
                   and (len(a["form_ids"]) == 0 or (int(a["form_ids"].min()) >= 0
                                                    and int(a["form_ids"].max()) < int(meta["vocab_size"]))))
     except (KeyError, TypeError, ValueError):

@@ -177,9 +177,10 @@ def _align(a: str, b: str, w: dict[str, float]) -> tuple[float, list[tuple[str, 
                 continue
             opts = []
             f = first if i <= 1 else 0.0
+            match = None
             if i and j:
                 if a[i - 1] == b[j - 1]:
-                    opts.append((D[i - 1][j - 1], (i - 1, j - 1, None)))
+                    match = (D[i - 1][j - 1], (i - 1, j - 1, None))
                 else:
                     c = sub_class(a[i - 1], b[j - 1])
                     opts.append((D[i - 1][j - 1] + w[c] + f, (i - 1, j - 1, c)))
@@ -191,6 +192,8 @@ def _align(a: str, b: str, w: dict[str, float]) -> tuple[float, list[tuple[str, 
                 opts.append((D[i][j - 1] + w[c] + (first if i == 0 else 0.0), (i, j - 1, c)))
             if i >= 2 and j >= 2 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1] and a[i - 1] != a[i - 2]:
                 opts.append((D[i - 2][j - 2] + w["transpose"] + (first if i == 2 else 0.0), (i - 2, j - 2, "transpose")))
+            if match is not None:   # last: on a tie the backtrace takes the edit here, so an
+                opts.append(match)  # ambiguous edit ("tthe") lands as late in the word as it can
             best = max(opts, key=lambda o: o[0])
             D[i][j], back[i][j] = best
     ops = []

@@ -9,9 +9,9 @@ For each token:
 - EDIT: vocabulary words within the edit distance of a word the vocabulary lacks (or
   holds fewer than min_count times); REAL_WORD: the same for a word the vocabulary holds,
   within `real_word_max_distance` (default 1: "form" -> "from", "then" -> "than").
-  Words of at most `short_word_chars` letters get distance 1 (at distance 2 a three-letter
-  word has hundreds of neighbours, nearly all noise). Kept: the `max_candidates` best by
-  error_log10 + log10 frequency.
+  Words of at most `short_word_chars` (2) letters get distance 1 (at distance 2 a
+  two-letter word is near every word of up to four letters). Kept: the `max_candidates`
+  best by error_log10 + log10 frequency.
 - SPLIT: one token -> two vocabulary words ("inthe" -> "in the"); MERGE: two adjacent
   tokens -> one vocabulary word ("some thing" -> "something").
 Tokens that are not Latin-letter words (punctuation, numbers, other scripts, code) get
@@ -20,7 +20,8 @@ restored in `words` ("Teh" -> "The", "TEH" -> "THE").
 
 One batch costs a few kernel calls (exact ids, keys, candidate lookup, error scores)
 for the typed words not seen before, plus Python per arc; the arcs of a typed text are
-kept (up to CACHE_WORDS texts), so a frequent word costs a dict lookup and its Arcs.
+kept (up to `cache_texts` texts), so a frequent word costs a dict lookup and its Arcs.
+A generator may be shared by threads (the kernels release the GIL).
 """
 from __future__ import annotations
 
@@ -28,8 +29,9 @@ import re
 
 import numpy as np
 
-from ngram.limits import SPELL_MAX_CANDIDATES, SPELL_MAX_DISTANCE
-from ngram.vocab import UNK_ID
+from ngram.limits import SPELL_CACHE_TEXTS, SPELL_MAX_CANDIDATES, SPELL_MAX_DISTANCE
+from client.client import Client
+from ngram.vocab import UNK_ID, Vocabulary
 
 from .candidates import CandidateIndex, code_points, is_key_word
 from .error_model import ErrorModel
@@ -37,20 +39,23 @@ from .text import apply_case, apply_case_words, case_pattern, lookup_form
 from .types import EDIT, MERGE, ORIGINAL, REAL_WORD, SPLIT, Arc, Token
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
-CACHE_WORDS = 1 << 16   # typed words whose ranked candidates a generator keeps
 
 
 class CandidateGenerator:
-    """Arcs of sentences over one model's vocabulary (a Vocabulary or a Backend)."""
+    """Arcs of sentences over one model's vocabulary: a Vocabulary, a Backend or a Client
+    (without `index`, one is built: from a backend, ranked by its unigram frequencies)."""
 
     def __init__(self, vocab_or_backend, index: CandidateIndex | None = None, error_model: ErrorModel | None = None,
                  *, max_distance: int = SPELL_MAX_DISTANCE, max_candidates: int = SPELL_MAX_CANDIDATES,
                  keep_original_log10: float | None = None, real_word_max_distance: int = 1,
-                 short_word_chars: int = 4, max_real_word_candidates: int = 6, max_splits: int = 3,
-                 split_min_log10: float = -5.5, split_letter_min_log10: float = -2.5,
-                 splits: bool = True, merges: bool = True):
-        backend = vocab_or_backend if hasattr(vocab_or_backend, "value_kind") else None
-        self.vocab = backend.vocab if backend is not None else vocab_or_backend
+                 short_word_chars: int = 2, max_real_word_candidates: int = 6, max_splits: int = 3,
+                 split_min_log10: float = -6.5, split_letter_min_log10: float = -2.5,
+                 splits: bool = True, merges: bool = True, cache_texts: int = SPELL_CACHE_TEXTS):
+        if isinstance(vocab_or_backend, Vocabulary):
+            backend, self.vocab = None, vocab_or_backend
+        else:
+            backend = vocab_or_backend.backend if isinstance(vocab_or_backend, Client) else vocab_or_backend
+            self.vocab = backend.vocab
         if index is None:
             index = CandidateIndex.for_backend(backend) if backend is not None else CandidateIndex.build(self.vocab)
         self.index = index
@@ -67,26 +72,47 @@ class CandidateGenerator:
         self.max_splits = int(max_splits)
         self.split_min_log10 = float(split_min_log10)
         self.split_letter_min_log10 = float(split_letter_min_log10)
-        self._templates: dict[str, tuple] = {}   # typed text -> its arc templates
-        self._mergeable: dict[str, str | None] = {}  # typed text -> lowercased, if a word that may merge
-        self._ranked: dict[str, tuple] = {}      # lowercased typed word -> ranked edits, splits, is-a-word
-        self._forms: dict[int, tuple] = {}       # key -> its vocabulary spellings
+        self.cache_texts = int(cache_texts)
+        # Caches, safe to share between threads: only read with .get, written whole
+        # entries, and replaced (not cleared) when full.
+        self._cache: dict[str, tuple] = {}   # typed text -> (arc templates, lowercased if it may merge)
+        self._forms: dict[int, tuple] = {}   # key -> its vocabulary spellings
 
     # -- public ---------------------------------------------------------------------------
+    def warm_up(self) -> None:
+        """Load (or compile) every kernel the lattice uses, so a service's first request
+        does not pay for it (about a second); the caches are left as they were."""
+        words = ["warmup"]
+        self.index.find_keys(words)
+        m = self.index.lookup_keys(words)
+        chars, offsets = code_points(words)
+        self.error_model.pairs_log10(chars, offsets, self.index.key_chars, self.index.key_offsets,
+                                     np.zeros(len(m.key), np.int64), m.key)
+        self._exact_ids(words)
+
     def arcs(self, tokens: list[Token]) -> list[Arc]:
         return self.arcs_batch([tokens])[0]
 
     def arcs_batch(self, sentences: list[list[Token]]) -> list[list[Arc]]:
         """The arcs of each sentence, by first token; a token's ORIGINAL arc comes first,
         then its other arcs best first (merges follow the arcs of their first token)."""
-        self._prepare({t.text for s in sentences for t in s if t.text not in self._templates})
-        templates = self._templates
-        merges = self._merges(sentences) if self.merges else {}
+        cache = self._cache
+        entries, missing = {}, set()
+        for sent in sentences:
+            for t in sent:
+                if t.text not in entries:
+                    got = cache.get(t.text)
+                    if got is None:
+                        missing.add(t.text)
+                    else:
+                        entries[t.text] = got
+        entries.update(self._prepare(missing))
+        merges = self._merges(sentences, entries) if self.merges else {}
         out = []
         for n, sent in enumerate(sentences):
             arcs: list[Arc] = []
             for j, tok in enumerate(sent):
-                for words, lm, err, kind, dist in templates[tok.text]:
+                for words, lm, err, kind, dist in entries[tok.text][0]:
                     arcs.append(Arc(j, j + 1, words, lm, err, kind, dist))
             merged = merges.get(n)
             if merged:
@@ -95,14 +121,11 @@ class CandidateGenerator:
         return out
 
     # -- per distinct typed text ----------------------------------------------------------
-    def _prepare(self, texts: set[str]) -> None:
-        """Arc templates (words, lm_words, error_log10, kind, distance) of new typed texts."""
+    def _prepare(self, texts: set[str]) -> dict[str, tuple]:
+        """For new typed texts: (arc templates (words, lm_words, error_log10, kind,
+        distance), the lowercased text if it may merge), also kept in the cache."""
         if not texts:
-            return
-        if len(self._templates) + len(texts) > CACHE_WORDS:
-            self._templates.clear()
-            self._mergeable.clear()
-            self._ranked.clear()
+            return {}
         texts = sorted(texts)
         forms = [lookup_form(t) for t in texts]
         lowered = [f.lower() for f in forms]
@@ -112,13 +135,18 @@ class CandidateGenerator:
         sel = [i for i, c in enumerate(correctable) if c]
         if sel:
             keys[sel] = self.index.find_keys([lowered[i] for i in sel])
-        self._rank(sorted({lowered[i] for i in sel if lowered[i] not in self._ranked}))
+        ranked = self._rank(sorted({lowered[i] for i in sel}))
+        new = {}
         for i, text in enumerate(texts):
             found = [self._original(text, forms[i], int(exact[i]), int(keys[i]))]
             if correctable[i]:
-                found += self._edits(text, self._ranked[lowered[i]])
-            self._templates[text] = tuple(found)
-            self._mergeable[text] = lowered[i] if correctable[i] else None
+                found += self._edits(text, ranked[lowered[i]])
+            new[text] = (tuple(found), lowered[i] if correctable[i] else None)
+        cache = self._cache
+        if len(cache) + len(new) > self.cache_texts:
+            cache = self._cache = {}
+        cache.update(new)
+        return new
 
     def _exact_ids(self, forms: list[str]) -> np.ndarray:
         ids = np.zeros(len(forms), np.int32)
@@ -132,9 +160,10 @@ class CandidateGenerator:
         got = self._forms.get(key)
         if got is None:
             got = tuple((w, case_pattern(w)) for w in (self.vocab.word(int(f)) for f in self.index.forms(key)))
-            if len(self._forms) > CACHE_WORDS:
-                self._forms.clear()
-            self._forms[key] = got
+            forms = self._forms
+            if len(forms) >= self.cache_texts:
+                forms = self._forms = {}
+            forms[key] = got
         return got
 
     def _form(self, typed: str, key: int) -> str:
@@ -172,12 +201,11 @@ class CandidateGenerator:
         found.sort(key=lambda t: -t[2])
         return found
 
-    def _merges(self, sentences: list[list[Token]]) -> dict[int, list[Arc]]:
+    def _merges(self, sentences: list[list[Token]], entries: dict[str, tuple]) -> dict[int, list[Arc]]:
         """MERGE arcs of every sentence (one key lookup for the whole batch), by sentence."""
         where, joined = [], []
-        mergeable = self._mergeable
         for n, sent in enumerate(sentences):
-            lowered = [mergeable[t.text] for t in sent]
+            lowered = [entries[t.text][1] for t in sent]
             for j in range(len(sent) - 1):
                 if lowered[j] is not None and lowered[j + 1] is not None:
                     where.append((n, j))
@@ -193,10 +221,11 @@ class CandidateGenerator:
                                                  self.error_model.space_inserted_log10, MERGE, 1))
         return out
 
-    def _rank(self, words: list[str]) -> None:
-        """Ranked edit candidates and splits of each new typed (lowercased) word."""
+    def _rank(self, words: list[str]) -> dict[str, tuple]:
+        """Ranked edit candidates and splits of each typed (lowercased) word, with
+        whether it is itself a vocabulary word."""
         if not words:
-            return
+            return {}
         ix = self.index
         own = ix.find_keys(words)
         real = (own >= 0) & ix.key_indexed[np.maximum(own, 0)].astype(bool)
@@ -219,8 +248,7 @@ class CandidateGenerator:
         for qi, ki, di, ei in zip(q[top].tolist(), key[top].tolist(), dist[top].tolist(), err[top].tolist()):
             edits[qi].append((ki, di, ei))
         splits = self._splits(words, real) if self.splits else [[] for _ in words]
-        for w, e, s, r in zip(words, edits, splits, real.tolist()):
-            self._ranked[w] = (tuple(e), tuple(s), r)
+        return {w: (tuple(e), tuple(s), r) for w, e, s, r in zip(words, edits, splits, real.tolist())}
 
     def _splits(self, words: list[str], real: np.ndarray) -> list[list[tuple[int, int, float]]]:
         """Two-word splits of typed words the vocabulary lacks; each part a frequent word

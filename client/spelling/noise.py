@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ngram.errors import InvalidArgumentError
+
 from .error_model import ADJACENT, KEYBOARD_ROWS, VOWELS
 
 EDIT_KINDS = ("keyboard", "substitution", "vowel", "transposition", "deletion", "undoubling", "doubling",
@@ -58,7 +60,7 @@ class NoiseRates:
         unknown = sorted(set(self.mix) - set(KINDS))
         if unknown or not 0 <= self.word_rate <= 1 or not self.mix or min(self.mix.values()) < 0 \
                 or sum(self.mix.values()) <= 0 or self.first_letter_factor < 0:
-            raise ValueError(f"bad noise rates (unknown kinds {unknown}, word_rate {self.word_rate}, mix {self.mix})")
+            raise InvalidArgumentError(f"bad noise rates (unknown kinds {unknown}, word_rate {self.word_rate}, mix {self.mix})")
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,7 @@ def single_edit(word: str, kind: str, rng, first_letter_factor: float = 0.25) ->
         near = [c for c in _LETTERS if ADJACENT[ord(low[i]) - 97, ord(c) - 97]]
         c = _like(word[i], near[int(rng.integers(len(near)))])
         return word[:i] + c + word[i:] if rng.random() < 0.5 else word[:i + 1] + c + word[i + 1:]
-    raise ValueError(f"unknown edit kind {kind!r}")
+    raise InvalidArgumentError(f"unknown edit kind {kind!r}")
 
 
 def _doubled(low: str, p: int) -> bool:
@@ -154,7 +156,7 @@ def _typo(word: str, kind: str, rng, rates: NoiseRates, vocabulary) -> str | Non
     if kind == "split":
         cuts = [p for p in range(2, len(word) - 1) if word[p - 1].isalpha() and word[p].isalpha()]
         return None if len(word) < 4 or not cuts else (lambda p: word[:p] + " " + word[p:])(cuts[int(rng.integers(len(cuts)))])
-    raise ValueError(f"unknown kind {kind!r}")
+    raise InvalidArgumentError(f"unknown kind {kind!r}")
 
 
 def _real_word(word: str, rng, rates: NoiseRates, vocabulary) -> str | None:
