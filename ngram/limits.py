@@ -81,8 +81,8 @@ SPELL_CACHE_TEXTS = 1 << 16          # typed texts whose arcs a CandidateGenerat
 MAX_SPELL_TEXT_CHARS = 10_000        # characters of one text a Speller corrects (more: InvalidQueryError)
 MAX_SPELL_TOKENS = 500               # tokens of one text (one sentence of the search: rounds ~ tokens)
 MAX_SPELL_BATCH_TEXTS = 1_000        # texts of one correct() call
-DEFAULT_SPELL_BEAM = 16              # hypotheses per sentence kept at each token position
-DEFAULT_SPELL_LAMBDA = 1.0           # weight of log10 P(typed | intended) against the LM's log10
+DEFAULT_SPELL_BEAM = 8               # hypotheses per sentence kept at each token position (bench/tune_spell.py)
+DEFAULT_SPELL_LAMBDA = 1.25          # weight of log10 P(typed | intended) against the LM's log10 (bench/tune_spell.py)
 DEFAULT_SPELL_PRUNE_LOG10 = 8.0      # hypotheses further below their sentence's best are dropped
 DEFAULT_SPELL_ALTERNATIVES = 3       # alternatives listed per change
 # the service (`ngram spell serve`: client/spelling/service.py, http.py); a request holds at

@@ -145,7 +145,7 @@ def test_rounds_per_batch_are_the_positions_not_the_hypotheses(client, batch_siz
         lat.append(arcs)
     engine = ArrayLMEngine(client)
     res = BeamSearch(engine, beam=16).search(lat, [n_tokens] * batch_size)
-    assert engine.rounds == n_tokens + 1  # one per position, </s> in the last
+    assert engine.rounds == n_tokens  # one per position, </s> asked with the last words
     assert all(r.arcs[-1].last == n_tokens for r in res)
     # confidence rescoring: one more round for every span of every sentence
     spans = []
@@ -195,12 +195,44 @@ def test_array_engine_answers_as_lm_engine(client, steps, cache):
         idx = [i for i, _ in step]
         words = [w * 3 % len(client.vocab) for _, w in step]
         lb, nb = base.extend([sb[i] for i in idx], words)
+        assert fast.scores([sf[i] for i in idx], words).tolist() == lb.tolist()  # may ask, names no states
         lf, nf = fast.extend([sf[i] for i in idx], words)
         assert lf.tolist() == lb.tolist()
         assert [fast.context(int(x)) for x in nf] == [base.context(int(x)) for x in nb]
         for j, i in enumerate(idx):
             sb[i], sf[i] = int(nb[j]), int(nf[j])
-        assert fast.rounds <= base.rounds + (1 if cache == 5 else 0) * len(steps)
+        assert fast.rounds <= base.rounds + (2 if cache == 5 else 0) * len(steps)
     mid = fast.next_states(np.asarray(sf[:5]), np.arange(3, 8))
     assert [fast.context(int(m)) for m in mid] == [
         (fast.context(s) + (w,))[-(client.order - 1):] for s, w in zip(sf[:5], range(3, 8))]
+
+
+def test_positions_without_a_choice_cost_no_round(client):
+    """A position whose only arc is one word is passed in the round of the position
+    before it (its state is named client-side): rounds = positions with a choice."""
+    words = _common_words(client)
+    n_tokens, single = 7, {2, 5}
+    lat = []
+    for s in range(2):
+        arcs = []
+        for p in range(n_tokens):
+            arcs.append(Arc(p, p + 1, ("x",), (words[(p * 7 + s) % 30],), -0.1, ORIGINAL))
+            if p not in single:
+                arcs += [Arc(p, p + 1, (w,), (w,), -2.0, EDIT, 1) for w in words[p + s:p + s + 2]]
+                if p + 1 < n_tokens:
+                    arcs.append(Arc(p, p + 2, ("m",), (words[p + 9],), -3.0, MERGE, 1))
+        lat.append(arcs)
+    engine = ArrayLMEngine(client)
+    got = BeamSearch(engine, lam=1.25, beam=10_000, prune_log10=None).search(lat, [n_tokens] * 2)
+    assert engine.rounds == n_tokens - len(single)
+    for arcs, r in zip(lat, got):  # still the exhaustive best
+        best = max(_path_score(client, path, 1.25, engine.float32) for path in _all_paths(arcs, n_tokens))
+        assert r.score == pytest.approx(best, abs=1e-9)
+
+
+def test_scores_when_the_cache_arrays_grow_during_the_call(client):
+    """Regression: `scores` indexed the answer array it had before the round grew it."""
+    fast, base = ArrayLMEngine(client), LMEngine(client)
+    words = np.arange(3, min(len(client.vocab), 2503))
+    states = np.full(len(words), fast.start_states(1)[0])
+    assert fast.scores(states, words).tolist() == base.extend(states, words)[0].tolist()

@@ -1,7 +1,7 @@
 """client/spelling/speller.py: `Speller.correct` on real models built by the repo's
 builder (counts) and imported from ARPA (backoff): spans map back to the input exactly
 (hypothesis, with noisy texts and odd whitespace), confidences and alternatives are
-posteriors, a batch costs about (longest text's tokens + 2) model rounds whatever its
+posteriors, a batch costs at most (longest text's tokens + 1) model rounds whatever its
 size, batched equals one by one, a real cluster of gRPC servers answers as the local
 model, and bad input gets a clear answer or a clear error."""
 from __future__ import annotations
@@ -135,7 +135,7 @@ def test_rounds_per_call_are_about_the_tokens_not_the_texts(speller, n):
     before = eng.rounds
     speller.correct(texts)
     longest = max(len(tokenize(t)) for t in texts)
-    assert eng.rounds - before <= longest + 2  # positions + </s>, then one for confidences
+    assert eng.rounds - before <= longest + 1  # positions (</s> with the last), then one for confidences
 
 
 def _typo(s: str) -> str:
@@ -158,7 +158,7 @@ def test_remote_cluster_equals_local(model, tmp_path):
         with Speller(cluster.path) as remote, Speller(model) as local:
             got = remote.correct(texts)
             assert got == local.correct(texts)
-            assert remote.engine.rounds <= max(len(tokenize(t)) for t in texts) + 2
+            assert remote.engine.rounds <= max(len(tokenize(t)) for t in texts) + 1
     finally:
         cluster.stop()
 

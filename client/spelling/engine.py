@@ -6,7 +6,8 @@ pair (~20 us), ten times the model's own lookup. Here contexts are rows of a num
 matrix (left-aligned word ids, -1 past the end), interned by their bytes in one dict
 through C-level `map`, and answers sit in numpy arrays indexed through one dict from
 the pair key: a round costs a few whole-array operations plus one dict probe per
-distinct pair. Same answers, same states and same `rounds` accounting as LMEngine
+distinct pair. `scores` answers without naming next states (the search names them
+itself with `next_states`); `extend` names them when first asked. Same answers, same states and same `rounds` accounting as LMEngine
 (tests/test_spell_search.py runs the search on both); the cache is bounded by clearing
 it when full (not an LRU). No prefetch.
 """
@@ -34,6 +35,8 @@ class ArrayLMEngine(LMEngine):
         self._slot: dict[int, int] = {}
         self._c_log10 = np.zeros(1024)
         self._c_next = np.zeros(1024, np.int64)
+        self._c_state = np.zeros(1024, np.int64)
+        self._c_word = np.zeros(1024, np.int64)
         super().__init__(client, cache_pairs=cache_pairs, float32=float32)  # interns NULL_STATE, START_STATE
 
     # -- states ------------------------------------------------------------------------
@@ -95,11 +98,26 @@ class ArrayLMEngine(LMEngine):
 
     # -- rounds ------------------------------------------------------------------------
     def extend(self, states, words) -> tuple[np.ndarray, np.ndarray]:
+        slots = self._slots(states, words)
+        todo = np.flatnonzero(self._c_next[slots] < 0)
+        if len(todo):  # answered by `scores`, which names no next states
+            s = np.unique(slots[todo])
+            self._c_next[s] = self.next_states(self._c_state[s], self._c_word[s])
+        return self._c_log10[slots], self._c_next[slots]
+
+    def scores(self, states, words) -> np.ndarray:
+        """log10 p(word | state) of each pair: `extend` without the next states (a caller
+        that names them itself, with `next_states`, saves interning them twice)."""
+        slots = self._slots(states, words)  # first: it may grow the arrays
+        return self._c_log10[slots]
+
+    def _slots(self, states, words) -> np.ndarray:
+        """The cache slot of each pair, asking the model in one round for the missing."""
         states = np.asarray(states, np.int64)
         words = np.asarray(words, np.int64)
         self.pairs_seen += len(states)
         if len(states) == 0:
-            return np.zeros(0), np.zeros(0, np.int64)
+            return np.zeros(0, np.int64)
         keys, inverse = np.unique((states << _WORD_BITS) | words, return_inverse=True)
         slots = np.fromiter(map(self._slot.get, keys.tolist(), repeat(-1)), np.int64, len(keys))
         miss = np.flatnonzero(slots < 0)
@@ -109,8 +127,7 @@ class ArrayLMEngine(LMEngine):
                 slots[:] = -1
                 miss = np.arange(len(keys))
             slots[miss] = self._ask_array(keys[miss])
-        inverse = inverse.ravel()
-        return self._c_log10[slots][inverse], self._c_next[slots][inverse]
+        return slots[inverse.ravel()]
 
     def _ask_array(self, keys: np.ndarray) -> np.ndarray:
         st = keys >> _WORD_BITS
@@ -123,14 +140,16 @@ class ArrayLMEngine(LMEngine):
             got = got.astype(np.float32).astype(np.float64)
         self.rounds += 1
         self.pairs_asked += len(keys)
-        nxt = self.next_states(st, w)
         n = len(self._slot)
         slots = np.arange(n, n + len(keys))
         while n + len(keys) > len(self._c_log10):
             self._c_log10 = np.concatenate([self._c_log10, np.zeros_like(self._c_log10)])
             self._c_next = np.concatenate([self._c_next, np.zeros_like(self._c_next)])
+            self._c_state = np.concatenate([self._c_state, np.zeros_like(self._c_state)])
+            self._c_word = np.concatenate([self._c_word, np.zeros_like(self._c_word)])
         self._c_log10[slots] = got
-        self._c_next[slots] = nxt
+        self._c_next[slots] = -1  # named when `extend` first needs it
+        self._c_state[slots], self._c_word[slots] = st, w
         self._slot.update(zip(keys.tolist(), slots.tolist()))
         return slots
 

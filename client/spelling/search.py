@@ -6,13 +6,16 @@ words) and a score
     log10 P_LM(words so far) + lam * sum of its arcs' error_log10
 
 (`error_log10` is log10 P(typed | intended); on ORIGINAL arcs, the keep-the-original
-prior). A step takes every live hypothesis of every sentence that stands at position p,
-extends it by every arc starting at p (an arc ends at p+1, or p+2 for a merge), and asks
-the model ONE round (`LMEngine.extend`) for all those (state, word) pairs of all
-sentences. A split arc's second word is asked in the same round: the state after its
-first word is the context plus that word, which `LMEngine.intern` names without the
-model. Hypotheses that reach the end of their sentence get log10 p(</s> | state) in the
-same round. So a batch costs (longest sentence in tokens + 1) rounds, whatever its size.
+prior). A step takes every live hypothesis of every sentence
+that stands at position p, extends it by every arc starting at p (an arc ends at p+1, or
+p+2 for a merge), and asks the model ONE round (`LMEngine.extend`) for all those (state,
+word) pairs of all sentences. The state after a word is the context plus that word,
+named client-side (`engine.next_states`, `intern`), so the same round also holds a split
+arc's second word, the words of the positions that follow with a single one-word arc (no
+choice to make there: punctuation, numbers, other scripts), and log10 p(</s> | state) of
+extensions that land on their sentence's end. So a batch costs at most (longest
+sentence in tokens) rounds, one per position where some hypothesis has a choice,
+whatever the number of sentences or hypotheses.
 
 Before a position is extended, its hypotheses are recombined (Viterbi: of those with the
 same LM state only the best survives, which is exact, as the future of a hypothesis
@@ -20,8 +23,9 @@ depends only on its state) and pruned to `beam` per sentence and to those within
 `prune_log10` of the sentence's best there. With an unbounded beam the search is
 exhaustive (tests/test_spell_search.py checks it against enumerating every path).
 
-Everything per step is whole-array numpy; Python loops run only over split arcs (to
-intern their middle states) and, in `rescore_spans`, over the few changed spans.
+Everything per step is whole-array numpy (with engine.ArrayLMEngine; a plain LMEngine
+interns next states one by one); Python loops over items run only in `rescore_spans`,
+over the few changed spans.
 """
 from __future__ import annotations
 
@@ -55,6 +59,7 @@ class _Batch:
     err: np.ndarray     # error_log10
     lo: np.ndarray      # [S, P+1] arcs of (sentence, position) are lo..hi
     hi: np.ndarray
+    single: np.ndarray  # [S, P+1] the one arc of a position with one one-word, one-token arc, else -1
 
 
 def _batch(engine: LMEngine, lattices: list[list[Arc]], lengths: list[int]) -> _Batch:
@@ -84,7 +89,12 @@ def _batch(engine: LMEngine, lattices: list[list[Arc]], lengths: list[int]) -> _
     cells = np.arange(S * P, dtype=np.int64)
     lo = np.searchsorted(key, cells, "left").reshape(S, P)
     hi = np.searchsorted(key, cells, "right").reshape(S, P)
-    return _Batch(arcs, sent, first, last, w1, w2, err, lo, hi)
+    single = np.where(hi - lo == 1, lo, -1)
+    one = single >= 0
+    at = single[one]
+    one[one] = (last[at] == first[at] + 1) & (w2[at] < 0)
+    single = np.where(one, single, -1)
+    return _Batch(arcs, sent, first, last, w1, w2, err, lo, hi, single)
 
 
 def _select(sent, state, score, beam: int, prune_log10: float | None) -> np.ndarray:
@@ -116,6 +126,10 @@ def _next_states(eng: LMEngine, states: np.ndarray, words: np.ndarray) -> np.nda
                        np.int64, len(states))
 
 
+def _scores(eng: LMEngine, states: np.ndarray, words: np.ndarray) -> np.ndarray:
+    return eng.scores(states, words) if hasattr(eng, "scores") else eng.extend(states, words)[0]
+
+
 def _intern_many(eng: LMEngine, contexts: list[tuple[int, ...]]) -> np.ndarray:
     if hasattr(eng, "intern_many"):
         return eng.intern_many(contexts)
@@ -140,6 +154,7 @@ class BeamSearch:
         eng = self.engine
         b = _batch(eng, lattices, lengths)
         n = np.asarray(lengths, np.int64)
+        P = b.lo.shape[1]
         # history of every extension: its parent hypothesis and arc (-1, -1 for roots)
         parents: list[np.ndarray] = [np.full(S, -1, np.int64)]
         arcs_of: list[np.ndarray] = [np.full(S, -1, np.int64)]
@@ -165,32 +180,62 @@ class BeamSearch:
                 raise InvalidQueryError(f"sentence {s}: no arc leaves token position {p}")
             rep = np.repeat(go, count)
             arc = np.repeat(lo, count) + (np.arange(len(rep)) - np.repeat(np.cumsum(count) - count, count))
-            split = np.flatnonzero(b.w2[arc] >= 0)
-            mid = _next_states(eng, state[rep[split]], b.w1[arc[split]])
-            fin = np.flatnonzero(done)
-            q_states = np.concatenate([state[rep], mid, state[fin]])
-            q_words = np.concatenate([b.w1[arc], b.w2[arc[split]], np.full(len(fin), EOS_ID, np.int64)])
-            log10, nxt = eng.extend(q_states, q_words)   # the step's one round
-            E, K = len(rep), len(split)
-            new_score = score[rep] + log10[:E] + self.lam * b.err[arc]
-            new_state = nxt[:E].copy()
-            new_score[split] += log10[E:E + K]
-            new_state[split] = nxt[E:E + K]
-            ends = score[fin] + log10[E + K:]
-            if len(fin):  # each sentence ends at one position: its final hypotheses are all here
-                o = np.lexsort((-ends, sent[fin]))
-                head = np.ones(len(o), bool)
-                head[1:] = sent[fin][o][1:] != sent[fin][o][:-1]
-                best_score[sent[fin][o[head]]] = ends[o[head]]
-                best_hyp[sent[fin][o[head]]] = hid[fin][o[head]]
+            E = len(rep)
+            esent = sent[rep]
             new_ids = np.arange(n_hyps, n_hyps + E)
             n_hyps += E
             parents.append(hid[rep])
             arcs_of.append(arc)
-            to = b.last[arc]
-            for q in np.unique(to).tolist():
-                m = to == q
-                waiting.setdefault(q, []).append((sent[rep][m], new_state[m], new_score[m], new_ids[m]))
+            # pairs of the round: [owner extension, state, word, error]; the states after
+            # each word are named client-side, so an extension runs on through positions
+            # with a single arc (no choice to make there) and asks </s> when it lands on
+            # its sentence's end, all in this round
+            split = np.flatnonzero(b.w2[arc] >= 0)
+            cur = _next_states(eng, state[rep], b.w1[arc])
+            owners, states, words, errs = [np.arange(E), split], [state[rep], cur[split]], \
+                [b.w1[arc], b.w2[arc[split]]], [self.lam * b.err[arc], np.zeros(len(split))]
+            cur[split] = _next_states(eng, cur[split], b.w2[arc[split]])
+            cur_id, q = new_ids.copy(), b.last[arc].copy()
+            while True:
+                m = np.flatnonzero((q < n[esent]) & (b.single[esent, np.minimum(q, P - 1)] >= 0))
+                if len(m) == 0:
+                    break
+                only = b.single[esent[m], q[m]]
+                owners.append(m)
+                states.append(cur[m])
+                words.append(b.w1[only])
+                errs.append(self.lam * b.err[only])
+                hop_ids = np.arange(n_hyps, n_hyps + len(m))
+                n_hyps += len(m)
+                parents.append(cur_id[m])
+                arcs_of.append(only)
+                cur_id[m] = hop_ids
+                cur[m] = _next_states(eng, cur[m], b.w1[only])
+                q[m] += 1
+            end = np.flatnonzero(q == n[esent])
+            fin = np.flatnonzero(done)  # only sentences of no tokens end where they start
+            owners += [end, E + np.arange(len(fin))]
+            states += [cur[end], state[fin]]
+            words += [np.full(len(end) + len(fin), EOS_ID, np.int64)]
+            errs += [np.zeros(len(end) + len(fin))]
+            log10 = _scores(eng, np.concatenate(states), np.concatenate(words))   # the step's one round
+            total = np.concatenate([score[rep], score[fin]])
+            np.add.at(total, np.concatenate(owners), log10 + np.concatenate(errs))
+            ends = np.concatenate([end, E + np.arange(len(fin))])
+            if len(ends):
+                es = np.concatenate([esent, sent[fin]])[ends]
+                eid = np.concatenate([cur_id, hid[fin]])[ends]
+                o = np.lexsort((-total[ends], es))
+                head = np.ones(len(o), bool)
+                head[1:] = es[o][1:] != es[o][:-1]
+                top, sc = es[o[head]], total[ends][o[head]]
+                better = sc > best_score[top]
+                best_score[top[better]] = sc[better]
+                best_hyp[top[better]] = eid[o[head]][better]
+            live = np.flatnonzero(q < n[esent])
+            for to in np.unique(q[live]).tolist():
+                m = live[q[live] == to]
+                waiting.setdefault(to, []).append((esent[m], cur[m], total[m], cur_id[m]))
         parent, arc_of = np.concatenate(parents), np.concatenate(arcs_of)
         out = []
         for s in range(S):
@@ -242,7 +287,7 @@ def rescore_spans(engine: LMEngine, lam: float, paths: list[tuple[Arc, ...]],
                 owner.append(v)
                 ctx = (ctx + [w])[-width:] if width else []
             errs.append(sum(a.error_log10 for a in arcs))
-    log10, _ = engine.extend(_intern_many(engine, states), np.asarray(words, np.int64))
+    log10 = _scores(engine, _intern_many(engine, states), np.asarray(words, np.int64))
     total = np.zeros(len(var_index))
     np.add.at(total, np.asarray(owner, np.int64), log10)
     total += lam * np.asarray(errs)

@@ -5,7 +5,7 @@
 
 A text is one sentence of the search (<s> text </s>): tokenized (text.py), given its
 candidate lattice (lattice.py), and all texts of a call are searched together
-(search.py), so a call costs about (tokens of its longest text + 2) model rounds. The
+(search.py), so a call costs at most (tokens of its longest text + 1) model rounds. The
 corrected text is the input with each changed span replaced; every other character
 (whitespace included) is kept as it was.
 
