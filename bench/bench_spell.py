@@ -321,6 +321,43 @@ def plot(results: dict, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def report(path: Path) -> str:
+    """Markdown tables of a result file (docs/SPELLING.md, "Benchmark", quotes them)."""
+    d = json.loads(path.read_text())
+    res, names = d["correctors"], list(d["correctors"])
+    lines = ["| corrector | errors fixed | correct words changed | sentences exact | sentences/s |",
+             "|---|---:|---:|---:|---:|"]
+    for n in names:
+        a = res[n]["all"]
+        lines.append(f"| {n} | {a['fixed_pct']:.1f}% | {a['correct_words_changed_pct']:.2f}% "
+                     f"({a['correct_words_changed']}/{a['correct_words']}) | {a['sentences_exact_pct']:.1f}% "
+                     f"| {res[n]['sentences_per_s']:g} |")
+    kinds = [k for k in res[names[0]]["per_kind"] if k != "none"] + ["none"]
+    lines += ["", "Errors fixed per kind (errors of the kind); in brackets, over the sentences holding "
+              "the kind: correct words changed / sentences exact:", "",
+              "| kind | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for k in kinds:
+        first = res[names[0]]["per_kind"][k]
+        cells = []
+        for n in names:
+            pk = res[n]["per_kind"][k]
+            fixed = f"{pk['fixed_pct']:.1f}% " if pk["fixed_pct"] is not None else ""
+            cells.append(f"{fixed}({pk['correct_words_changed_pct']:.2f}% / {pk['sentences_exact_pct']:.0f}%)")
+        label = f"{k} ({first['errors']})" if k != "none" else f"no error ({first['sentences']} sentences)"
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lat = d.get("latency") or {}
+    lines += ["", "| latency, one 20-word text per request | p50 ms | p95 ms | p99 ms | max ms |",
+              "|---|---:|---:|---:|---:|"]
+    rows = [("Speller in-process, local 8-shard model", lat.get("local_in_process"))]
+    if lat.get("service_4_shards"):
+        rows += [(f"service over gRPC, 4 shard servers", lat["service_4_shards"]["grpc"]),
+                 (f"service over HTTP, 4 shard servers", lat["service_4_shards"]["http"])]
+    for label, p in rows:
+        if p:
+            lines.append(f"| {label} | {p['p50_ms']} | {p['p95_ms']} | {p['p99_ms']} | {p['max_ms']} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sentences", type=int, default=1000)
@@ -328,7 +365,11 @@ def main() -> int:
     ap.add_argument("--no-service", action="store_true", help="skip the cluster latency run")
     ap.add_argument("--requests", type=int, default=300, help="timed requests of the latency run")
     ap.add_argument("--warmup", type=int, default=20)
+    ap.add_argument("--report", action="store_true", help="print Markdown tables of the last result and exit")
     args = ap.parse_args()
+    if args.report:
+        print(report(RESULTS_DIR / "spell.json"))
+        return 0
 
     load0 = round(os.getloadavg()[0], 2)  # other work on the machine skews the speeds
     model = ensure_en_train_model()
