@@ -293,7 +293,10 @@ def issue_targets(results: dict, latency: dict) -> dict:
             "met": all(ours["correct_words_changed_pct"] < v for v in worst.values())}
     if "jamspell" in results:
         ratio = results[OURS]["sentences_per_s"] / results["jamspell"]["sentences_per_s"]
-        out["sentences_per_s_over_jamspell"] = {"ratio": round(ratio, 2), "met": ratio >= 2}
+        # on a loaded machine wall time depends on what else runs; CPU time less so
+        cpu_ratio = results["jamspell"]["cpu_s"] / results[OURS]["cpu_s"]
+        out["sentences_per_s_over_jamspell"] = {"ratio": round(ratio, 2), "cpu_time_ratio": round(cpu_ratio, 2),
+                                                "met": ratio >= 2}
     service = latency.get("service_4_shards")
     if service:
         out["p99_ms_20_words_4_shards"] = {"grpc": service["grpc"]["p99_ms"], "http": service["http"]["p99_ms"],
@@ -325,13 +328,13 @@ def report(path: Path) -> str:
     """Markdown tables of a result file (docs/SPELLING.md, "Benchmark", quotes them)."""
     d = json.loads(path.read_text())
     res, names = d["correctors"], list(d["correctors"])
-    lines = ["| corrector | errors fixed | correct words changed | sentences exact | sentences/s |",
-             "|---|---:|---:|---:|---:|"]
+    lines = ["| corrector | errors fixed | correct words changed | sentences exact | sentences/s | "
+             "sentences per CPU s |", "|---|---:|---:|---:|---:|---:|"]
     for n in names:
         a = res[n]["all"]
         lines.append(f"| {n} | {a['fixed_pct']:.1f}% | {a['correct_words_changed_pct']:.2f}% "
                      f"({a['correct_words_changed']}/{a['correct_words']}) | {a['sentences_exact_pct']:.1f}% "
-                     f"| {res[n]['sentences_per_s']:g} |")
+                     f"| {res[n]['sentences_per_s']:g} | {a['sentences'] / max(res[n]['cpu_s'], 1e-9):.0f} |")
     kinds = [k for k in res[names[0]]["per_kind"] if k != "none"] + ["none"]
     lines += ["", "Errors fixed per kind (errors of the kind); in brackets, over the sentences holding "
               "the kind: correct words changed / sentences exact:", "",
