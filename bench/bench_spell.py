@@ -17,8 +17,9 @@ Speed: sentences/s of one pass over the whole set in this one process (after a w
 on the first sentences), each corrector called as its users call it: ours through
 `Speller(model)` with its defaults in batches of the CLI's default size.
 
-Latency: `ngram spell serve --cluster` (4 shard servers of the en-train model built in 4
-shards) answering one 20-word text per request over gRPC and HTTP, one client.
+Latency: one 20-word text per request, one client: the in-process Speller on the local
+model; on a cluster of 4 shard servers (the en-train model built in 4 shards) the
+in-process Speller, then `ngram spell serve --cluster` over gRPC and over HTTP.
 
 Run: .venv/bin/python bench/bench_spell.py [--sentences 1000] [--peers a,b] [--no-service]
 Peers: `make spell-peers`.
@@ -233,6 +234,18 @@ def service_latency(per_transport: dict[str, list[str]], warmup: int) -> dict:
     cluster_path, ready = work / "cluster.json", work / "ready.json"
     ready.unlink(missing_ok=True)
     spec = start_cluster(model, cluster_path, replicas=1)
+    try:  # the speller alone over the same cluster: what the service adds is the difference
+        from client.spelling.speller import Speller
+        times = []
+        with Speller(str(cluster_path)) as sp:
+            for i, text in enumerate(per_transport["in_process"]):
+                t0 = time.perf_counter()
+                sp.correct([text])
+                if i >= warmup:
+                    times.append(time.perf_counter() - t0)
+    except BaseException:
+        stop_cluster(cluster_path, grace=10)
+        raise
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     proc = None
     try:
@@ -246,7 +259,8 @@ def service_latency(per_transport: dict[str, list[str]], warmup: int) -> dict:
                 raise RuntimeError(f"the spelling service did not start: {(work / 'serve.log').read_text()}")
             time.sleep(0.2)
         info = json.loads(ready.read_text())
-        out = {"servers": len(spec.servers), "model": str(model), "words_per_request": LATENCY_WORDS}
+        out = {"servers": len(spec.servers), "model": str(model), "words_per_request": LATENCY_WORDS,
+               "in_process_speller": percentiles(times)}
         with grpc.insecure_channel(info["address"]) as ch:
             stub = pb_grpc.SpellerStub(ch)
             times = []
@@ -353,8 +367,9 @@ def report(path: Path) -> str:
               "|---|---:|---:|---:|---:|"]
     rows = [("Speller in-process, local 8-shard model", lat.get("local_in_process"))]
     if lat.get("service_4_shards"):
-        rows += [(f"service over gRPC, 4 shard servers", lat["service_4_shards"]["grpc"]),
-                 (f"service over HTTP, 4 shard servers", lat["service_4_shards"]["http"])]
+        rows += [("Speller in-process, 4 shard servers", lat["service_4_shards"].get("in_process_speller")),
+                 ("service over gRPC, 4 shard servers", lat["service_4_shards"]["grpc"]),
+                 ("service over HTTP, 4 shard servers", lat["service_4_shards"]["http"])]
     for label, p in rows:
         if p:
             lines.append(f"| {label} | {p['p50_ms']} | {p['p95_ms']} | {p['p99_ms']} | {p['max_ms']} |")
@@ -392,10 +407,11 @@ def main() -> int:
             continue
         results[name] = run_corrector(PEERS[name], items)
     n = args.warmup + args.requests
-    texts = latency_texts(items, 3 * n)
+    texts = latency_texts(items, 4 * n)
     latency = {"words_per_request": LATENCY_WORDS, "local_in_process": local_latency(model, texts[:n], args.warmup)}
     if not args.no_service:
-        latency["service_4_shards"] = service_latency({"grpc": texts[n:2 * n], "http": texts[2 * n:]}, args.warmup)
+        latency["service_4_shards"] = service_latency(
+            {"grpc": texts[n:2 * n], "http": texts[2 * n:3 * n], "in_process": texts[3 * n:]}, args.warmup)
     plot(results, RESULTS_DIR / "spell.png")
     targets = issue_targets(results, latency)
     print(f"targets: {json.dumps(targets)}", flush=True)
