@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed
 NGRAM  := $(VENV)/bin/ngram
 DEMO   := demo-out/model
 
-.PHONY: venv install demo test bench kenlm-venv lmplz bench-kn clean
+.PHONY: venv install demo test bench kenlm-venv lmplz bench-kn spell-peers clean
 
 venv install: $(STAMP)
 
@@ -41,8 +41,23 @@ $(KENLM_VENV)/.installed: pyproject.toml
 	$(KENLM_VENV)/bin/pip install -q --no-deps 'pyctcdecode>=0.5'
 	touch $@
 
-bench: $(STAMP) kenlm-venv
+bench: $(STAMP) kenlm-venv spell-peers
 	KENLM_PYTHON=$(KENLM_VENV)/bin/python $(VENV)/bin/python bench/run_all.py
+
+# The open spelling correctors the spell suite measures (bench/spell_peers.py), in this venv:
+# symspellpy and pyspellchecker (the spell-bench extra), and JamSpell's sdist, built with
+# SWIG 3 from that extra (hence no build isolation, and the venv's bin on PATH). JamSpell's
+# library aborts without an en_US.UTF-8 locale: one is compiled into build/locale (from the
+# `locales` package's sources) unless the system has it; bench/spell_peers.py uses it.
+JAMSPELL_VERSION := 0.0.12
+SPELL_PEERS := $(VENV)/.spell-peers
+spell-peers: $(SPELL_PEERS)
+$(SPELL_PEERS): $(STAMP)
+	$(VENV)/bin/pip install -q -e '.[spell-bench]'
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/pip install -q --no-build-isolation jamspell==$(JAMSPELL_VERSION)
+	locale -a | grep -qi '^en_US\.utf-\?8$$' || test -d build/locale/en_US.utf8 || { mkdir -p build/locale && \
+	  localedef -i en_US -f UTF-8 build/locale/en_US.utf8 || { echo "localedef failed: apt-get install locales"; exit 1; }; }
+	touch $@
 
 # KenLM's lmplz, built from the kenlm sdist on PyPI (the peer of bench/bench_kn.py). Needs
 # cmake, a C++ compiler and Boost: apt-get install cmake g++ libboost-program-options-dev

@@ -15,7 +15,8 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 SUITES = {"query": "bench_query.py", "build": "bench_build.py", "serve": "bench_serve.py",
           "reliability": "bench_reliability.py", "arpa": "bench_arpa.py", "facade": "bench_facade.py",
-          "decode": "bench_decode.py"}
+          "decode": "bench_decode.py",
+          "spell": "bench_spell.py"}  # spell: its peers come from `make spell-peers`
 NEEDS_PEERS = {"facade", "decode", "arpa"}  # import kenlm / pyctcdecode beside our modules
 
 

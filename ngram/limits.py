@@ -86,3 +86,9 @@ DEFAULT_SPELL_BEAM = 8               # hypotheses per sentence kept at each toke
 DEFAULT_SPELL_LAMBDA = 1.25          # weight of log10 P(typed | intended) against the LM's log10 (bench/tune_spell.py)
 DEFAULT_SPELL_PRUNE_LOG10 = 8.0      # hypotheses further below their sentence's best are dropped
 DEFAULT_SPELL_ALTERNATIVES = 3       # alternatives listed per change
+# the service (`ngram spell serve`: client/spelling/service.py, http.py); a request holds at
+# most MAX_SPELL_BATCH_TEXTS texts of at most MAX_SPELL_TEXT_CHARS characters each
+MAX_SPELL_REQUEST_CHARS = 200_000    # characters of all texts of one request together
+MAX_SPELL_HTTP_BODY_BYTES = 8 << 20  # a POST /correct body (JSON) larger than this is refused (413)
+DEFAULT_SPELL_TIMEOUT_S = 10.0       # deadline of a request that brings none (HTTP; gRPC without one)
+DEFAULT_SPELL_MAX_INFLIGHT = 64      # requests admitted (running or queued) before RESOURCE_EXHAUSTED / 503

@@ -187,3 +187,55 @@ class PredictResponse(_message.Message):
     words: Array
     scores: Array
     def __init__(self, request_id: _Optional[int] = ..., shard: _Optional[int] = ..., words: _Optional[_Union[Array, _Mapping]] = ..., scores: _Optional[_Union[Array, _Mapping]] = ...) -> None: ...
+
+class SpellRequest(_message.Message):
+    __slots__ = ("texts", "has_max_alternatives", "max_alternatives")
+    TEXTS_FIELD_NUMBER: _ClassVar[int]
+    HAS_MAX_ALTERNATIVES_FIELD_NUMBER: _ClassVar[int]
+    MAX_ALTERNATIVES_FIELD_NUMBER: _ClassVar[int]
+    texts: _containers.RepeatedScalarFieldContainer[str]
+    has_max_alternatives: bool
+    max_alternatives: int
+    def __init__(self, texts: _Optional[_Iterable[str]] = ..., has_max_alternatives: _Optional[bool] = ..., max_alternatives: _Optional[int] = ...) -> None: ...
+
+class SpellAlternative(_message.Message):
+    __slots__ = ("text", "confidence")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    confidence: float
+    def __init__(self, text: _Optional[str] = ..., confidence: _Optional[float] = ...) -> None: ...
+
+class SpellChange(_message.Message):
+    __slots__ = ("start", "end", "original", "replacement", "confidence", "alternatives")
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    ORIGINAL_FIELD_NUMBER: _ClassVar[int]
+    REPLACEMENT_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    ALTERNATIVES_FIELD_NUMBER: _ClassVar[int]
+    start: int
+    end: int
+    original: str
+    replacement: str
+    confidence: float
+    alternatives: _containers.RepeatedCompositeFieldContainer[SpellAlternative]
+    def __init__(self, start: _Optional[int] = ..., end: _Optional[int] = ..., original: _Optional[str] = ..., replacement: _Optional[str] = ..., confidence: _Optional[float] = ..., alternatives: _Optional[_Iterable[_Union[SpellAlternative, _Mapping]]] = ...) -> None: ...
+
+class SpellCorrection(_message.Message):
+    __slots__ = ("text", "corrected", "changes")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    CORRECTED_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    corrected: str
+    changes: _containers.RepeatedCompositeFieldContainer[SpellChange]
+    def __init__(self, text: _Optional[str] = ..., corrected: _Optional[str] = ..., changes: _Optional[_Iterable[_Union[SpellChange, _Mapping]]] = ...) -> None: ...
+
+class SpellResponse(_message.Message):
+    __slots__ = ("corrections", "model_id")
+    CORRECTIONS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    corrections: _containers.RepeatedCompositeFieldContainer[SpellCorrection]
+    model_id: str
+    def __init__(self, corrections: _Optional[_Iterable[_Union[SpellCorrection, _Mapping]]] = ..., model_id: _Optional[str] = ...) -> None: ...

@@ -358,3 +358,75 @@ class NgramShard:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class SpellerStub:
+    """Missing associated documentation comment in .proto file."""
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Correct = channel.unary_unary(
+                '/ngram.v1.Speller/Correct',
+                request_serializer=ngram_dot_wire_dot_ngram__pb2.SpellRequest.SerializeToString,
+                response_deserializer=ngram_dot_wire_dot_ngram__pb2.SpellResponse.FromString,
+                _registered_method=True)
+
+
+class SpellerServicer:
+    """Missing associated documentation comment in .proto file."""
+
+    def Correct(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_SpellerServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Correct': grpc.unary_unary_rpc_method_handler(
+                    servicer.Correct,
+                    request_deserializer=ngram_dot_wire_dot_ngram__pb2.SpellRequest.FromString,
+                    response_serializer=ngram_dot_wire_dot_ngram__pb2.SpellResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'ngram.v1.Speller', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('ngram.v1.Speller', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Speller:
+    """Missing associated documentation comment in .proto file."""
+
+    @staticmethod
+    def Correct(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ngram.v1.Speller/Correct',
+            ngram_dot_wire_dot_ngram__pb2.SpellRequest.SerializeToString,
+            ngram_dot_wire_dot_ngram__pb2.SpellResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
