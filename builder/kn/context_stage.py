@@ -62,7 +62,7 @@ def k2_context_partials(shard: int, plan: KnPlan) -> dict:
 
 def k3_context_totals(shard: int, plan: KnPlan) -> dict:
     disc = load_npz(plan.globals1)["discounts"]
-    own = load_npz(plan.shard_data("k1", shard))
+    own = np.load(plan.shard_data("k1", shard))  # lazy: only the n-gram rows of orders 2..N-1 are read
     parts = [load_npz(plan.exchange("k2", s, shard)) for s in range(plan.num_shards)]
     answers: list[dict] = [{} for _ in range(plan.num_shards)]
     backoffs = {}
@@ -86,6 +86,7 @@ def k3_context_totals(shard: int, plan: KnPlan) -> dict:
             idx = inverse[bounds[s]:bounds[s + 1]]
             answers[s].update({f"S{k}": S[idx], f"G{k}": gamma[idx]})
         backoffs[f"b{k - 1}"] = gamma
+    own.close()
     for s in range(plan.num_shards):
         save_npz(plan.exchange("k3", shard, s), **answers[s])
     save_npz(plan.shard_data("k3", shard), **backoffs)
