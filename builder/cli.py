@@ -1,4 +1,9 @@
-"""`ngram build`: a thin click layer over builder.pipeline.build."""
+"""`ngram build`: a thin click layer over builder.pipeline.build.
+
+Errors become exit codes as in every `ngram` command (ngram.cli.ErrorMappingGroup): a
+BuildError (an NgramError) or OSError is one line on stderr and exit 1; a bad option
+value (BuildOptionError) is a usage error, exit 2. `python -m builder.cli` runs the
+command inside that same group."""
 from __future__ import annotations
 
 import json
@@ -9,7 +14,7 @@ import click
 from ngram.limits import DEFAULT_MAX_LINE_BYTES, MAX_BUILD_SHARDS, MAX_ORDER
 
 from .config import BuildConfig, parse_cutoffs, parse_size, text_options
-from .errors import BuildError, BuildOptionError
+from .errors import BuildOptionError
 from .inputs import BAD_BYTES_POLICIES
 
 
@@ -69,8 +74,6 @@ def build(inputs, out_dir, order, num_shards, shard_seed, min_count, min_word_co
             write_index(out_dir)
     except BuildOptionError as e:  # a bad option value is a usage error: exit 2
         raise click.BadParameter(e.reason, param_hint=e.option) from None
-    except BuildError as e:
-        raise click.ClickException(str(e)) from None
     except KeyboardInterrupt:
         click.echo("interrupted; rerun with --resume to continue", err=True)
         sys.exit(130)
@@ -94,7 +97,12 @@ def _kn_options(smoothing: str, quantize: str, discount_fallback: bool, prune: s
                      prune=thresholds)
 
 
-main = build
+def main(args: list[str] | None = None) -> None:
+    """`python -m builder.cli ARGS` = `ngram build ARGS`, with the same error mapping."""
+    from ngram.cli import ErrorMappingGroup
+    group = ErrorMappingGroup(commands={"build": build})
+    group.main(["build", *(sys.argv[1:] if args is None else args)], prog_name="ngram")
+
 
 if __name__ == "__main__":
-    build()
+    main()
