@@ -49,13 +49,16 @@ from .inputs import BAD_BYTES_POLICIES
               help="Kneser-Ney: use D = 0.5, 1, 1.5 where the count-of-counts give no valid discounts.")
 @click.option("--prune", default=None, help="Kneser-Ney: lmplz's count pruning, thresholds per order 1..N "
               "(e.g. 0,0,1: drop trigrams and longer seen once; non-decreasing, the last repeats).")
+@click.option("--limit-vocab", default=None, type=click.Path(),
+              help="Kneser-Ney: lmplz's --limit_vocab_file: n-grams holding a word not in FILE (words "
+              "separated by whitespace) leave the model, their probability mass kept in the backoffs.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--json-summary", is_flag=True, help="Print the summary as JSON.")
 @click.option("--successors/--no-successors", default=False, show_default=True,
               help="Add the successor index for next-word prediction (docs/PREDICTION.md).")
 def build(inputs, out_dir, order, num_shards, shard_seed, min_count, min_word_count, max_vocab, lowercase,
           jsonl_field, on_bad_bytes, max_line_bytes, memory, workers, dask, work_dir, resume, keep_work, smoothing,
-          quantize, discount_fallback, prune, quiet, json_summary, successors):
+          quantize, discount_fallback, prune, limit_vocab, quiet, json_summary, successors):
     """Build a counts model from INPUTS (files, globs, directories, - for stdin;
     plain, .gz, .zst or .xz)."""
     from . import pipeline, progress
@@ -67,7 +70,7 @@ def build(inputs, out_dir, order, num_shards, shard_seed, min_count, min_word_co
             text=text_options(lowercase, jsonl_field, on_bad_bytes, max_line_bytes),
             memory=parse_size(memory) if memory else 0, workers=workers, dask=dask, work_dir=work_dir,
             resume=resume, keep_work=keep_work, progress=not quiet,
-            kn=_kn_options(smoothing, quantize, discount_fallback, prune))
+            kn=_kn_options(smoothing, quantize, discount_fallback, prune, limit_vocab))
         summary = pipeline.build(cfg)
         if successors:
             from ngram.successors import write_index
@@ -83,10 +86,12 @@ def build(inputs, out_dir, order, num_shards, shard_seed, min_count, min_word_co
         click.echo(progress.format_summary(summary), err=True)
 
 
-def _kn_options(smoothing: str, quantize: str, discount_fallback: bool, prune: str | None):
+def _kn_options(smoothing: str, quantize: str, discount_fallback: bool, prune: str | None,
+                limit_vocab: str | None):
     if smoothing != "kneser-ney":
-        if quantize != "8" or discount_fallback or prune:
-            raise BuildOptionError("applies to --smoothing kneser-ney only", "--quantize/--discount-fallback/--prune")
+        if quantize != "8" or discount_fallback or prune or limit_vocab:
+            raise BuildOptionError("applies to --smoothing kneser-ney only",
+                                   "--quantize/--discount-fallback/--prune/--limit-vocab")
         return None
     from .kn.options import DEFAULT_FALLBACK, KnOptions
     try:
@@ -94,7 +99,7 @@ def _kn_options(smoothing: str, quantize: str, discount_fallback: bool, prune: s
     except ValueError:
         raise BuildOptionError(f"wants integers separated by commas, got {prune!r}", "--prune") from None
     return KnOptions(quantize=quantize, discount_fallback=DEFAULT_FALLBACK if discount_fallback else None,
-                     prune=thresholds)
+                     prune=thresholds, limit_vocab=limit_vocab)
 
 
 def main(args: list[str] | None = None) -> None:

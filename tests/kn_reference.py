@@ -60,16 +60,21 @@ def discounts(adj: list[dict], fallback: tuple[float, float, float] | None = Non
 
 
 def estimate(sentences: list[list[str]], order: int, vocab: list[str] | None = None,
-             fallback=None, prune: tuple[int, ...] = ()) -> tuple[dict, list]:
+             fallback=None, prune: tuple[int, ...] = (), limit_vocab: set[str] | None = None
+             ) -> tuple[dict, list]:
     """{gram: (log10 prob, log10 backoff)} of every n-gram, and the discounts per order.
     `vocab`: extra words of the vocabulary (they get the uniform share, like <unk>).
     `prune`: thresholds per order 1..N (lmplz --prune): an n-gram of order >= 2 with raw
-    count <= t leaves the model, its adjusted count joining its context's gamma."""
+    count <= t leaves the model, its adjusted count joining its context's gamma.
+    `limit_vocab` (lmplz --limit_vocab_file): an n-gram of any order holding a word outside
+    it (specials allowed) is pruned the same way; the uniform share still counts every word."""
     counts = raw_counts(sentences, order)
     t = list(prune) or [0]
     t = (t + [t[-1]] * order)[:order]
 
     def kept(g):
+        if limit_vocab is not None and any(w not in limit_vocab and w not in (UNK, BOS, EOS) for w in g):
+            return False
         return len(g) == 1 or counts[len(g) - 1][g] > t[len(g) - 1]
 
     adj = adjusted_counts(counts)

@@ -30,7 +30,7 @@ def executor():
 
 
 def kn_build(lines, out, executor, order=3, shards=3, fallback=True, quantize="none", prune=(), memory=256 << 20,
-             **kw):
+             limit_vocab=None, **kw):
     corpus = out.with_suffix(".txt")
     text = "".join(line + "\n" for line in lines)
     if not corpus.exists() or corpus.read_text(encoding="utf-8") != text:  # --resume checks its mtime
@@ -38,7 +38,7 @@ def kn_build(lines, out, executor, order=3, shards=3, fallback=True, quantize="n
     cfg = BuildConfig(inputs=[str(corpus)], out_dir=str(out), order=order, num_shards=shards, progress=False,
                       memory=memory, workers=2,
                       kn=KnOptions(quantize=quantize, discount_fallback=DEFAULT_FALLBACK if fallback else None,
-                                  prune=tuple(prune)), **kw)
+                                  prune=tuple(prune), limit_vocab=limit_vocab), **kw)
     return build(cfg, executor=executor)
 
 
@@ -78,6 +78,27 @@ def test_matches_reference_on_tiny_corpora(executor, tmp_path_factory, seed, ord
     kn_build(lines, tmp / "m", executor, order=order, shards=shards, prune=prune)
     want, _ = ref.estimate([line.split() for line in lines], order, fallback=DEFAULT_FALLBACK, prune=prune)
     assert_same_model(arpa_table(tmp / "m", tmp), want, 1e-5)
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2 ** 20), order=st.integers(2, 4), prune=st.sampled_from([(), (0, 1)]))
+def test_limit_vocab_matches_reference(executor, tmp_path_factory, seed, order, prune):
+    """--limit-vocab (lmplz's --limit_vocab_file): n-grams with a word outside the list
+    leave the model, its unigrams too; the mass stays in the backoffs, the uniform share
+    still counts every word. The list holds a word the corpus lacks (ignored)."""
+    rng = random.Random(seed)
+    lines = random_corpus(rng, rng.randint(4, 40), rng.randint(4, 12))
+    corpus_words = sorted({w for line in lines for w in line.split()})
+    allowed = set(rng.sample(corpus_words, max(1, len(corpus_words) // 2))) | {"not-in-corpus"}
+    tmp = tmp_path_factory.mktemp("kn")
+    (tmp / "allowed.txt").write_text("  ".join(sorted(allowed)) + "\n")
+    summary = kn_build(lines, tmp / "m", executor, order=order, shards=3, prune=prune[:order],
+                       limit_vocab=str(tmp / "allowed.txt"))
+    want, _ = ref.estimate([line.split() for line in lines], order, fallback=DEFAULT_FALLBACK, prune=prune[:order],
+                           limit_vocab=allowed)
+    got = arpa_table(tmp / "m", tmp)
+    assert_same_model(got, want, 1e-5)
+    assert summary["vocab_size"] == len({g for g in want if len(g) == 1})
 
 
 @pytest.fixture(scope="module")

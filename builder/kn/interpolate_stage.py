@@ -69,8 +69,9 @@ def k4_interpolate(shard: int, plan: KnPlan) -> dict:
     path = work.model_dir / shard_file_name(shard, plan.num_shards)
     tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
     try:
-        summary = encode_shard(tmp, spec, shard, levels, unigram_prob=g1["uni_logprob"],
-                               unigram_backoff=g2["uni_backoff"])
+        V = plan.model_vocab_size  # --limit-vocab: the model's vocabulary is the allowed prefix
+        summary = encode_shard(tmp, spec, shard, levels, unigram_prob=g1["uni_logprob"][:V],
+                               unigram_backoff=g2["uni_backoff"][:V])
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
