@@ -101,6 +101,25 @@ def test_limit_vocab_matches_reference(executor, tmp_path_factory, seed, order, 
     assert summary["vocab_size"] == len({g for g in want if len(g) == 1})
 
 
+# The count-of-counts of this corpus give D2 = 0 exactly at both orders; every continuation
+# of the context "w2" has count 2, so it keeps no mass to back off with (found by a search
+# over random corpora with tests/kn_reference.py).
+ZERO_DISCOUNT_CORPUS = ["w1 w3", "w3 w3 w3", "w3 w3 w2", "w4", "w3", "w2", "w4 w1 w1", "w4 w1"]
+
+
+def test_zero_discount_context_is_a_clear_error_not_a_backoff_of_0(executor, tmp_path):
+    """A context whose continuations all have a discount of 0 got gamma 0 and was written
+    with backoff 0 (log10 1): the probabilities after "w2" summed to more than 1. lmplz
+    writes log10 0 = -inf, which no model or ARPA file of ours holds: a clear error naming
+    the order and the discounts, nothing written, at any quantization."""
+    want, disc = ref.estimate([line.split() for line in ZERO_DISCOUNT_CORPUS], 2)
+    assert disc[1][1] == 0.0 and want[("w2",)][1] == -math.inf
+    for quantize in ("none", "8"):
+        with pytest.raises(BuildError, match=r"1-gram context.*order 2 are 0\.5, 0, 3.*-inf"):
+            kn_build(ZERO_DISCOUNT_CORPUS, tmp_path / quantize, executor, order=2, fallback=False, quantize=quantize)
+        assert not (tmp_path / quantize).exists()
+
+
 @pytest.fixture(scope="module")
 def built(executor, tmp_path_factory):
     """One order-4 model of a seeded corpus: (lines, model dir, its exported ARPA table)."""

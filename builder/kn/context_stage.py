@@ -79,7 +79,7 @@ def k3_context_totals(shard: int, plan: KnPlan) -> dict:
                             np.concatenate([p[f"S{k}"] for p in parts]),
                             np.concatenate([p[f"N{k}"] for p in parts]).reshape(-1, 3),
                             np.concatenate([p[f"M{k}"] for p in parts]))
-        # an own n-gram that is no context (e.g. it ends in </s>) has S = 0: gamma 0, no backoff
+        # an own n-gram that is no context (e.g. it ends in </s>) has S = 0: gamma 1, backoff 0
         gamma = gammas(disc[k - 1], S, N, M)
         bounds = np.concatenate([[0], np.cumsum(sizes)])
         for s in range(plan.num_shards):
@@ -96,9 +96,11 @@ def k3_context_totals(shard: int, plan: KnPlan) -> dict:
 
 
 def gammas(d: np.ndarray, S: np.ndarray, N: np.ndarray, M: np.ndarray | None = None) -> np.ndarray:
-    """Interpolation weight of contexts: (D1 N1 + D2 N2 + D3 N3+ + M) / S (0 where S = 0);
-    N counts the kept continuations, M is the adjusted count of the pruned ones."""
+    """Interpolation weight of contexts: (D1 N1 + D2 N2 + D3 N3+ + M) / S; 1 where S = 0
+    (no context: backoff log10 1 = 0). N counts the kept continuations, M is the adjusted
+    count of the pruned ones. A context whose continuations all have a discount of 0 (a
+    count-of-counts can give D = 0 exactly) gets 0: no mass to back off with."""
     mass = N[:, 0] * d[0] + N[:, 1] * d[1] + N[:, 2] * d[2]
     if M is not None:
         mass = mass + M
-    return np.divide(mass, S, out=np.zeros(len(S)), where=S > 0)
+    return np.divide(mass, S, out=np.ones(len(S)), where=S > 0)

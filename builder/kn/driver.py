@@ -21,7 +21,7 @@ from .count_stage import k1_counts
 from .discounts import all_discounts, discount
 from .files import KnPlan, finished, load_npz, save_npz
 from .limit_vocab import model_vocabulary
-from .interpolate_stage import k4_interpolate, log10_backoff, log10_prob
+from .interpolate_stage import check_storable, k4_interpolate, log10_backoff, log10_prob
 
 STAGES = (("k1", "counts"), ("k2", "context partials"), ("k3", "context totals"), ("k4", "interpolate"))
 
@@ -139,4 +139,6 @@ def _reduce_unigram_contexts(plan: KnPlan) -> None:
         M += part["M"]
     disc = load_npz(plan.globals1)["discounts"]
     gamma = gammas(disc[1], S, N, M)
-    save_npz(plan.globals2, S=S, gamma=gamma, uni_backoff=log10_backoff(gamma))
+    uni_backoff = log10_backoff(gamma)
+    check_storable(1, uni_backoff[:plan.model_vocab_size], disc[1])
+    save_npz(plan.globals2, S=S, gamma=gamma, uni_backoff=uni_backoff)
