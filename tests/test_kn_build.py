@@ -3,11 +3,15 @@ reference (tests/kn_reference.py) on tiny corpora, contexts summing to 1, the mo
 usable by `ngram score`, the kenlm facade and `ngram export-arpa`, and bad input."""
 from __future__ import annotations
 
+import json
 import math
+import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -15,7 +19,7 @@ from hypothesis import strategies as st
 
 from builder.config import BuildConfig
 from builder.errors import BuildError
-from builder.executors import LocalExecutor
+from builder.executors import DaskExecutor, LocalExecutor
 from builder.kn.options import DEFAULT_FALLBACK, KnOptions
 from builder.pipeline import build
 from ngram.arpa import export_arpa, read_arpa
@@ -205,3 +209,39 @@ def test_same_model_id_whatever_workers_memory_or_resume(tmp_path):
     finally:
         ex.close()
     assert resumed["model_id"] == ids[0]
+
+
+def test_same_model_id_on_a_dask_local_cluster(executor, tmp_path):
+    """The Dask executor runs the very same KN tasks: the same model id as local workers."""
+    lines = random_corpus(random.Random(11), 120, 12)
+    local = kn_build(lines, tmp_path / "local", executor, order=4, shards=3)["model_id"]
+    dask = DaskExecutor("local", 2)
+    try:
+        assert kn_build(lines, tmp_path / "dask", dask, order=4, shards=3)["model_id"] == local
+    finally:
+        dask.close()
+
+
+def test_build_killed_during_kn_stages_resumes_to_the_same_model(executor, tmp_path):
+    """SIGKILL of the whole build (driver and workers) once the first KN stage has left
+    outputs, then `--resume`: the same model id as an uninterrupted build."""
+    lines = random_corpus(random.Random(5), 3000, 300)
+    want = kn_build(lines, tmp_path / "ref", executor, order=5, shards=4)["model_id"]
+    corpus = tmp_path / "ref.txt"  # kn_build wrote it
+    args = [sys.executable, "-m", "ngram.cli", "build", str(corpus), "-o", str(tmp_path / "m"), "--order", "5",
+            "--shards", "4", "--workers", "2", "--memory", "256M", "--smoothing", "kneser-ney", "--quantize", "none",
+            "--discount-fallback", "--quiet", "--json-summary"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not list((tmp_path / "m.work" / "kn" / "k1").glob("*.json")):
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "no KN stage output within 120 s"
+            time.sleep(0.005)
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert not (tmp_path / "m").exists()  # killed before publishing
+    r = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["model_id"] == want
