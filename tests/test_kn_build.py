@@ -89,7 +89,7 @@ def test_matches_reference_on_tiny_corpora(executor, tmp_path_factory, seed, ord
 def test_limit_vocab_matches_reference(executor, tmp_path_factory, seed, order, prune):
     """--limit-vocab (lmplz's --limit_vocab_file): n-grams with a word outside the list
     leave the model, its unigrams too; the mass stays in the backoffs, the uniform share
-    still counts every word. The list holds a word the corpus lacks (ignored)."""
+    counts the allowed words. The list holds a word the corpus lacks (ignored)."""
     rng = random.Random(seed)
     lines = random_corpus(rng, rng.randint(4, 40), rng.randint(4, 12))
     corpus_words = sorted({w for line in lines for w in line.split()})

@@ -115,7 +115,8 @@ def _reduce_unigrams(plan: KnPlan, k1: list[dict], vocab, fallback) -> dict:
     N = rows.count_classes(a1, kept).sum(axis=0)
     M = np.array([int(a1[~kept].sum())])
     gamma = float(gammas(disc[0], np.array([total]), N.reshape(1, 3), M)[0])
-    p = (a1 - discount(disc[0], a1)) / total + gamma / (plan.vocab_size - 1)
+    # the uniform share: the model's vocabulary without <s> (--limit-vocab: the allowed words, as lmplz)
+    p = (a1 - discount(disc[0], a1)) / total + gamma / (plan.model_vocab_size - 1)
     p[BOS_ID] = 1.0  # <s> is only a context; lmplz writes log10 p = 0
     save_npz(plan.globals1, discounts=disc, uni_prob=p, uni_logprob=log10_prob(p))
     return {"smoothing": "modified-kneser-ney", "interpolate_unigrams": True,

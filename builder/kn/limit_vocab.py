@@ -1,8 +1,8 @@
 """`--limit-vocab FILE`, lmplz's `--limit_vocab_file`: every n-gram holding a word not in
 FILE (the specials <unk>, <s>, </s> always allowed) leaves the model, as a pruned n-gram
 does (its adjusted count still counts in its context's denominator and joins the
-context's gamma); the unigrams of those words leave too, but the uniform distribution
-still divides by the whole vocabulary (lmplz: |V| - 1 of the counted vocabulary).
+context's gamma); the unigrams of those words leave too, and the uniform distribution
+divides by the allowed words (lmplz: the unpruned unigrams without <s>).
 
 The ids are ordered so the allowed words come first (0..kept-1, specials included),
 each part in the counted vocabulary's order: the model's vocabulary is then a prefix of
