@@ -63,13 +63,13 @@ def k4_interpolate(shard: int, plan: KnPlan) -> dict:
         if k == 2:
             S, gamma, lower = g2["S"][g[:, 0]], g2["gamma"][g[:, 0]], g1["uni_prob"][g[:, 1]]
         else:
-            S = np.empty(len(g), np.int64)
-            gamma = np.empty(len(g))
-            row_owner, row_pos = routes[f"o{k}"], routes[f"p{k}"]
-            for d in range(plan.num_shards):
-                sel = row_owner == d
-                S[sel] = answers[d][f"S{k}"][row_pos[sel]]
-                gamma[sel] = answers[d][f"G{k}"][row_pos[sel]]
+            # the answers of every owner end to end: a k-gram's context row is at its owner's
+            # offset plus its position there (one gather, not a pass per owner)
+            sizes = [len(answers[d][f"S{k}"]) for d in range(plan.num_shards)]
+            offset = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+            at = offset[routes[f"o{k}"]] + routes[f"p{k}"]
+            S = np.concatenate([answers[d][f"S{k}"] for d in range(plan.num_shards)])[at]
+            gamma = np.concatenate([answers[d][f"G{k}"] for d in range(plan.num_shards)])[at]
             pidx, orphan = parent_indices(g, prev_grams) if len(g) else (np.zeros(0, np.int64), -1)
             if orphan >= 0:
                 raise AssertionError(f"{k}-gram {g[orphan].tolist()} has no suffix at order {k - 1}")
