@@ -4,7 +4,9 @@ lmplz. Writes bench/results/kn_<mode>.json. Every run is the command a user woul
 
   python bench/bench_kn.py exactness    # en-dev slice 5-gram vs ../shared/arpa/en-dev.5.arpa.zst
   python bench/bench_kn.py perplexity   # full en-train 5-gram, en-heldout perplexity vs KenLM's
-  python bench/bench_kn.py speed --lmplz PATH   # en-train 5-gram: ours and lmplz, wall time, tokens/s, peak RSS
+  python bench/bench_kn.py speed --lmplz PATH [--x10]
+      # en-train 5-gram: ours (default memory budget, and --memory 1G) and lmplz in one run:
+      # wall time, tokens/s, peak RSS of all processes; --x10 adds a 10x corpus at --memory 1G
 
 The en-dev slice is every 20th line of en-train, 1-based lines 20, 40, 60, ... (the
 lines lmplz's en-dev.5.arpa was estimated from: their vocabulary is that ARPA's exactly).
@@ -15,7 +17,6 @@ import argparse
 import io
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -50,15 +51,39 @@ def decompress_slice(dst: Path, step: int = 20) -> Path:
 
 
 def kn_build(corpus: Path, out: Path, *extra: str) -> dict:
+    """`ngram build CORPUS --out OUT --order 5 --smoothing kneser-ney EXTRA` as a subprocess;
+    its summary plus the wall time and the peak resident memory of its whole process tree
+    (driver and workers, sampled every 50 ms)."""
+    from builder.progress import MemorySampler
     shutil.rmtree(out, ignore_errors=True)
     shutil.rmtree(str(out) + ".work", ignore_errors=True)
+    cmd = ngram_cmd("build", str(corpus), "--out", str(out), "--order", "5", "--smoothing", "kneser-ney", "--quiet",
+                    "--json-summary", *extra)
     t0 = time.perf_counter()
-    res = subprocess.run(ngram_cmd("build", str(corpus), "--out", str(out), "--order", "5", "--smoothing",
-                                   "kneser-ney", "--quiet", "--json-summary", *extra),
-                         capture_output=True, text=True, check=True)
-    summary = json.loads(res.stdout)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with MemorySampler(root=proc.pid, interval=0.05) as mem:
+        stdout, stderr = proc.communicate()
+    if proc.returncode:
+        raise SystemExit(f"build failed: {stderr}")
+    summary = json.loads(stdout)
     summary["wall_seconds"] = round(time.perf_counter() - t0, 2)
+    summary["peak_rss_bytes_all_processes"] = mem.peak
+    summary["command"] = " ".join(["ngram", *cmd[3:]])
     return summary
+
+
+def run_lmplz(lmplz: str, corpus: Path, arpa: Path) -> dict:
+    """`lmplz -o 5 < CORPUS > ARPA`: wall time and the peak RSS of its process tree."""
+    from builder.progress import MemorySampler
+    t0 = time.perf_counter()
+    with open(corpus, "rb") as f, open(arpa, "wb") as out:
+        proc = subprocess.Popen([lmplz, "-o", "5", "-T", str(WORK)], stdin=f, stdout=out, stderr=subprocess.DEVNULL)
+        with MemorySampler(root=proc.pid, interval=0.05) as mem:
+            proc.wait()
+    if proc.returncode:
+        raise SystemExit(f"lmplz failed ({proc.returncode})")
+    return {"command": "lmplz -o 5", "seconds": round(time.perf_counter() - t0, 2),
+            "peak_rss_bytes_all_processes": mem.peak}
 
 
 def arpa_table(path: Path) -> dict:
@@ -118,29 +143,61 @@ def perplexity(args) -> None:
                                                                      "tokens_per_second", "seconds")}})
 
 
+def ours_row(summary: dict) -> dict:
+    return {"command": summary["command"], "seconds": summary["wall_seconds"],
+            "tokens_per_second": round(summary["tokens"] / summary["wall_seconds"]),
+            "peak_rss_bytes_all_processes": summary["peak_rss_bytes_all_processes"],
+            "memory_budget": summary["memory_budget"], "stage_seconds": summary["seconds"],
+            "stage_peak_rss_bytes": summary["peak_rss_bytes_by_phase"], "model_id": summary["model_id"]}
+
+
+def make_10x(dst: Path, plain: Path) -> Path:
+    """en-train ten times: copy 0 as it is, copy c = 1..9 with the words of every sentence
+    shuffled (numpy default_rng(c)). Copies of the same text would only multiply the counts
+    (the highest order's count-of-counts t1..t4 would be 0: no discounts); shuffled words
+    make new n-grams at every order, so the model grows too (a hard case for memory)."""
+    if dst.exists():
+        return dst
+    lines = plain.read_bytes().splitlines()
+    tmp = dst.with_suffix(".tmp")
+    with open(tmp, "wb") as out:
+        out.write(b"\n".join(lines) + b"\n")
+        for copy in range(1, 10):
+            rng = np.random.default_rng(copy)
+            for line in lines:
+                words = line.split()
+                out.write(b" ".join(words[i] for i in rng.permutation(len(words))) + b"\n")
+    os.replace(tmp, dst)
+    return dst
+
+
 def speed(args) -> None:
     import zstandard
     plain = WORK / "en-train.txt"
     if not plain.exists():
         with open(TRAIN, "rb") as f, open(plain, "wb") as out:
             zstandard.ZstdDecompressor().copy_stream(f, out)
-    ours = kn_build(plain, WORK / "kn-speed", "--quantize", "8", "--workers", str(args.workers))
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t0 = time.perf_counter()
-    with open(plain, "rb") as f, open(WORK / "lmplz-en-train.arpa", "wb") as out:
-        subprocess.run([args.lmplz, "-o", "5", "-T", str(WORK)], stdin=f, stdout=out, stderr=subprocess.DEVNULL,
-                       check=True)
-    lm_seconds = time.perf_counter() - t0
-    lm_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    tokens = ours["tokens"]
-    write_result("kn_speed", {
-        "note": "measured on a shared machine under load unless stated otherwise",
-        "ours": {"command": "ngram build en-train.txt --order 5 --smoothing kneser-ney", "seconds": ours["wall_seconds"],
-                 "tokens_per_second": tokens / ours["wall_seconds"], "peak_rss_bytes": ours["peak_rss_bytes"]},
-        "lmplz": {"command": "lmplz -o 5", "seconds": round(lm_seconds, 2), "tokens_per_second": tokens / lm_seconds,
-                  "peak_rss_bytes": lm_peak,
-                  "peak_may_be_an_earlier_child_s": before * 1024 >= lm_peak},
-    })
+    common = ("--workers", str(args.workers))
+    runs = {"ours_default_memory": ours_row(kn_build(plain, WORK / "kn-speed", *common))}
+    lm = run_lmplz(args.lmplz, plain, WORK / "lmplz-en-train.arpa")
+    runs["ours_small_memory"] = ours_row(kn_build(plain, WORK / "kn-speed", *common, "--memory", args.small_memory))
+    tokens = json.loads((WORK / "kn-speed" / "manifest.json").read_text())["corpus"]["tokens"]
+    lm["tokens_per_second"] = round(tokens / lm["seconds"])
+    result = {"note": "measured on a shared 2-core machine under load unless stated otherwise", "tokens": tokens,
+              **runs, "lmplz": lm,
+              "ratio_tokens_per_second_vs_lmplz": round(runs["ours_default_memory"]["tokens_per_second"]
+                                                        / lm["tokens_per_second"], 3),
+              "ratio_peak_memory_vs_lmplz": round(runs["ours_default_memory"]["peak_rss_bytes_all_processes"]
+                                                  / lm["peak_rss_bytes_all_processes"], 3)}
+    if args.x10:
+        big = make_10x(WORK / "en-train-10x-shuffled.txt", plain)
+        x10 = ours_row(kn_build(big, WORK / "kn-speed-10x", *common, "--memory", args.small_memory))
+        x1 = runs["ours_small_memory"]
+        x10["corpus"] = make_10x.__doc__.split("\n")[0]
+        x10["time_ratio_vs_1x"] = round(x10["seconds"] / x1["seconds"], 2)
+        x10["peak_ratio_vs_1x"] = round(x10["peak_rss_bytes_all_processes"] / x1["peak_rss_bytes_all_processes"], 3)
+        result["ours_10x_small_memory"] = x10
+    write_result("kn_speed", result)
 
 
 def main() -> None:
@@ -150,6 +207,8 @@ def main() -> None:
     p.add_argument("--quantize", default="none")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--lmplz", default=os.environ.get("LMPLZ", "lmplz"))
+    p.add_argument("--small-memory", default="1G", help="speed: the --memory of the second run of ours")
+    p.add_argument("--x10", action="store_true", help="speed: also a 10x corpus (long: about 10x the 1x time)")
     args = p.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     {"exactness": exactness, "perplexity": perplexity, "speed": speed}[args.mode](args)

@@ -1,4 +1,9 @@
-"""`ngram build`: a thin click layer over builder.pipeline.build."""
+"""`ngram build`: a thin click layer over builder.pipeline.build.
+
+Errors become exit codes as in every `ngram` command (ngram.cli.ErrorMappingGroup): a
+BuildError (an NgramError) or OSError is one line on stderr and exit 1; a bad option
+value (BuildOptionError) is a usage error, exit 2. `python -m builder.cli` runs the
+command inside that same group."""
 from __future__ import annotations
 
 import json
@@ -9,7 +14,7 @@ import click
 from ngram.limits import DEFAULT_MAX_LINE_BYTES, MAX_BUILD_SHARDS, MAX_ORDER
 
 from .config import BuildConfig, parse_cutoffs, parse_size, text_options
-from .errors import BuildError, BuildOptionError
+from .errors import BuildOptionError
 from .inputs import BAD_BYTES_POLICIES
 
 
@@ -44,13 +49,16 @@ from .inputs import BAD_BYTES_POLICIES
               help="Kneser-Ney: use D = 0.5, 1, 1.5 where the count-of-counts give no valid discounts.")
 @click.option("--prune", default=None, help="Kneser-Ney: lmplz's count pruning, thresholds per order 1..N "
               "(e.g. 0,0,1: drop trigrams and longer seen once; non-decreasing, the last repeats).")
+@click.option("--limit-vocab", default=None, type=click.Path(),
+              help="Kneser-Ney: lmplz's --limit_vocab_file: n-grams holding a word not in FILE (words "
+              "separated by whitespace) leave the model, their probability mass kept in the backoffs.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--json-summary", is_flag=True, help="Print the summary as JSON.")
 @click.option("--successors/--no-successors", default=False, show_default=True,
               help="Add the successor index for next-word prediction (docs/PREDICTION.md).")
 def build(inputs, out_dir, order, num_shards, shard_seed, min_count, min_word_count, max_vocab, lowercase,
           jsonl_field, on_bad_bytes, max_line_bytes, memory, workers, dask, work_dir, resume, keep_work, smoothing,
-          quantize, discount_fallback, prune, quiet, json_summary, successors):
+          quantize, discount_fallback, prune, limit_vocab, quiet, json_summary, successors):
     """Build a counts model from INPUTS (files, globs, directories, - for stdin;
     plain, .gz, .zst or .xz)."""
     from . import pipeline, progress
@@ -62,15 +70,13 @@ def build(inputs, out_dir, order, num_shards, shard_seed, min_count, min_word_co
             text=text_options(lowercase, jsonl_field, on_bad_bytes, max_line_bytes),
             memory=parse_size(memory) if memory else 0, workers=workers, dask=dask, work_dir=work_dir,
             resume=resume, keep_work=keep_work, progress=not quiet,
-            kn=_kn_options(smoothing, quantize, discount_fallback, prune))
+            kn=_kn_options(smoothing, quantize, discount_fallback, prune, limit_vocab))
         summary = pipeline.build(cfg)
         if successors:
             from ngram.successors import write_index
             write_index(out_dir)
     except BuildOptionError as e:  # a bad option value is a usage error: exit 2
         raise click.BadParameter(e.reason, param_hint=e.option) from None
-    except BuildError as e:
-        raise click.ClickException(str(e)) from None
     except KeyboardInterrupt:
         click.echo("interrupted; rerun with --resume to continue", err=True)
         sys.exit(130)
@@ -80,10 +86,12 @@ def build(inputs, out_dir, order, num_shards, shard_seed, min_count, min_word_co
         click.echo(progress.format_summary(summary), err=True)
 
 
-def _kn_options(smoothing: str, quantize: str, discount_fallback: bool, prune: str | None):
+def _kn_options(smoothing: str, quantize: str, discount_fallback: bool, prune: str | None,
+                limit_vocab: str | None):
     if smoothing != "kneser-ney":
-        if quantize != "8" or discount_fallback or prune:
-            raise BuildOptionError("applies to --smoothing kneser-ney only", "--quantize/--discount-fallback/--prune")
+        if quantize != "8" or discount_fallback or prune or limit_vocab:
+            raise BuildOptionError("applies to --smoothing kneser-ney only",
+                                   "--quantize/--discount-fallback/--prune/--limit-vocab")
         return None
     from .kn.options import DEFAULT_FALLBACK, KnOptions
     try:
@@ -91,10 +99,15 @@ def _kn_options(smoothing: str, quantize: str, discount_fallback: bool, prune: s
     except ValueError:
         raise BuildOptionError(f"wants integers separated by commas, got {prune!r}", "--prune") from None
     return KnOptions(quantize=quantize, discount_fallback=DEFAULT_FALLBACK if discount_fallback else None,
-                     prune=thresholds)
+                     prune=thresholds, limit_vocab=limit_vocab)
 
 
-main = build
+def main(args: list[str] | None = None) -> None:
+    """`python -m builder.cli ARGS` = `ngram build ARGS`, with the same error mapping."""
+    from ngram.cli import ErrorMappingGroup
+    group = ErrorMappingGroup(commands={"build": build})
+    group.main(["build", *(sys.argv[1:] if args is None else args)], prog_name="ngram")
+
 
 if __name__ == "__main__":
-    build()
+    main()

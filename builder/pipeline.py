@@ -84,11 +84,11 @@ def _build(cfg: BuildConfig, paths: list[str], work: WorkDir, executor) -> dict:
         shutil.rmtree(work.root, ignore_errors=True)
     seconds = time.perf_counter() - t0
     ngrams = {k: sum(m["ngrams"][k - 2] for m in reduce_markers) for k in range(2, cfg.order + 1)}
-    ngrams = {1: len(vocab), **ngrams}
+    ngrams = {1: (smoothing or {}).get("vocab_size", len(vocab)), **ngrams}
     return {
         "out_dir": str(cfg.out_dir), "model_id": manifest["model_id"],
         "tokens": stats["tokens"], "sentences": stats["sentences"], "files": len(paths),
-        "vocab_size": len(vocab), "ngrams": ngrams, "total_ngrams": sum(ngrams.values()),
+        "vocab_size": ngrams[1], "ngrams": ngrams, "total_ngrams": sum(ngrams.values()),
         "model_bytes": sum(f.stat().st_size for f in os.scandir(cfg.out_dir) if f.is_file()),
         "seconds": {**timer.seconds, "total": round(seconds, 3)},
         "tokens_per_second": stats["tokens"] / max(seconds, 1e-9),
@@ -127,6 +127,11 @@ def vocabulary_pass(cfg: BuildConfig, paths: list[str], work: WorkDir, executor,
     record_chunks(work, merger.chunk_digests)  # before vocab.json, the pass's marker
     vocab = merger.vocabulary(cfg.min_word_count, cfg.max_vocab)
     stats = {"chunks": merger.chunks, "tokens": merger.tokens, "sentences": merger.sentences}
+    if cfg.kn is not None and cfg.kn.limit_vocab is not None:  # allowed words first (builder/kn/limit_vocab.py)
+        from .kn.limit_vocab import limit_order
+        from .kn.options import limit_vocab_words
+        vocab, stats["limit_vocab_kept"] = limit_order(vocab, limit_vocab_words(cfg.kn.limit_vocab,
+                                                                                 cfg.text.lowercase))
     vocab.save(work.vocab_bin)
     write_json(work.vocab_json, stats)
     return Vocabulary.open(work.vocab_bin), stats

@@ -60,16 +60,21 @@ def discounts(adj: list[dict], fallback: tuple[float, float, float] | None = Non
 
 
 def estimate(sentences: list[list[str]], order: int, vocab: list[str] | None = None,
-             fallback=None, prune: tuple[int, ...] = ()) -> tuple[dict, list]:
+             fallback=None, prune: tuple[int, ...] = (), limit_vocab: set[str] | None = None
+             ) -> tuple[dict, list]:
     """{gram: (log10 prob, log10 backoff)} of every n-gram, and the discounts per order.
     `vocab`: extra words of the vocabulary (they get the uniform share, like <unk>).
     `prune`: thresholds per order 1..N (lmplz --prune): an n-gram of order >= 2 with raw
-    count <= t leaves the model, its adjusted count joining its context's gamma."""
+    count <= t leaves the model, its adjusted count joining its context's gamma.
+    `limit_vocab` (lmplz --limit_vocab_file): an n-gram of any order holding a word outside
+    it (specials allowed) is pruned the same way; the uniform share counts the allowed words."""
     counts = raw_counts(sentences, order)
     t = list(prune) or [0]
     t = (t + [t[-1]] * order)[:order]
 
     def kept(g):
+        if limit_vocab is not None and any(w not in limit_vocab and w not in (UNK, BOS, EOS) for w in g):
+            return False
         return len(g) == 1 or counts[len(g) - 1][g] > t[len(g) - 1]
 
     adj = adjusted_counts(counts)
@@ -92,7 +97,7 @@ def estimate(sentences: list[list[str]], order: int, vocab: list[str] | None = N
                 st[min(a, 3)] += 1
     gamma = [{h: (sum(d(k, j) * st[j] for j in (1, 2, 3)) + st[4]) / st[0] for h, st in stats[k - 1].items()}
              for k in range(1, order + 1)]
-    nonbos = len(words) - 1
+    nonbos = len([w for w in words if kept((w,))]) - 1  # --limit-vocab: the allowed words only (lmplz)
     prob: list[dict] = [dict() for _ in range(order)]
     for (w,), a in adj[0].items():
         if w == BOS:

@@ -138,3 +138,17 @@ def test_builder_library_code_renames_only_through_ngram_atomic_and_raises_build
         for pattern in (r"os\.replace\(", r"os\.rename\(", r"raise (ValueError|RuntimeError|OSError)\("):
             offenders += [f"{path.name}: {m.group(0)}" for m in re.finditer(pattern, text)]
     assert offenders == []
+
+
+def test_build_error_exit_1_through_ngram_clis_error_mapping(tmp_path):
+    """builder/cli.py mapped BuildError to exit codes itself ("Error: ..."); now the one
+    convention of ngram.cli.ErrorMappingGroup applies, from `ngram build` and from
+    `python -m builder.cli` alike: one line "ngram: error: ..." and exit 1."""
+    one = tmp_path / "one.txt"
+    one.write_text("a single sentence\n")
+    for run in ([sys.executable, "-m", "ngram.cli", "build"], [sys.executable, "-m", "builder.cli"]):
+        r = subprocess.run([*run, str(one), "-o", str(tmp_path / "m"), "--smoothing", "kneser-ney", "--quiet"],
+                           cwd=ROOT, capture_output=True, text=True)
+        assert r.returncode == 1, r.stderr
+        assert r.stderr.startswith("ngram: error: ") and "two sentences" in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "m").exists()

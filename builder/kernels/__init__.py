@@ -4,6 +4,7 @@
   key_sort      the permutation that sorts key rows (a radix sort finishing numpy's)
   run_merge     summing sorted runs, merging two runs, counting rows below a bound
   shard_partition a stable counting sort by shard label
+  row_hash      group-by and join of n-gram rows by a hash table; context statistics (KN)
   text_scan     counting sentences in cleaned text
 
 An n-gram key is the bit string of the word ids of a k-gram in the order the model

@@ -37,6 +37,9 @@ def k1_counts(shard: int, plan: KnPlan, chunks: int) -> dict:
     # lmplz's pruning: an n-gram of order k >= 2 with raw count <= t_k leaves the output;
     # its adjusted count still counts in S(h), and joins the context's gamma (K2/K3)
     arrays.update({f"k{k}": c > plan.threshold(k) for k, c in enumerate(raw, start=2)})
+    if plan.kept_words:  # --limit-vocab: an n-gram with a word outside the list is pruned the same way
+        for k, g in enumerate(grams, start=2):
+            arrays[f"k{k}"] &= g.max(axis=1, initial=0) < plan.kept_words
     save_npz(plan.shard_data("k1", shard), uni=uni, **arrays)
     marker = {"shard": shard, "ngrams": [len(g) for g in grams],
               "count_of_counts": [rows.count_of_counts(a) for a in adjusted]}

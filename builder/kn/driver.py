@@ -20,7 +20,8 @@ from .context_stage import gammas, k2_context_partials, k3_context_totals
 from .count_stage import k1_counts
 from .discounts import all_discounts, discount
 from .files import KnPlan, finished, load_npz, save_npz
-from .interpolate_stage import k4_interpolate, log10_backoff, log10_prob
+from .limit_vocab import model_vocabulary
+from .interpolate_stage import check_storable, k4_interpolate, log10_backoff, log10_prob
 
 STAGES = (("k1", "counts"), ("k2", "context partials"), ("k3", "context totals"), ("k4", "interpolate"))
 
@@ -35,13 +36,15 @@ def kn_pass(cfg, vocab, stats: dict, chunks: int, work, executor, timer):
     if len(opts.prune) > cfg.order:
         raise BuildError(f"--prune has {len(opts.prune)} thresholds for an order-{cfg.order} model")
     plan = KnPlan(str(work.root), cfg.order, cfg.num_shards, cfg.shard_seed, len(vocab), cfg.task_memory,
-                  str(opts.quantize), opts.thresholds(cfg.order) if opts.prune else ())
+                  str(opts.quantize), opts.thresholds(cfg.order) if opts.prune else (),
+                  stats.get("limit_vocab_kept", 0) if opts.limit_vocab is not None else 0)
     plan.make_dirs()
     spec = ShardSpec(order=cfg.order, num_shards=cfg.num_shards, shard_seed=cfg.shard_seed, value_kind="backoff",
                      quantization=str(opts.quantize))
     same_fs = _same_filesystem(work.root, cfg.out_dir)
     try:
-        writer = ModelWriter(cfg.out_dir, spec, vocab, tmp_dir=work.model_dir if same_fs else None)
+        writer = ModelWriter(cfg.out_dir, spec, model_vocabulary(vocab, plan.model_vocab_size),
+                             tmp_dir=work.model_dir if same_fs else None)
     except FileExistsError as e:
         raise BuildError(str(e), str(cfg.out_dir)) from None
     work.model_dir.mkdir(exist_ok=True)
@@ -107,16 +110,22 @@ def _reduce_unigrams(plan: KnPlan, k1: list[dict], vocab, fallback) -> dict:
         coc.append([int(sum(m["count_of_counts"][i][j] for m in k1)) for j in range(4)])
     disc = np.asarray(all_discounts(coc, fallback), np.float64)
     total = int(a1.sum())
-    N = rows.count_classes(a1).sum(axis=0)
-    gamma = float(gammas(disc[0], np.array([total]), N.reshape(1, 3))[0])
-    p = (a1 - discount(disc[0], a1)) / total + gamma / (plan.vocab_size - 1)
+    # --limit-vocab: the words outside the list are pruned unigrams (their mass joins gamma)
+    kept = np.arange(plan.vocab_size) < plan.model_vocab_size
+    N = rows.count_classes(a1, kept).sum(axis=0)
+    M = np.array([int(a1[~kept].sum())])
+    gamma = float(gammas(disc[0], np.array([total]), N.reshape(1, 3), M)[0])
+    # the uniform share: the model's vocabulary without <s> (--limit-vocab: the allowed words, as lmplz)
+    p = (a1 - discount(disc[0], a1)) / total + gamma / (plan.model_vocab_size - 1)
     p[BOS_ID] = 1.0  # <s> is only a context; lmplz writes log10 p = 0
     save_npz(plan.globals1, discounts=disc, uni_prob=p, uni_logprob=log10_prob(p))
     return {"smoothing": "modified-kneser-ney", "interpolate_unigrams": True,
             "discounts": {str(k): [round(float(x), 7) for x in d] for k, d in enumerate(disc, start=1)},
             "count_of_counts": {str(k): t for k, t in enumerate(coc, start=1)},
             "discount_fallback": list(fallback) if fallback else None, "quantization": plan.quantize,
-            "prune": list(plan.prune)}
+            "prune": list(plan.prune), "vocab_size": plan.model_vocab_size,
+            **({"limit_vocab": {"allowed_words": plan.kept_words, "counted_words": plan.vocab_size}}
+               if plan.kept_words else {})}
 
 
 def _reduce_unigram_contexts(plan: KnPlan) -> None:
@@ -131,4 +140,6 @@ def _reduce_unigram_contexts(plan: KnPlan) -> None:
         M += part["M"]
     disc = load_npz(plan.globals1)["discounts"]
     gamma = gammas(disc[1], S, N, M)
-    save_npz(plan.globals2, S=S, gamma=gamma, uni_backoff=log10_backoff(gamma))
+    uni_backoff = log10_backoff(gamma)
+    check_storable(1, uni_backoff[:plan.model_vocab_size], disc[1])
+    save_npz(plan.globals2, S=S, gamma=gamma, uni_backoff=uni_backoff)

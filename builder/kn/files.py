@@ -28,11 +28,16 @@ class KnPlan:
     task_memory: int
     quantize: str
     prune: tuple[int, ...] = ()  # per order 1..N (all 0: nothing pruned)
+    kept_words: int = 0  # --limit-vocab: ids below this are allowed words; 0: every word
 
     @property
     def bits(self) -> int:
         """Bits of a word id (how rows.group packs rows)."""
         return max(1, int(self.vocab_size - 1).bit_length())
+
+    @property
+    def model_vocab_size(self) -> int:
+        return self.kept_words or self.vocab_size
 
     def threshold(self, k: int) -> int:
         return self.prune[k - 1] if self.prune else 0

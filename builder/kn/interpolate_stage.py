@@ -17,6 +17,7 @@ from ngram.kernels.trie_build import parent_indices
 from ngram.manifest import shard_file_name
 from ngram.writer import Level, ShardSpec, encode_shard
 
+from ..errors import BuildError
 from ..workdir import WorkDir, write_json
 from .discounts import discount
 from .files import KnPlan, load_npz
@@ -28,8 +29,23 @@ def log10_prob(p: np.ndarray) -> np.ndarray:
 
 
 def log10_backoff(gamma: np.ndarray) -> np.ndarray:
+    """log10 gamma; -inf for gamma 0 (a context left without backoff mass), as lmplz writes."""
     with np.errstate(divide="ignore"):
-        return np.where(gamma > 0, np.log10(np.where(gamma > 0, gamma, 1.0)), 0.0).astype(np.float32)
+        return np.log10(gamma).astype(np.float32)
+
+
+def check_storable(k: int, backoff: np.ndarray, discounts) -> None:
+    """A backoff of log10 0 = -inf (every continuation of the context has a discount of 0:
+    a count-of-counts can give D = 0 exactly) is what lmplz writes, but no model or ARPA
+    file of ours holds a non-finite value (codebooks, `ngram import-arpa`): a clear error."""
+    bad = np.isneginf(backoff)
+    if bad.any():
+        raise BuildError(
+            f"{int(bad.sum())} {k}-gram context(s) keep no probability mass to back off with: the discounts "
+            f"of order {k + 1} are {', '.join(f'{x:g}' for x in discounts)} and every continuation of those "
+            "contexts has a count whose discount is 0, so their backoff would be log10 0 = -inf (lmplz writes "
+            "-inf; our models store finite values only): the corpus is too small or artificial for modified "
+            "Kneser-Ney at this order (nothing was written)")
 
 
 def k4_interpolate(shard: int, plan: KnPlan) -> dict:
@@ -47,19 +63,21 @@ def k4_interpolate(shard: int, plan: KnPlan) -> dict:
         if k == 2:
             S, gamma, lower = g2["S"][g[:, 0]], g2["gamma"][g[:, 0]], g1["uni_prob"][g[:, 1]]
         else:
-            S = np.empty(len(g), np.int64)
-            gamma = np.empty(len(g))
-            row_owner, row_pos = routes[f"o{k}"], routes[f"p{k}"]
-            for d in range(plan.num_shards):
-                sel = row_owner == d
-                S[sel] = answers[d][f"S{k}"][row_pos[sel]]
-                gamma[sel] = answers[d][f"G{k}"][row_pos[sel]]
+            # the answers of every owner end to end: a k-gram's context row is at its owner's
+            # offset plus its position there (one gather, not a pass per owner)
+            sizes = [len(answers[d][f"S{k}"]) for d in range(plan.num_shards)]
+            offset = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+            at = offset[routes[f"o{k}"]] + routes[f"p{k}"]
+            S = np.concatenate([answers[d][f"S{k}"] for d in range(plan.num_shards)])[at]
+            gamma = np.concatenate([answers[d][f"G{k}"] for d in range(plan.num_shards)])[at]
             pidx, orphan = parent_indices(g, prev_grams) if len(g) else (np.zeros(0, np.int64), -1)
             if orphan >= 0:
                 raise AssertionError(f"{k}-gram {g[orphan].tolist()} has no suffix at order {k - 1}")
             lower = prev_p[pidx]
         p = (a - discount(disc[k - 1], a)) / S + gamma * lower
         backoff = log10_backoff(own_backoff[f"b{k}"]) if k < plan.order else np.zeros(len(g), np.float32)
+        if k < plan.order:
+            check_storable(k, backoff[data[f"k{k}"]], disc[k])
         kept = data[f"k{k}"]  # pruned n-grams leave only now: their suffixes' values were needed
         levels.append(Level(np.ascontiguousarray(g[kept]), prob=log10_prob(p[kept]), backoff=backoff[kept]))
         prev_grams, prev_p = g, p
@@ -69,8 +87,9 @@ def k4_interpolate(shard: int, plan: KnPlan) -> dict:
     path = work.model_dir / shard_file_name(shard, plan.num_shards)
     tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
     try:
-        summary = encode_shard(tmp, spec, shard, levels, unigram_prob=g1["uni_logprob"],
-                               unigram_backoff=g2["uni_backoff"])
+        V = plan.model_vocab_size  # --limit-vocab: the model's vocabulary is the allowed prefix
+        summary = encode_shard(tmp, spec, shard, levels, unigram_prob=g1["uni_logprob"][:V],
+                               unigram_backoff=g2["uni_backoff"][:V])
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -1,6 +1,7 @@
 """What `--smoothing kneser-ney` asks for; carried (picklable) by BuildConfig.kn."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from ngram.limits import QUANTIZATIONS
@@ -16,6 +17,7 @@ class KnOptions:
     quantize: str = "8"  # bits per stored log10 value, as `ngram import-arpa --quantize`
     discount_fallback: tuple[float, float, float] | None = None  # None: out-of-range is an error
     prune: tuple[int, ...] = ()  # lmplz --prune: per order 1..N, drop n-grams with count <= t; () none
+    limit_vocab: str | None = None  # lmplz --limit_vocab_file: n-grams with a word not in FILE leave the model
 
     def check(self) -> "KnOptions":
         if str(self.quantize) not in QUANTIZATIONS:
@@ -32,6 +34,8 @@ class KnOptions:
                                        "--prune")
             if t[0] != 0:
                 raise BuildOptionError("unigrams are not pruned: the first threshold must be 0", "--prune")
+        if self.limit_vocab is not None:
+            read_limit_vocab_bytes(self.limit_vocab)  # readable, before any work
         return self
 
     def thresholds(self, order: int) -> tuple[int, ...]:
@@ -40,5 +44,29 @@ class KnOptions:
         return tuple((t + [t[-1]] * order)[:order])
 
     def fingerprint(self) -> dict:
-        return {"quantize": str(self.quantize), "discount_fallback": self.discount_fallback,
-                "prune": list(self.prune)}
+        out = {"quantize": str(self.quantize), "discount_fallback": self.discount_fallback,
+               "prune": list(self.prune)}
+        if self.limit_vocab is not None:  # the file's content, not its name: --resume after an edit must refuse
+            out["limit_vocab_sha256"] = hashlib.sha256(read_limit_vocab_bytes(self.limit_vocab)).hexdigest()
+        return out
+
+
+def read_limit_vocab_bytes(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise BuildOptionError(f"cannot read {path}: {e.strerror or e}", "--limit-vocab") from None
+
+
+def limit_vocab_words(path: str, lowercase: bool) -> set[bytes]:
+    """The allowed words of FILE: separated by whitespace, as lmplz reads them (any
+    layout: one a line, or several), lowercased when the corpus is."""
+    data = read_limit_vocab_bytes(path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BuildOptionError(f"{path}: byte {e.start} is not UTF-8", "--limit-vocab") from None
+    if lowercase:
+        data = text.lower().encode()
+    return set(data.split())  # the corpus's tokenizer: ASCII whitespace
