@@ -33,16 +33,17 @@ from client.errors import ClientError
 from ngram.errors import InvalidArgumentError, InvalidQueryError, NgramError
 from ngram.limits import (DEFAULT_DRAIN_GRACE_S, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_SERVER_HOST,
                           DEFAULT_SPELL_MAX_INFLIGHT, DEFAULT_SPELL_TIMEOUT_S, MAX_SPELL_REQUEST_CHARS,
-                          MAX_SPELL_TEXT_CHARS, MAX_SPELL_BATCH_TEXTS)
+                          MAX_SPELL_BATCH_TEXTS)
 from ngram.wire import pb
 
+from .speller import check_texts as speller_rules
 from .types import Correction
 
 SPELLER_SERVICE = pb.DESCRIPTOR.services_by_name["Speller"].full_name  # "ngram.v1.Speller"
 LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0, 10.0)
 # C0/C1 control characters other than tab and line breaks, and lone surrogates (JSON's
 # "\ud800" decodes to one; no UTF-8 text holds one).
-_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 class InvalidRequestError(InvalidArgumentError):
@@ -67,19 +68,15 @@ def check_texts(texts) -> list[str]:
         raise InvalidRequestError(f"texts: expected a list of strings, got {type(texts).__name__}")
     if not texts:
         raise InvalidRequestError(f"texts: empty; send 1 to {MAX_SPELL_BATCH_TEXTS} texts")
-    if len(texts) > MAX_SPELL_BATCH_TEXTS:
-        raise InvalidRequestError(f"texts: {len(texts)} texts, over the limit of {MAX_SPELL_BATCH_TEXTS} per request")
+    try:
+        texts = speller_rules(texts)  # the Speller's rules
+    except InvalidQueryError as err:
+        raise InvalidRequestError(str(err)) from None
     total = 0
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise InvalidRequestError(f"texts[{i}]: expected a string, got {type(text).__name__}")
-        if len(text) > MAX_SPELL_TEXT_CHARS:
-            raise InvalidRequestError(f"texts[{i}]: {len(text)} characters, over the limit of "
-                                      f"{MAX_SPELL_TEXT_CHARS} per text")
+    for i, text in enumerate(texts):  # the service's stricter rule: no control characters
         bad = _FORBIDDEN.search(text)
         if bad:
-            what = "lone surrogate" if "\ud800" <= bad.group() <= "\udfff" else "control character"
-            raise InvalidRequestError(f"texts[{i}]: {what} U+{ord(bad.group()):04X} at offset {bad.start()}")
+            raise InvalidRequestError(f"texts[{i}]: control character U+{ord(bad.group()):04X} at offset {bad.start()}")
         total += len(text)
     if total > MAX_SPELL_REQUEST_CHARS:
         raise InvalidRequestError(f"texts: {total} characters in all, over the limit of "

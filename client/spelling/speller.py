@@ -83,7 +83,7 @@ class Speller:
 
     def correct(self, texts: list[str]) -> list[Correction]:
         """One Correction per text, in order (see the module docstring)."""
-        texts = _checked(texts)
+        texts = check_texts(texts)
         tokens = [tokenize(t) for t in texts]
         for i, toks in enumerate(tokens):
             if len(toks) > MAX_SPELL_TOKENS:
@@ -141,22 +141,25 @@ def apply_changes(text: str, changes: tuple[Change, ...]) -> str:
     return "".join(parts) + text[at:]
 
 
-def _checked(texts) -> list[str]:
+def check_texts(texts) -> list[str]:
+    """`texts` as a list, or InvalidQueryError naming the text that breaks a rule of
+    `correct` (the one home of these rules; the service adds its stricter ones)."""
     if isinstance(texts, (str, bytes)):
         raise InvalidQueryError("correct() takes a list of texts, not one text (use correct_one)")
     texts = list(texts)
     if len(texts) > MAX_SPELL_BATCH_TEXTS:
-        raise InvalidQueryError(f"{len(texts)} texts in one call, more than {MAX_SPELL_BATCH_TEXTS}")
+        raise InvalidQueryError(f"texts: {len(texts)} texts in one call, over the limit of "
+                                f"{MAX_SPELL_BATCH_TEXTS} per request")
     for i, t in enumerate(texts):
         if not isinstance(t, str):
-            raise InvalidQueryError(f"texts[{i}] is {type(t).__name__}, not str")
+            raise InvalidQueryError(f"texts[{i}]: expected a string, got {type(t).__name__} (not str)")
         if len(t) > MAX_SPELL_TEXT_CHARS:
-            raise InvalidQueryError(f"texts[{i}]: {len(t)} characters, more than the "
-                                    f"{MAX_SPELL_TEXT_CHARS} one text may have")
+            raise InvalidQueryError(f"texts[{i}]: {len(t)} characters, over the limit of "
+                                    f"{MAX_SPELL_TEXT_CHARS} per text")
         bad = _SURROGATE.search(t)
         if bad:
-            raise InvalidQueryError(f"texts[{i}]: character {bad.start()} is a lone surrogate "
-                                    f"(U+{ord(bad.group()):04X}): not UTF-8 text")
+            raise InvalidQueryError(f"texts[{i}]: lone surrogate U+{ord(bad.group()):04X} at offset "
+                                    f"{bad.start()}: not UTF-8 text")
     return texts
 
 
