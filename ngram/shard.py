@@ -19,7 +19,7 @@ from .limits import LAYOUTS, MAX_ORDER
 from .query import check_batch
 
 # (LAYOUTS: how a shard is held in memory: the mapped file as stored, ~2 bytes per
-# n-gram, or also decoded into a hash table, ngram.decoded_trie: ~35 bytes per n-gram,
+# n-gram, or also decoded into hash tables, ngram.decoded_trie: ~8-10 bytes per n-gram,
 # lookups 2-3x faster)
 __all__ = ["LAYOUTS", "SHARD_KIND", "ShardTable", "chains_from_raw", "new_outputs", "raw_to_columns",
            "unsort_outputs"]
@@ -51,7 +51,7 @@ class ShardTable:
 
     def decode_in_memory(self) -> None:
         """Decode the shard into RAM (ngram.decoded_trie); lookups then read the decoded
-        table. Costs ~0.6-1 s and ~35 bytes per n-gram for a shard of 3.5 M n-grams."""
+        table. Costs ~2 s and ~8 bytes per n-gram (decoded alone) for a shard of 3.5 M n-grams."""
         if self.decoded is None:
             from .decoded_trie import DecodedTrie
             self.decoded = DecodedTrie.from_shard(self)
