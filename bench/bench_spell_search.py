@@ -49,6 +49,7 @@ def sentences(n: int, skip: int = 700_000, words: int = 20) -> list[str]:
 
 def singles(sp: Speller, texts: list[str]) -> dict:
     lat, rounds = [], []
+    capped0 = sp.engine.capped_sentences
     for t in texts:
         r = sp.engine.rounds
         t0 = time.perf_counter()
@@ -59,7 +60,8 @@ def singles(sp: Speller, texts: list[str]) -> dict:
     return {"requests": len(texts), "p50_ms": round(float(np.percentile(ms, 50)), 1),
             "p90_ms": round(float(np.percentile(ms, 90)), 1), "p99_ms": round(float(np.percentile(ms, 99)), 1),
             "sentences_per_s": round(len(texts) / float(np.sum(lat)), 1),
-            "rounds_mean": round(float(np.mean(rounds)), 2), "rounds_max": int(max(rounds))}
+            "rounds_mean": round(float(np.mean(rounds)), 2), "rounds_max": int(max(rounds)),
+            "capped_requests": sp.engine.capped_sentences - capped0}
 
 
 def local(model: str, texts: list[str]) -> dict:
@@ -67,15 +69,19 @@ def local(model: str, texts: list[str]) -> dict:
     with Speller(model) as sp:
         sp.correct(batched[:BATCH])  # warm: kernels, candidate index
         eng = sp.engine
-        r0, p0 = eng.rounds, eng.pairs_asked
+        r0, p0, c0 = eng.rounds, eng.pairs_asked, eng.capped_sentences
+        cpu0 = time.process_time()
         t0 = time.perf_counter()
         n = 0
         for i in range(BATCH, len(batched), BATCH):
             sp.correct(batched[i:i + BATCH])
             n += len(batched[i:i + BATCH])
         dt = time.perf_counter() - t0
+        cpu = time.process_time() - cpu0
         batches = (len(batched) - BATCH + BATCH - 1) // BATCH
         return {"batched": {"sentences": n, "batch": BATCH, "sentences_per_s": round(n / dt, 1),
+                            "sentences_per_cpu_s": round(n / cpu, 1),
+                            "capped_sentences": eng.capped_sentences - c0,
                             "rounds_per_batch": round((eng.rounds - r0) / batches, 2),
                             "pairs_asked_per_sentence": round((eng.pairs_asked - p0) / n, 1)},
                 "single": singles(sp, single)}

@@ -44,6 +44,7 @@ class ArrayLMEngine(LMEngine):
     def __init__(self, lm, *, cache_pairs: int = DECODER_LM_CACHE_PAIRS, float32: bool | None = None):
         client = as_client(lm)
         self._start_afresh(max(int(client.order) - 1, 1))
+        self.capped_sentences = 0  # sentences a search decided with estimates left (search.py; the Speller counts)
         super().__init__(client, cache_pairs=cache_pairs, float32=float32)  # interns NULL_STATE, START_STATE
 
     def _start_afresh(self, W: int) -> None:

@@ -34,9 +34,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from client.beam import LMEngine
-from client.spelling.types import Arc
+from client.spelling.search_table import PairTable
+from client.spelling.types import ORIGINAL, Arc
 from ngram.errors import InvalidArgumentError, InvalidQueryError
-from ngram.limits import DEFAULT_SPELL_BEAM, DEFAULT_SPELL_LAMBDA, DEFAULT_SPELL_PRUNE_LOG10
+from ngram.limits import (DEFAULT_SPELL_BEAM, DEFAULT_SPELL_LAMBDA, DEFAULT_SPELL_PRUNE_LOG10,
+                          MAX_SPELL_SEARCH_ROUNDS)
 from ngram.vocab import BOS_ID, EOS_ID
 
 
@@ -60,6 +62,7 @@ class _Batch:
     lo: np.ndarray      # [S, P+1] arcs of (sentence, position) are lo..hi
     hi: np.ndarray
     single: np.ndarray  # [S, P+1] the one arc of a position with one one-word, one-token arc, else -1
+    walk: np.ndarray    # [S, P+1] the arc the seed round walks (ORIGINAL one-token first, then best error)
 
 
 def _batch(engine: LMEngine, lattices: list[list[Arc]], lengths: list[int]) -> _Batch:
@@ -94,7 +97,11 @@ def _batch(engine: LMEngine, lattices: list[list[Arc]], lengths: list[int]) -> _
     at = single[one]
     one[one] = (last[at] == first[at] + 1) & (w2[at] < 0)
     single = np.where(one, single, -1)
-    return _Batch(arcs, sent, first, last, w1, w2, err, lo, hi, single)
+    rank = (np.fromiter((a.kind == ORIGINAL for a in arcs), np.float64, len(arcs)) * 4
+            + (last == first + 1) * 2 + np.clip(err, -1e9, 0) / 1e9)
+    o = np.lexsort((-rank, key))  # arcs are sorted by key: the best of a cell comes first
+    walk = np.where(hi > lo, o[np.minimum(lo, len(o) - 1)], -1) if len(o) else np.full_like(lo, -1)
+    return _Batch(arcs, sent, first, last, w1, w2, err, lo, hi, single, walk)
 
 
 def _select(sent, state, score, beam: int, prune_log10: float | None) -> np.ndarray:
@@ -137,113 +144,233 @@ def _intern_many(eng: LMEngine, contexts: list[tuple[int, ...]]) -> np.ndarray:
 
 
 class BeamSearch:
-    """The search of a batch of lattices; `engine.rounds` counts the model rounds."""
+    """The search of a batch of lattices; `engine.rounds` counts the model rounds.
+
+    `max_rounds`: the rounds one `search` may ask (None: until exact; see the module
+    docstring). `self.rounds_used` and `self.capped` (sentences of the last search
+    decided with estimates left) describe the last search."""
 
     def __init__(self, engine: LMEngine, *, lam: float = DEFAULT_SPELL_LAMBDA, beam: int = DEFAULT_SPELL_BEAM,
-                 prune_log10: float | None = DEFAULT_SPELL_PRUNE_LOG10):
+                 prune_log10: float | None = DEFAULT_SPELL_PRUNE_LOG10,
+                 max_rounds: int | None = MAX_SPELL_SEARCH_ROUNDS):
         if beam < 1:
             raise InvalidArgumentError(f"beam must be >= 1, got {beam}")
+        if max_rounds is not None and max_rounds < 1:
+            raise InvalidArgumentError(f"max_rounds must be >= 1 or None, got {max_rounds}")
         self.engine, self.lam, self.beam, self.prune_log10 = engine, float(lam), int(beam), prune_log10
+        self.max_rounds = max_rounds
+        self.rounds_used = 0
+        self.capped = 0
 
     def search(self, lattices: list[list[Arc]], lengths: list[int]) -> list[SearchResult]:
         """The best path of each sentence (`lengths[s]` tokens, arcs `lattices[s]`;
         a position no arc leaves makes the sentence unsolvable: an InvalidQueryError)."""
         S = len(lattices)
+        self.rounds_used = self.capped = 0
         if S == 0:
             return []
         eng = self.engine
         b = _batch(eng, lattices, lengths)
         n = np.asarray(lengths, np.int64)
+        table = PairTable()
+        self._ask(table, *_seed_pairs(eng, b, n))
+        run = _Pass(self, b, n, table)
+        start = 0
+        while True:
+            first_estimated = run.run(start)
+            if first_estimated is None:
+                break
+            if self.max_rounds is not None and self.rounds_used >= self.max_rounds:
+                self.capped = int(len(np.unique(run.pending_sents)))
+                break
+            self._ask(table, *run.pending())
+            start = first_estimated
+        return run.results()
+
+    def _ask(self, table: PairTable, states: np.ndarray, words: np.ndarray) -> None:
+        """One model round (none if the engine's cache holds every pair)."""
+        if len(states):
+            table.add(states, words, _scores(self.engine, states, words))
+            self.rounds_used += 1
+
+
+def _seed_pairs(eng: LMEngine, b: _Batch, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first round's pairs: every arc's words (and </s>) in the context of each
+    sentence's walk through its ORIGINAL arcs (where none, its best-error one-token arc)."""
+    S = len(n)
+    state = eng.start_states(S)
+    pos = np.zeros(S, np.int64)
+    states, words = [], []
+    while True:
+        s = np.flatnonzero(pos < n)
+        if len(s) == 0:
+            break
+        p = pos[s]
+        lo, hi = b.lo[s, p], b.hi[s, p]
+        count = hi - lo
+        if np.any(count == 0):
+            raise InvalidQueryError(f"sentence {int(s[np.flatnonzero(count == 0)[0]])}: "
+                                    f"no arc leaves token position {int(p[np.flatnonzero(count == 0)[0]])}")
+        rep = np.repeat(np.arange(len(s)), count)
+        arc = np.repeat(lo, count) + (np.arange(len(rep)) - np.repeat(np.cumsum(count) - count, count))
+        st = state[s][rep]
+        states.append(st)
+        words.append(b.w1[arc])
+        split = np.flatnonzero(b.w2[arc] >= 0)
+        states.append(_next_states(eng, st[split], b.w1[arc[split]]))
+        words.append(b.w2[arc[split]])
+        walk = b.walk[s, p]
+        nxt = _next_states(eng, state[s], b.w1[walk])
+        two = np.flatnonzero(b.w2[walk] >= 0)
+        nxt[two] = _next_states(eng, nxt[two], b.w2[walk[two]])
+        state[s] = nxt
+        pos[s] = b.last[walk]
+    states.append(state)
+    words.append(np.full(S, EOS_ID, np.int64))
+    st, w = np.concatenate(states), np.concatenate(words)
+    keys = np.unique((st << 32) | w)
+    return keys >> 32, keys & 0xFFFFFFFF
+
+
+class _Pass:
+    """The beam search over the lattices with the scores of a PairTable. `run(start)`
+    redoes the steps from token position `start` on (the steps before it kept: they used
+    only answers); it returns the first position whose step used an estimate, or None
+    when none did (then the result is the exact beam search's)."""
+
+    def __init__(self, search: BeamSearch, b: _Batch, n: np.ndarray, table: PairTable):
+        self.search, self.b, self.n, self.table = search, b, n, table
+        S = len(n)
+        self.parents: list[np.ndarray] = [np.full(S, -1, np.int64)]
+        self.arcs_of: list[np.ndarray] = [np.full(S, -1, np.int64)]
+        self.n_hyps = S
+        # hypotheses waiting at each position: (producing step, sent, state, score, hyp id)
+        self.waiting: dict[int, list[tuple]] = {
+            0: [(-1, np.arange(S), search.engine.start_states(S), np.zeros(S), np.arange(S))]}
+        self.best_score = np.full(S, -np.inf)
+        self.best_hyp = np.full(S, -1, np.int64)
+        self.snapshots: dict[int, tuple] = {}
+
+    def pending(self) -> tuple[np.ndarray, np.ndarray]:
+        keys = np.unique((np.concatenate(self.pend_states) << 32) | np.concatenate(self.pend_words))
+        return keys >> 32, keys & 0xFFFFFFFF
+
+    def _restore(self, start: int) -> None:
+        if start not in self.snapshots:
+            return
+        n_lists, self.n_hyps, best_score, best_hyp = self.snapshots[start]
+        del self.parents[n_lists:], self.arcs_of[n_lists:]
+        self.best_score, self.best_hyp = best_score.copy(), best_hyp.copy()
+        for q in list(self.waiting):
+            if q >= start:
+                self.waiting[q] = [c for c in self.waiting[q] if c[0] < start]
+
+    def run(self, start: int) -> int | None:
+        self._restore(start)
+        self.pend_states, self.pend_words, self.pend_sents = [], [], []
+        first_estimated = None
+        for p in range(start, int(self.n.max()) + 1):
+            self.snapshots[p] = (len(self.parents), self.n_hyps, self.best_score.copy(), self.best_hyp.copy())
+            if self._step(p) and first_estimated is None:
+                first_estimated = p
+        self.pending_sents = np.concatenate(self.pend_sents) if self.pend_sents else np.zeros(0, np.int64)
+        return first_estimated
+
+    def _step(self, p: int) -> bool:
+        """Extends the hypotheses at position p; True if a pair it needed was estimated."""
+        chunks = [c[1:] for c in self.waiting.get(p, [])]
+        if not chunks:
+            return False
+        se, b, n, eng = self.search, self.b, self.n, self.search.engine
         P = b.lo.shape[1]
-        # history of every extension: its parent hypothesis and arc (-1, -1 for roots)
-        parents: list[np.ndarray] = [np.full(S, -1, np.int64)]
-        arcs_of: list[np.ndarray] = [np.full(S, -1, np.int64)]
-        n_hyps = S
-        # hypotheses waiting at each position: chunks of (sent, state, score, hyp id)
-        waiting: dict[int, list[tuple]] = {0: [(np.arange(S), eng.start_states(S), np.zeros(S), np.arange(S))]}
-        best_score = np.full(S, -np.inf)
-        best_hyp = np.full(S, -1, np.int64)
-        for p in range(int(n.max()) + 1):
-            chunks = waiting.pop(p, [])
-            if not chunks:
-                continue
-            sent, state, score, hid = (np.concatenate(c) for c in zip(*chunks))
-            keep = _select(sent, state, score, self.beam, self.prune_log10)
-            sent, state, score, hid = sent[keep], state[keep], score[keep], hid[keep]
-            done = n[sent] == p
-            # extensions of the hypotheses not at their end: one row per (hypothesis, arc)
-            go = np.flatnonzero(~done)
-            lo, hi = b.lo[sent[go], p], b.hi[sent[go], p]
-            count = hi - lo
-            if np.any(count == 0):
-                s = int(sent[go][np.flatnonzero(count == 0)[0]])
-                raise InvalidQueryError(f"sentence {s}: no arc leaves token position {p}")
-            rep = np.repeat(go, count)
-            arc = np.repeat(lo, count) + (np.arange(len(rep)) - np.repeat(np.cumsum(count) - count, count))
-            E = len(rep)
-            esent = sent[rep]
-            new_ids = np.arange(n_hyps, n_hyps + E)
-            n_hyps += E
-            parents.append(hid[rep])
-            arcs_of.append(arc)
-            # pairs of the round: [owner extension, state, word, error]; the states after
-            # each word are named client-side, so an extension runs on through positions
-            # with a single arc (no choice to make there) and asks </s> when it lands on
-            # its sentence's end, all in this round
-            split = np.flatnonzero(b.w2[arc] >= 0)
-            cur = _next_states(eng, state[rep], b.w1[arc])
-            owners, states, words, errs = [np.arange(E), split], [state[rep], cur[split]], \
-                [b.w1[arc], b.w2[arc[split]]], [self.lam * b.err[arc], np.zeros(len(split))]
-            cur[split] = _next_states(eng, cur[split], b.w2[arc[split]])
-            cur_id, q = new_ids.copy(), b.last[arc].copy()
-            while True:
-                m = np.flatnonzero((q < n[esent]) & (b.single[esent, np.minimum(q, P - 1)] >= 0))
-                if len(m) == 0:
-                    break
-                only = b.single[esent[m], q[m]]
-                owners.append(m)
-                states.append(cur[m])
-                words.append(b.w1[only])
-                errs.append(self.lam * b.err[only])
-                hop_ids = np.arange(n_hyps, n_hyps + len(m))
-                n_hyps += len(m)
-                parents.append(cur_id[m])
-                arcs_of.append(only)
-                cur_id[m] = hop_ids
-                cur[m] = _next_states(eng, cur[m], b.w1[only])
-                q[m] += 1
-            end = np.flatnonzero(q == n[esent])
-            fin = np.flatnonzero(done)  # only sentences of no tokens end where they start
-            owners += [end, E + np.arange(len(fin))]
-            states += [cur[end], state[fin]]
-            words += [np.full(len(end) + len(fin), EOS_ID, np.int64)]
-            errs += [np.zeros(len(end) + len(fin))]
-            log10 = _scores(eng, np.concatenate(states), np.concatenate(words))   # the step's one round
-            total = np.concatenate([score[rep], score[fin]])
-            np.add.at(total, np.concatenate(owners), log10 + np.concatenate(errs))
-            ends = np.concatenate([end, E + np.arange(len(fin))])
-            if len(ends):
-                es = np.concatenate([esent, sent[fin]])[ends]
-                eid = np.concatenate([cur_id, hid[fin]])[ends]
-                o = np.lexsort((-total[ends], es))
-                head = np.ones(len(o), bool)
-                head[1:] = es[o][1:] != es[o][:-1]
-                top, sc = es[o[head]], total[ends][o[head]]
-                better = sc > best_score[top]
-                best_score[top[better]] = sc[better]
-                best_hyp[top[better]] = eid[o[head]][better]
-            live = np.flatnonzero(q < n[esent])
-            for to in np.unique(q[live]).tolist():
-                m = live[q[live] == to]
-                waiting.setdefault(to, []).append((esent[m], cur[m], total[m], cur_id[m]))
-        parent, arc_of = np.concatenate(parents), np.concatenate(arcs_of)
+        sent, state, score, hid = (np.concatenate(c) for c in zip(*chunks))
+        keep = _select(sent, state, score, se.beam, se.prune_log10)
+        sent, state, score, hid = sent[keep], state[keep], score[keep], hid[keep]
+        done = n[sent] == p
+        # extensions of the hypotheses not at their end: one row per (hypothesis, arc)
+        go = np.flatnonzero(~done)
+        lo, hi = b.lo[sent[go], p], b.hi[sent[go], p]
+        count = hi - lo
+        if np.any(count == 0):
+            s = int(sent[go][np.flatnonzero(count == 0)[0]])
+            raise InvalidQueryError(f"sentence {s}: no arc leaves token position {p}")
+        rep = np.repeat(go, count)
+        arc = np.repeat(lo, count) + (np.arange(len(rep)) - np.repeat(np.cumsum(count) - count, count))
+        E = len(rep)
+        esent = sent[rep]
+        new_ids = np.arange(self.n_hyps, self.n_hyps + E)
+        self.n_hyps += E
+        self.parents.append(hid[rep])
+        self.arcs_of.append(arc)
+        # pairs of the step: [owner extension, state, word, error]; the states after each
+        # word are named client-side, so an extension runs on through positions with a
+        # single arc (no choice to make there) and scores </s> when it lands on its
+        # sentence's end, all in this step
+        split = np.flatnonzero(b.w2[arc] >= 0)
+        cur = _next_states(eng, state[rep], b.w1[arc])
+        owners, states, words, errs = [np.arange(E), split], [state[rep], cur[split]], \
+            [b.w1[arc], b.w2[arc[split]]], [se.lam * b.err[arc], np.zeros(len(split))]
+        cur[split] = _next_states(eng, cur[split], b.w2[arc[split]])
+        cur_id, q = new_ids.copy(), b.last[arc].copy()
+        while True:
+            m = np.flatnonzero((q < n[esent]) & (b.single[esent, np.minimum(q, P - 1)] >= 0))
+            if len(m) == 0:
+                break
+            only = b.single[esent[m], q[m]]
+            owners.append(m)
+            states.append(cur[m])
+            words.append(b.w1[only])
+            errs.append(se.lam * b.err[only])
+            hop_ids = np.arange(self.n_hyps, self.n_hyps + len(m))
+            self.n_hyps += len(m)
+            self.parents.append(cur_id[m])
+            self.arcs_of.append(only)
+            cur_id[m] = hop_ids
+            cur[m] = _next_states(eng, cur[m], b.w1[only])
+            q[m] += 1
+        end = np.flatnonzero(q == n[esent])
+        fin = np.flatnonzero(done)  # only sentences of no tokens end where they start
+        owners += [end, E + np.arange(len(fin))]
+        states += [cur[end], state[fin]]
+        words += [np.full(len(end) + len(fin), EOS_ID, np.int64)]
+        errs += [np.zeros(len(end) + len(fin))]
+        all_states, all_words = np.concatenate(states), np.concatenate(words)
+        log10, held = self.table.get(all_states, all_words)
+        estimated = not held.all()
+        if estimated:
+            miss = np.flatnonzero(~held)
+            self.pend_states.append(all_states[miss])
+            self.pend_words.append(all_words[miss])
+            own = np.concatenate(owners)[miss]
+            self.pend_sents.append(np.concatenate([esent, sent[fin]])[own])
+        total = np.concatenate([score[rep], score[fin]])
+        np.add.at(total, np.concatenate(owners), log10 + np.concatenate(errs))
+        ends = np.concatenate([end, E + np.arange(len(fin))])
+        if len(ends):
+            es = np.concatenate([esent, sent[fin]])[ends]
+            eid = np.concatenate([cur_id, hid[fin]])[ends]
+            o = np.lexsort((-total[ends], es))
+            head = np.ones(len(o), bool)
+            head[1:] = es[o][1:] != es[o][:-1]
+            top, sc = es[o[head]], total[ends][o[head]]
+            better = sc > self.best_score[top]
+            self.best_score[top[better]] = sc[better]
+            self.best_hyp[top[better]] = eid[o[head]][better]
+        live = np.flatnonzero(q < n[esent])
+        for to in np.unique(q[live]).tolist():
+            m = live[q[live] == to]
+            self.waiting.setdefault(to, []).append((p, esent[m], cur[m], total[m], cur_id[m]))
+        return estimated
+
+    def results(self) -> list[SearchResult]:
+        parent, arc_of = np.concatenate(self.parents), np.concatenate(self.arcs_of)
         out = []
-        for s in range(S):
-            path, h = [], int(best_hyp[s])
+        for s in range(len(self.n)):
+            path, h = [], int(self.best_hyp[s])
             while h >= 0 and arc_of[h] >= 0:
-                path.append(b.arcs[int(arc_of[h])])
+                path.append(self.b.arcs[int(arc_of[h])])
                 h = int(parent[h])
-            out.append(SearchResult(tuple(reversed(path)), float(best_score[s])))
+            out.append(SearchResult(tuple(reversed(path)), float(self.best_score[s])))
         return out
 
 

@@ -5,7 +5,8 @@
 
 A text is one sentence of the search (<s> text </s>): tokenized (text.py), given its
 candidate lattice (lattice.py), and all texts of a call are searched together
-(search.py), so a call costs at most (tokens of its longest text + 1) model rounds. The
+(search.py), so a call costs at most MAX_SPELL_SEARCH_ROUNDS + 1 model rounds (the search's,
+then one for the confidences), whatever the length or number of its texts. The
 corrected text is the input with each changed span replaced; every other character
 (whitespace included) is kept as it was.
 
@@ -94,8 +95,9 @@ class Speller:
                     zip(todo, self.generator.arcs_batch([tokens[i] for i in todo]))]
         engine = self.engine
         engine.trim()  # bounds the states a long-running speller holds
-        found = BeamSearch(engine, lam=self.lam, beam=self.beam, prune_log10=self.prune_log10).search(
-            lattices, [len(tokens[i]) for i in todo])
+        search = BeamSearch(engine, lam=self.lam, beam=self.beam, prune_log10=self.prune_log10)
+        found = search.search(lattices, [len(tokens[i]) for i in todo])
+        engine.capped_sentences += search.capped
         paths = [r.arcs for r in found]
         # the changed spans of every text, rescored together in one round
         spans, where = [], []
