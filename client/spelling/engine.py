@@ -91,6 +91,11 @@ class ArrayLMEngine(LMEngine):
     def context(self, state: int) -> tuple[int, ...]:
         return tuple(self._rows[state, :self._lens[state]].tolist()) if self.width else ()
 
+    def context_rows(self, states) -> tuple[np.ndarray, np.ndarray]:
+        """The contexts of states: left-aligned word-id rows (-1 past the end), lengths."""
+        states = np.asarray(states, np.int64)
+        return self._rows[states].astype(np.int64), self._lens[states].astype(np.int64)
+
     def next_states(self, states, words) -> np.ndarray:
         """The state after each (state, word), without the model."""
         states = np.asarray(states, np.int64)

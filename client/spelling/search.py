@@ -137,6 +137,18 @@ def _scores(eng: LMEngine, states: np.ndarray, words: np.ndarray) -> np.ndarray:
     return eng.scores(states, words) if hasattr(eng, "scores") else eng.extend(states, words)[0]
 
 
+def _context_rows(eng: LMEngine, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The contexts of states as left-aligned rows and lengths."""
+    if hasattr(eng, "context_rows"):
+        return eng.context_rows(states)
+    W = max(eng.width, 1)
+    ctx = [eng.context(s) for s in np.asarray(states).tolist()]
+    rows = np.full((len(ctx), W), -1, np.int64)
+    for i, c in enumerate(ctx):
+        rows[i, :len(c)] = c
+    return rows, np.fromiter(map(len, ctx), np.int64, len(ctx))
+
+
 def _intern_many(eng: LMEngine, contexts: list[tuple[int, ...]]) -> np.ndarray:
     if hasattr(eng, "intern_many"):
         return eng.intern_many(contexts)
@@ -146,8 +158,8 @@ def _intern_many(eng: LMEngine, contexts: list[tuple[int, ...]]) -> np.ndarray:
 class BeamSearch:
     """The search of a batch of lattices; `engine.rounds` counts the model rounds.
 
-    `max_rounds`: the rounds one `search` may ask (None: until exact; see the module
-    docstring). `self.rounds_used` and `self.capped` (sentences of the last search
+    `max_rounds`: the rounds one `search` may ask (None: until exact; 0: eager, a round
+    at each step that needs one, the per-position search; see the module docstring). `self.rounds_used` and `self.capped` (sentences of the last search
     decided with estimates left) describe the last search."""
 
     def __init__(self, engine: LMEngine, *, lam: float = DEFAULT_SPELL_LAMBDA, beam: int = DEFAULT_SPELL_BEAM,
@@ -155,8 +167,8 @@ class BeamSearch:
                  max_rounds: int | None = MAX_SPELL_SEARCH_ROUNDS):
         if beam < 1:
             raise InvalidArgumentError(f"beam must be >= 1, got {beam}")
-        if max_rounds is not None and max_rounds < 1:
-            raise InvalidArgumentError(f"max_rounds must be >= 1 or None, got {max_rounds}")
+        if max_rounds is not None and max_rounds < 0:
+            raise InvalidArgumentError(f"max_rounds must be >= 0 or None, got {max_rounds}")
         self.engine, self.lam, self.beam, self.prune_log10 = engine, float(lam), int(beam), prune_log10
         self.max_rounds = max_rounds
         self.rounds_used = 0
@@ -172,8 +184,9 @@ class BeamSearch:
         eng = self.engine
         b = _batch(eng, lattices, lengths)
         n = np.asarray(lengths, np.int64)
-        table = PairTable()
-        self._ask(table, *_seed_pairs(eng, b, n))
+        table = PairTable(lambda st: _context_rows(eng, st), eng.width)
+        if self.max_rounds != 0:
+            self._ask(table, *_seed_pairs(eng, b, n))
         run = _Pass(self, b, n, table)
         start = 0
         while True:
@@ -336,6 +349,10 @@ class _Pass:
         errs += [np.zeros(len(end) + len(fin))]
         all_states, all_words = np.concatenate(states), np.concatenate(words)
         log10, held = self.table.get(all_states, all_words)
+        if se.max_rounds == 0 and not held.all():  # eager: this step's round, now
+            miss = np.flatnonzero(~held)
+            se._ask(self.table, all_states[miss], all_words[miss])
+            log10, held = self.table.get(all_states, all_words)
         estimated = not held.all()
         if estimated:
             miss = np.flatnonzero(~held)
