@@ -174,9 +174,12 @@ class BeamSearch:
         self.rounds_used = 0
         self.capped = 0
 
-    def search(self, lattices: list[list[Arc]], lengths: list[int]) -> list[SearchResult]:
+    def search(self, lattices: list[list[Arc]], lengths: list[int], prefetch=None) -> list[SearchResult]:
         """The best path of each sentence (`lengths[s]` tokens, arcs `lattices[s]`;
-        a position no arc leaves makes the sentence unsolvable: an InvalidQueryError)."""
+        a position no arc leaves makes the sentence unsolvable: an InvalidQueryError).
+        `prefetch(paths) -> (states, words)`: pairs the caller will ask after the search
+        for these best paths (the confidences); each round after the first asks them
+        too, for the pass's best paths, so they are cached if the paths stand."""
         S = len(lattices)
         self.rounds_used = self.capped = 0
         if S == 0:
@@ -196,13 +199,19 @@ class BeamSearch:
             if self.max_rounds is not None and self.rounds_used >= self.max_rounds:
                 self.capped = int(len(np.unique(run.pending_sents)))
                 break
-            self._ask(table, *run.pending())
+            states, words = run.pending()
+            if prefetch is not None:
+                more = prefetch([r.arcs for r in run.results()])
+                states, words = np.concatenate([states, more[0]]), np.concatenate([words, more[1]])
+            self._ask(table, states, words)
             start = first_estimated
         return run.results()
 
     def _ask(self, table: PairTable, states: np.ndarray, words: np.ndarray) -> None:
         """One model round (none if the engine's cache holds every pair)."""
         if len(states):
+            keys = np.unique((np.asarray(states, np.int64) << 32) | np.asarray(words, np.int64))
+            states, words = keys >> 32, keys & 0xFFFFFFFF
             table.add(states, words, _scores(self.engine, states, words))
             self.rounds_used += 1
 
@@ -409,6 +418,30 @@ def rescore_spans(engine: LMEngine, lam: float, paths: list[tuple[Arc, ...]],
     error_log10; posterior = its share of 10**score among the span's variants (equal
     display texts summed). All variants of all spans cost one model round.
     """
+    states, words, owner, errs, var_index = rescore_pairs(engine, paths, spans)
+    log10 = _scores(engine, states, words)
+    total = np.zeros(len(var_index))
+    np.add.at(total, owner, log10)
+    total += lam * np.asarray(errs)
+    out: list[list[Variant]] = [[] for _ in spans]
+    by_span: dict[int, list[int]] = {}
+    for v, (i, _t) in enumerate(var_index):
+        by_span.setdefault(i, []).append(v)
+    for i, vs in by_span.items():
+        sc = total[vs]
+        p = 10.0 ** (sc - sc.max())
+        p /= p.sum()
+        mass: dict[str, float] = {}
+        for v, pv in zip(vs, p.tolist()):
+            mass[var_index[v][1]] = mass.get(var_index[v][1], 0.0) + pv
+        out[i] = sorted((Variant(t, m) for t, m in mass.items()), key=lambda x: -x.posterior)
+    return out
+
+
+def rescore_pairs(engine: LMEngine, paths: list[tuple[Arc, ...]],
+                  spans: list[tuple[int, int, list[tuple[str, tuple[Arc, ...]]]]]):
+    """The (state, word) pairs `rescore_spans` asks (states, words), the variant owning
+    each pair, each variant's error_log10 sum and (span, text) of each variant."""
     width = engine.width
     states, words, owner, errs = [], [], [], []
     var_index = []
@@ -431,20 +464,5 @@ def rescore_spans(engine: LMEngine, lam: float, paths: list[tuple[Arc, ...]],
                 owner.append(v)
                 ctx = (ctx + [w])[-width:] if width else []
             errs.append(sum(a.error_log10 for a in arcs))
-    log10 = _scores(engine, _intern_many(engine, states), np.asarray(words, np.int64))
-    total = np.zeros(len(var_index))
-    np.add.at(total, np.asarray(owner, np.int64), log10)
-    total += lam * np.asarray(errs)
-    out: list[list[Variant]] = [[] for _ in spans]
-    by_span: dict[int, list[int]] = {}
-    for v, (i, _t) in enumerate(var_index):
-        by_span.setdefault(i, []).append(v)
-    for i, vs in by_span.items():
-        sc = total[vs]
-        p = 10.0 ** (sc - sc.max())
-        p /= p.sum()
-        mass: dict[str, float] = {}
-        for v, pv in zip(vs, p.tolist()):
-            mass[var_index[v][1]] = mass.get(var_index[v][1], 0.0) + pv
-        out[i] = sorted((Variant(t, m) for t, m in mass.items()), key=lambda x: -x.posterior)
-    return out
+    return (_intern_many(engine, states), np.asarray(words, np.int64), np.asarray(owner, np.int64),
+            np.asarray(errs, np.float64), var_index)

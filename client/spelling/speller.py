@@ -6,8 +6,9 @@
 A text is one sentence of the search (<s> text </s>): tokenized (text.py), given its
 candidate lattice (lattice.py), and all texts of a call are searched together
 (search.py). Over a remote backend (a cluster) a call costs at most
-MAX_SPELL_SEARCH_ROUNDS + 1 model rounds (the search's, then one for the confidences),
-whatever the length or number of its texts; over an in-process model (`max_rounds`
+MAX_SPELL_SEARCH_ROUNDS + 1 model rounds (the search's, then one for the confidences,
+which the search's later rounds ask ahead for their best paths: when the path stands,
+the confidences cost no round), whatever the length or number of its texts; over an in-process model (`max_rounds`
 "auto" -> 0) the search asks a round at each step that needs one, which costs less CPU
 there (a round is a function call; the few-round search redoes steps). The
 corrected text is the input with each changed span replaced; every other character
@@ -31,10 +32,12 @@ import os
 import re
 import threading
 
+import numpy as np
+
 from client.beam import as_client
 from client.spelling.engine import ArrayLMEngine
 from client.spelling.lattice import CandidateGenerator
-from client.spelling.search import BeamSearch, rescore_spans
+from client.spelling.search import BeamSearch, rescore_pairs, rescore_spans
 from client.spelling.text import tokenize
 from client.spelling.types import MERGE, ORIGINAL, Alternative, Arc, Change, Correction, Token
 from ngram.backend import LocalBackend
@@ -106,17 +109,30 @@ class Speller:
         engine.trim()  # bounds the states a long-running speller holds
         search = BeamSearch(engine, lam=self.lam, beam=self.beam, prune_log10=self.prune_log10,
                             max_rounds=self.max_rounds)
-        found = search.search(lattices, [len(tokens[i]) for i in todo])
+
+        def changed_spans(paths):
+            """The changed spans of every text's path, for rescore_spans."""
+            spans, where = [], []
+            for j, i in enumerate(todo):
+                for k, arc in enumerate(paths[j]):
+                    start, end = tokens[i][arc.first].start, tokens[i][arc.last - 1].end
+                    if " ".join(arc.words) != texts[i][start:end]:
+                        spans.append((j, k, _variants(arc, lattices[j], texts[i], start, end)))
+                        where.append((j, start, end, " ".join(arc.words)))
+            return spans, where
+
+        def prefetch(paths):  # the confidences' pairs, asked with the search's later rounds
+            spans, _ = changed_spans(paths)
+            if not spans:
+                return np.zeros(0, np.int64), np.zeros(0, np.int64)
+            return rescore_pairs(engine, paths, spans)[:2]
+
+        found = search.search(lattices, [len(tokens[i]) for i in todo], prefetch=prefetch)
         engine.capped_sentences += search.capped
         paths = [r.arcs for r in found]
-        # the changed spans of every text, rescored together in one round
-        spans, where = [], []
-        for j, i in enumerate(todo):
-            for k, arc in enumerate(paths[j]):
-                start, end = tokens[i][arc.first].start, tokens[i][arc.last - 1].end
-                if " ".join(arc.words) != texts[i][start:end]:
-                    spans.append((j, k, _variants(arc, lattices[j], texts[i], start, end)))
-                    where.append((j, start, end, " ".join(arc.words)))
+        # the changed spans of every text, rescored together (in one round, or none when
+        # the search's last round asked their pairs)
+        spans, where = changed_spans(paths)
         posteriors = rescore_spans(engine, self.lam, paths, spans) if spans else []
         changes: dict[int, list[Change]] = {}
         for (j, start, end, replacement), variants in zip(where, posteriors):
