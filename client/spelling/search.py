@@ -187,7 +187,7 @@ class BeamSearch:
         eng = self.engine
         b = _batch(eng, lattices, lengths)
         n = np.asarray(lengths, np.int64)
-        table = PairTable(lambda st: _context_rows(eng, st), eng.width)
+        table = PairTable(lambda st: _context_rows(eng, st), eng.width, estimates=self.max_rounds != 0)
         if self.max_rounds != 0:
             self._ask(table, *_seed_pairs(eng, b, n))
         run = _Pass(self, b, n, table)
@@ -357,10 +357,11 @@ class _Pass:
         words += [np.full(len(end) + len(fin), EOS_ID, np.int64)]
         errs += [np.zeros(len(end) + len(fin))]
         all_states, all_words = np.concatenate(states), np.concatenate(words)
-        log10, held = self.table.get(all_states, all_words)
-        if se.max_rounds == 0 and not held.all():  # eager: this step's round, now
-            miss = np.flatnonzero(~held)
-            se._ask(self.table, all_states[miss], all_words[miss])
+        if se.max_rounds == 0:  # eager: this step's round, now (the engine's cache answers the rest)
+            rounds = eng.rounds
+            log10, held = _scores(eng, all_states, all_words), np.ones(len(all_words), bool)
+            se.rounds_used += eng.rounds - rounds
+        else:
             log10, held = self.table.get(all_states, all_words)
         estimated = not held.all()
         if estimated:

@@ -50,10 +50,11 @@ def _find(keys: np.ndarray, vals: np.ndarray, want: np.ndarray) -> tuple[np.ndar
 
 class PairTable:
     """`context_rows(states) -> (rows int[N, W] left-aligned, lens int[N])` names the
-    contexts of states (the engine's)."""
+    contexts of states (the engine's). `estimates=False`: no estimates are kept (a
+    missing pair scores UNSEEN_WORD_ESTIMATE)."""
 
-    def __init__(self, context_rows, width: int):
-        self.context_rows, self.width = context_rows, int(width)
+    def __init__(self, context_rows, width: int, estimates: bool = True):
+        self.context_rows, self.width, self.estimates = context_rows, int(width), estimates
         self.keys = np.zeros(0, np.int64)
         self.vals = np.zeros(0)
         self.states = np.zeros(0, np.int64)
@@ -70,6 +71,8 @@ class PairTable:
         allv = np.concatenate([self.vals, np.asarray(log10, np.float64)])
         self.keys, first = np.unique(allk, return_index=True)
         self.vals = allv[first]
+        if not self.estimates:  # an eager search asks before it looks: no estimate is used
+            return
         st = self.keys >> _WORD_BITS
         w = self.keys & ((1 << _WORD_BITS) - 1)
         self.est = {0: _best_per_key(w, self.vals)}
