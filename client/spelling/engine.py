@@ -54,6 +54,7 @@ class ArrayLMEngine(LMEngine):
         self._hashed = True
         self._n_states = 0
         self._slot: dict[int, int] = {}
+        self._next_memo: dict[int, int] = {}  # (state << 32 | word) -> next state
         self._c_log10 = np.zeros(1024)
         self._c_next = np.zeros(1024, np.int64)
         self._c_state = np.zeros(1024, np.int64)
@@ -97,10 +98,23 @@ class ArrayLMEngine(LMEngine):
         return self._rows[states].astype(np.int64), self._lens[states].astype(np.int64)
 
     def next_states(self, states, words) -> np.ndarray:
-        """The state after each (state, word), without the model."""
+        """The state after each (state, word), without the model. Pairs named before come
+        from a dict (the few-round search names the same pairs in every pass)."""
         states = np.asarray(states, np.int64)
         if not self.width:
             return np.zeros(len(states), np.int64)
+        words = np.asarray(words, np.int64)
+        keys = ((states << _WORD_BITS) | words).tolist()
+        got = np.fromiter(map(self._next_memo.get, keys, repeat(-1)), np.int64, len(keys))
+        miss = np.flatnonzero(got < 0)
+        if len(miss):
+            got[miss] = self._name_next(states[miss], words[miss])
+            if len(self._next_memo) > self.cache_pairs:
+                self._next_memo.clear()
+            self._next_memo.update(zip([keys[i] for i in miss.tolist()], got[miss].tolist()))
+        return got
+
+    def _name_next(self, states: np.ndarray, words: np.ndarray) -> np.ndarray:
         rows = self._rows[states].copy()
         lens = self._lens[states]
         w = np.asarray(words, np.int32)
