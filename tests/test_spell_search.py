@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from client.beam import LMEngine
 from client.client import Client
 from client.spelling.engine import ArrayLMEngine
-from client.spelling.search import BeamSearch, rescore_spans
+from client.spelling.rescore import rescore_spans
+from client.spelling.search import BeamSearch
 from client.spelling.types import EDIT, MERGE, ORIGINAL, SPLIT, Arc
 from cluster_harness import small_model
 from ngram.arpa import import_arpa

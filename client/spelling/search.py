@@ -1,4 +1,5 @@
-"""Beam search over the candidate lattices of a batch of sentences, on one LMEngine.
+"""Beam search over the candidate lattices of a batch of sentences, on one LMEngine, in
+a few model rounds.
 
 A hypothesis stands at a token position with an LM state (client.beam: its last order-1
 words) and a score
@@ -6,26 +7,31 @@ words) and a score
     log10 P_LM(words so far) + lam * sum of its arcs' error_log10
 
 (`error_log10` is log10 P(typed | intended); on ORIGINAL arcs, the keep-the-original
-prior). A step takes every live hypothesis of every sentence
-that stands at position p, extends it by every arc starting at p (an arc ends at p+1, or
-p+2 for a merge), and asks the model ONE round (`LMEngine.extend`) for all those (state,
-word) pairs of all sentences. The state after a word is the context plus that word,
-named client-side (`engine.next_states`, `intern`), so the same round also holds a split
-arc's second word, the words of the positions that follow with a single one-word arc (no
-choice to make there: punctuation, numbers, other scripts), and log10 p(</s> | state) of
-extensions that land on their sentence's end. So a batch costs at most (longest
-sentence in tokens) rounds, one per position where some hypothesis has a choice,
-whatever the number of sentences or hypotheses.
+prior). Step p takes every live hypothesis of every sentence at position p and extends
+it by every arc starting at p (an arc ends at p+1, or p+2 for a merge), scoring every
+(state, word) pair: the word, a split arc's second word, the words of following
+positions with a single one-word arc (no choice there), and </s> where an extension
+lands on its sentence's end (states are named client-side: `engine.next_states`).
+Before a position is extended its hypotheses are recombined (Viterbi: of those with the
+same LM state only the best survives, exact, as the future depends only on the state)
+and pruned to `beam` per sentence and to those within `prune_log10` of the sentence's
+best. With an unbounded beam the search is exhaustive (tests/test_spell_search.py checks
+it against enumerating every path).
 
-Before a position is extended, its hypotheses are recombined (Viterbi: of those with the
-same LM state only the best survives, which is exact, as the future of a hypothesis
-depends only on its state) and pruned to `beam` per sentence and to those within
-`prune_log10` of the sentence's best there. With an unbounded beam the search is
-exhaustive (tests/test_spell_search.py checks it against enumerating every path).
+Rounds. The steps run locally over a PairTable (search_table.py) of the answers held:
+a seed round asks every arc's words in the context of each sentence's typed words; a
+pass runs all steps, scoring a pair not held by an estimate and noting it pending; if
+none was pending the result is exactly the step-by-step search's, else one round asks
+them all (and `prefetch`'s pairs) and the next pass redoes the steps from the first
+that used an estimate (those before it are kept). Each round makes that step exact, so
+`max_rounds=None` ends exact in at most positions + 1 rounds (2-3 in practice);
+`max_rounds` (MAX_SPELL_SEARCH_ROUNDS) caps it, and a batch still pending then takes
+the last pass's best path (`capped` counts those sentences). `max_rounds=0` is the
+eager search: each step asks its missing pairs at once (one round per position with a
+choice; cheaper on an in-process model, where a round is a call).
 
 Everything per step is whole-array numpy (with engine.ArrayLMEngine; a plain LMEngine
-interns next states one by one); Python loops over items run only in `rescore_spans`,
-over the few changed spans.
+interns next states one by one). The confidences of changes: rescore.py.
 """
 from __future__ import annotations
 
@@ -39,7 +45,7 @@ from client.spelling.types import ORIGINAL, Arc
 from ngram.errors import InvalidArgumentError, InvalidQueryError
 from ngram.limits import (DEFAULT_SPELL_BEAM, DEFAULT_SPELL_LAMBDA, DEFAULT_SPELL_PRUNE_LOG10,
                           MAX_SPELL_SEARCH_ROUNDS)
-from ngram.vocab import BOS_ID, EOS_ID
+from ngram.vocab import EOS_ID
 
 
 @dataclass(frozen=True)
@@ -399,71 +405,3 @@ class _Pass:
                 h = int(parent[h])
             out.append(SearchResult(tuple(reversed(path)), float(self.best_score[s])))
         return out
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One way to cover a span of a sentence's best path: its display text and posterior."""
-    text: str
-    posterior: float
-
-
-def rescore_spans(engine: LMEngine, lam: float, paths: list[tuple[Arc, ...]],
-                  spans: list[tuple[int, int, list[tuple[str, tuple[Arc, ...]]]]]) -> list[list[Variant]]:
-    """Posteriors of the ways to cover spans of best paths, the rest of each path fixed.
-
-    `spans[i] = (sentence, index of the span's first arc in its path (a span is one arc of
-    the path), variants)`, each variant a display text and the arcs covering the span.
-    A variant's score is its LM score with the rest of the path unchanged (its words,
-    the order-1 words after them, and </s> if they reach the end) plus lam times its
-    error_log10; posterior = its share of 10**score among the span's variants (equal
-    display texts summed). All variants of all spans cost one model round.
-    """
-    states, words, owner, errs, var_index = rescore_pairs(engine, paths, spans)
-    log10 = _scores(engine, states, words)
-    total = np.zeros(len(var_index))
-    np.add.at(total, owner, log10)
-    total += lam * np.asarray(errs)
-    out: list[list[Variant]] = [[] for _ in spans]
-    by_span: dict[int, list[int]] = {}
-    for v, (i, _t) in enumerate(var_index):
-        by_span.setdefault(i, []).append(v)
-    for i, vs in by_span.items():
-        sc = total[vs]
-        p = 10.0 ** (sc - sc.max())
-        p /= p.sum()
-        mass: dict[str, float] = {}
-        for v, pv in zip(vs, p.tolist()):
-            mass[var_index[v][1]] = mass.get(var_index[v][1], 0.0) + pv
-        out[i] = sorted((Variant(t, m) for t, m in mass.items()), key=lambda x: -x.posterior)
-    return out
-
-
-def rescore_pairs(engine: LMEngine, paths: list[tuple[Arc, ...]],
-                  spans: list[tuple[int, int, list[tuple[str, tuple[Arc, ...]]]]]):
-    """The (state, word) pairs `rescore_spans` asks (states, words), the variant owning
-    each pair, each variant's error_log10 sum and (span, text) of each variant."""
-    width = engine.width
-    states, words, owner, errs = [], [], [], []
-    var_index = []
-    for i, (s, k, variants) in enumerate(spans):
-        path = paths[s]
-        before = [w for a in path[:k] for w in a.lm_words]
-        after = [w for a in path[k + 1:] for w in a.lm_words][:width]
-        reaches_end = sum(len(a.lm_words) for a in path[k + 1:]) <= width
-        ids_before = [BOS_ID] + engine.word_ids(before).tolist() if before else [BOS_ID]
-        ids_after = engine.word_ids(after).tolist()
-        for text, arcs in variants:
-            v = len(var_index)
-            var_index.append((i, text))
-            ctx = ids_before[-width:] if width else []
-            mine = [w for a in arcs for w in a.lm_words]
-            seq = engine.word_ids(mine).tolist() + ids_after + ([EOS_ID] if reaches_end else [])
-            for w in seq:
-                states.append(tuple(ctx))
-                words.append(w)
-                owner.append(v)
-                ctx = (ctx + [w])[-width:] if width else []
-            errs.append(sum(a.error_log10 for a in arcs))
-    return (_intern_many(engine, states), np.asarray(words, np.int64), np.asarray(owner, np.int64),
-            np.asarray(errs, np.float64), var_index)

@@ -16,7 +16,7 @@ corrected text is the input with each changed span replaced; every other charact
 
 Confidence of a change: the posterior of its replacement among every candidate for the
 same span (the original included), the rest of the sentence fixed to the best path, from
-the full LM score plus lam * log10 P(typed | intended) (search.rescore_spans). The
+the full LM score plus lam * log10 P(typed | intended) (rescore.rescore_spans). The
 alternatives are the next candidates by that posterior.
 
 Bad input: a text that is no str, holds a lone surrogate (not UTF-8 text), is longer
@@ -37,7 +37,8 @@ import numpy as np
 from client.beam import as_client
 from client.spelling.engine import ArrayLMEngine
 from client.spelling.lattice import CandidateGenerator
-from client.spelling.search import BeamSearch, rescore_pairs, rescore_spans
+from client.spelling.rescore import rescore_pairs, rescore_spans
+from client.spelling.search import BeamSearch
 from client.spelling.text import tokenize
 from client.spelling.types import MERGE, ORIGINAL, Alternative, Arc, Change, Correction, Token
 from ngram.backend import LocalBackend
