@@ -245,8 +245,25 @@ def _seed_pairs(eng: LMEngine, b: _Batch, n: np.ndarray) -> tuple[np.ndarray, np
         states.append(st)
         words.append(b.w1[arc])
         split = np.flatnonzero(b.w2[arc] >= 0)
-        states.append(_next_states(eng, st[split], b.w1[arc[split]]))
+        cur = _next_states(eng, st, b.w1[arc])
+        states.append(cur[split])
         words.append(b.w2[arc[split]])
+        cur[split] = _next_states(eng, cur[split], b.w2[arc[split]])
+        # on through the positions without a choice after each arc, and </s> at the end,
+        # as the step will ask them
+        asent, q = s[rep], b.last[arc].copy()
+        while True:
+            m = np.flatnonzero((q < n[asent]) & (b.single[asent, np.minimum(q, b.lo.shape[1] - 1)] >= 0))
+            if len(m) == 0:
+                break
+            only = b.single[asent[m], q[m]]
+            states.append(cur[m])
+            words.append(b.w1[only])
+            cur[m] = _next_states(eng, cur[m], b.w1[only])
+            q[m] += 1
+        end = np.flatnonzero(q == n[asent])
+        states.append(cur[end])
+        words.append(np.full(len(end), EOS_ID, np.int64))
         walk = b.walk[s, p]
         nxt = _next_states(eng, state[s], b.w1[walk])
         two = np.flatnonzero(b.w2[walk] >= 0)
