@@ -7,7 +7,9 @@ rounds per request, and the latency of one 20-word request through a local clust
 Sentences: en-train lines of exactly 20 words from line 700,000 on, corrupted by
 client/spelling/noise.py (seed 5). Batched throughput uses batches of 64; single
 requests use sentences the batches did not see (cold lattice and LM caches for their
-words). Results: bench/results/spell_search.json. The accuracy comparison with other
+words). Locally the Speller asks a round per step (its default for an in-process
+model); `single_few_rounds` is the same requests with the few-round search a cluster
+gets (max_rounds=MAX_SPELL_SEARCH_ROUNDS). Results: bench/results/spell_search.json. The accuracy comparison with other
 correctors is bench/bench_spell.py's.
 """
 from __future__ import annotations
@@ -26,7 +28,7 @@ from client.spelling.noise import corrupt_lines
 from client.spelling.speller import Speller
 from ngram.atomic import write_text_atomic
 from ngram.compressed_io import open_input
-from ngram.limits import DEFAULT_SPELL_BEAM, DEFAULT_SPELL_LAMBDA
+from ngram.limits import DEFAULT_SPELL_BEAM, DEFAULT_SPELL_LAMBDA, MAX_SPELL_SEARCH_ROUNDS
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "en-train.txt.zst"
@@ -49,6 +51,7 @@ def sentences(n: int, skip: int = 700_000, words: int = 20) -> list[str]:
 
 def singles(sp: Speller, texts: list[str]) -> dict:
     lat, rounds = [], []
+    capped0 = sp.engine.capped_sentences
     for t in texts:
         r = sp.engine.rounds
         t0 = time.perf_counter()
@@ -59,7 +62,8 @@ def singles(sp: Speller, texts: list[str]) -> dict:
     return {"requests": len(texts), "p50_ms": round(float(np.percentile(ms, 50)), 1),
             "p90_ms": round(float(np.percentile(ms, 90)), 1), "p99_ms": round(float(np.percentile(ms, 99)), 1),
             "sentences_per_s": round(len(texts) / float(np.sum(lat)), 1),
-            "rounds_mean": round(float(np.mean(rounds)), 2), "rounds_max": int(max(rounds))}
+            "rounds_mean": round(float(np.mean(rounds)), 2), "rounds_max": int(max(rounds)),
+            "capped_requests": sp.engine.capped_sentences - capped0}
 
 
 def local(model: str, texts: list[str]) -> dict:
@@ -67,18 +71,27 @@ def local(model: str, texts: list[str]) -> dict:
     with Speller(model) as sp:
         sp.correct(batched[:BATCH])  # warm: kernels, candidate index
         eng = sp.engine
-        r0, p0 = eng.rounds, eng.pairs_asked
+        r0, p0, c0 = eng.rounds, eng.pairs_asked, eng.capped_sentences
+        cpu0 = time.process_time()
         t0 = time.perf_counter()
         n = 0
         for i in range(BATCH, len(batched), BATCH):
             sp.correct(batched[i:i + BATCH])
             n += len(batched[i:i + BATCH])
         dt = time.perf_counter() - t0
+        cpu = time.process_time() - cpu0
         batches = (len(batched) - BATCH + BATCH - 1) // BATCH
-        return {"batched": {"sentences": n, "batch": BATCH, "sentences_per_s": round(n / dt, 1),
-                            "rounds_per_batch": round((eng.rounds - r0) / batches, 2),
-                            "pairs_asked_per_sentence": round((eng.pairs_asked - p0) / n, 1)},
-                "single": singles(sp, single)}
+        batched_stats = {"sentences": n, "batch": BATCH, "sentences_per_s": round(n / dt, 1),
+                         "sentences_per_cpu_s": round(n / cpu, 1),
+                         "capped_sentences": eng.capped_sentences - c0,
+                         "rounds_per_batch": round((eng.rounds - r0) / batches, 2),
+                         "pairs_asked_per_sentence": round((eng.pairs_asked - p0) / n, 1)}
+        single_stats = singles(sp, single)
+    with Speller(model, max_rounds=MAX_SPELL_SEARCH_ROUNDS) as few:  # as over a cluster, on the local model
+        few.correct(batched[:BATCH])
+        few_stats = singles(few, single)
+    return {"batched": batched_stats,
+            "single": single_stats, "single_few_rounds": few_stats}
 
 
 def cluster(model: str, texts: list[str]) -> dict:

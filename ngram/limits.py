@@ -85,6 +85,7 @@ MAX_SPELL_BATCH_TEXTS = 1_000        # texts of one correct() call
 DEFAULT_SPELL_BEAM = 8               # hypotheses per sentence kept at each token position (bench/tune_spell.py)
 DEFAULT_SPELL_LAMBDA = 1.25          # weight of log10 P(typed | intended) against the LM's log10 (bench/tune_spell.py)
 DEFAULT_SPELL_PRUNE_LOG10 = 8.0      # hypotheses further below their sentence's best are dropped
+MAX_SPELL_SEARCH_ROUNDS = 3          # model rounds one spelling search may ask (then estimates decide: search.py)
 DEFAULT_SPELL_ALTERNATIVES = 3       # alternatives listed per change
 # the service (`ngram spell serve`: client/spelling/service.py, http.py); a request holds at
 # most MAX_SPELL_BATCH_TEXTS texts of at most MAX_SPELL_TEXT_CHARS characters each

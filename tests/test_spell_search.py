@@ -14,11 +14,13 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from client.beam import LMEngine
 from client.client import Client
 from client.spelling.engine import ArrayLMEngine
-from client.spelling.search import BeamSearch, rescore_spans
+from client.spelling.rescore import rescore_spans
+from client.spelling.search import BeamSearch
 from client.spelling.types import EDIT, MERGE, ORIGINAL, SPLIT, Arc
 from cluster_harness import small_model
 from ngram.arpa import import_arpa
 from ngram.errors import InvalidQueryError
+from ngram.limits import MAX_SPELL_SEARCH_ROUNDS
 from ngram.vocab import BOS_ID, EOS_ID
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
@@ -101,7 +103,7 @@ def test_best_path_equals_exhaustive_search(client, data, lam, engine_class):
     words = _common_words(client)
     batch = data.draw(st.lists(lattices(words), min_size=1, max_size=4))
     engine = engine_class(client)
-    got = BeamSearch(engine, lam=lam, beam=10_000, prune_log10=None).search(
+    got = BeamSearch(engine, lam=lam, beam=10_000, prune_log10=None, max_rounds=None).search(
         [a for _, a in batch], [n for n, _ in batch])
     for (n, arcs), res in zip(batch, got):
         scores = [_path_score(client, path, lam, engine.float32) for path in _all_paths(arcs, n)]
@@ -145,7 +147,7 @@ def test_rounds_per_batch_are_the_positions_not_the_hypotheses(client, batch_siz
         lat.append(arcs)
     engine = ArrayLMEngine(client)
     res = BeamSearch(engine, beam=16).search(lat, [n_tokens] * batch_size)
-    assert engine.rounds == n_tokens  # one per position, </s> asked with the last words
+    assert engine.rounds <= MAX_SPELL_SEARCH_ROUNDS  # not one per position
     assert all(r.arcs[-1].last == n_tokens for r in res)
     # confidence rescoring: one more round for every span of every sentence
     spans = []
@@ -223,8 +225,8 @@ def test_positions_without_a_choice_cost_no_round(client):
                     arcs.append(Arc(p, p + 2, ("m",), (words[p + 9],), -3.0, MERGE, 1))
         lat.append(arcs)
     engine = ArrayLMEngine(client)
-    got = BeamSearch(engine, lam=1.25, beam=10_000, prune_log10=None).search(lat, [n_tokens] * 2)
-    assert engine.rounds == n_tokens - len(single)
+    got = BeamSearch(engine, lam=1.25, beam=10_000, prune_log10=None, max_rounds=None).search(lat, [n_tokens] * 2)
+    assert engine.rounds <= n_tokens - len(single) + 1  # the seed round, then at most one per position with a choice
     for arcs, r in zip(lat, got):  # still the exhaustive best
         best = max(_path_score(client, path, 1.25, engine.float32) for path in _all_paths(arcs, n_tokens))
         assert r.score == pytest.approx(best, abs=1e-9)
@@ -254,3 +256,43 @@ def test_state_hash_collisions_fall_back_to_exact_keys(client, monkeypatch):
         assert [fast.context(int(x)) for x in nf] == [base.context(int(x)) for x in nb]
         sf, sb = nf, nb
     assert not fast._hashed
+
+
+def _long_lattices(client, n_sentences: int, n_tokens: int, seed: int) -> list[list[Arc]]:
+    words = _common_words(client)
+    rng = np.random.default_rng(seed)
+    lat = []
+    for _ in range(n_sentences):
+        arcs = []
+        for p in range(n_tokens):
+            chosen = rng.choice(len(words) - 1, 5, replace=False)
+            arcs.append(Arc(p, p + 1, ("x",), (words[chosen[0]],), -0.2, ORIGINAL))
+            arcs += [Arc(p, p + 1, (words[i],), (words[i],), float(rng.uniform(-3, -0.5)), EDIT, 1)
+                     for i in chosen[1:]]
+            if rng.random() < 0.3:
+                arcs.append(Arc(p, p + 1, ("a", "b"), (words[chosen[1]], words[chosen[2]]), -2.5, SPLIT, 1))
+            if p + 1 < n_tokens and rng.random() < 0.3:
+                arcs.append(Arc(p, p + 2, ("m",), (words[chosen[3]],), -2.5, MERGE, 1))
+        lat.append(arcs)
+    return lat
+
+
+@pytest.mark.parametrize("n_tokens", [20, 80])
+def test_rounds_per_request_are_bounded_whatever_its_length(client, n_tokens):
+    """One request (one sentence) costs at most MAX_SPELL_SEARCH_ROUNDS rounds at any
+    length; when the cap did not decide (`capped == 0`) the result is the uncapped
+    search's, which is exact (the per-position beam search)."""
+    for seed in range(3):
+        lat = _long_lattices(client, 1, n_tokens, seed)
+        capped_engine, free_engine = ArrayLMEngine(client), ArrayLMEngine(client)
+        capped = BeamSearch(capped_engine, beam=8)
+        got = capped.search(lat, [n_tokens])
+        assert capped_engine.rounds <= MAX_SPELL_SEARCH_ROUNDS
+        assert capped.rounds_used == capped_engine.rounds
+        free = BeamSearch(free_engine, beam=8, max_rounds=None)
+        want = free.search(lat, [n_tokens])
+        assert free.capped == 0
+        if capped.capped == 0:
+            assert got == want
+        assert got[0].arcs[-1].last == n_tokens
+

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from client.spelling.speller import Speller, apply_changes
 from client.spelling.text import tokenize
 from cluster_harness import Cluster, corpus_text, small_model
+from ngram.limits import MAX_SPELL_SEARCH_ROUNDS
 from ngram.arpa import import_arpa
 from ngram.errors import InvalidQueryError
 from ngram.limits import MAX_SPELL_BATCH_TEXTS, MAX_SPELL_TEXT_CHARS, MAX_SPELL_TOKENS
@@ -163,15 +164,39 @@ def test_batched_equals_one_by_one(model):
 
 
 def test_remote_cluster_equals_local(model, tmp_path):
+    """Over a real cluster: the uncapped few-round search equals the local per-step one;
+    with the cap, every request costs at most MAX_SPELL_SEARCH_ROUNDS + 1 rounds (RPCs
+    per shard) and equals the local answer unless the cap decided (`capped_sentences`)."""
     texts = [_typo(s) for s in SENTENCES[40:60]]
     cluster = Cluster(model, tmp_path).start()
     try:
-        with Speller(cluster.path) as remote, Speller(model) as local:
-            got = remote.correct(texts)
-            assert got == local.correct(texts)
-            assert remote.engine.rounds <= max(len(tokenize(t)) for t in texts) + 1
+        with Speller(cluster.path, max_rounds=None) as exact, Speller(cluster.path) as remote, \
+                Speller(model) as local:
+            assert local.max_rounds == 0 and remote.max_rounds == MAX_SPELL_SEARCH_ROUNDS
+            want = local.correct(texts)
+            assert exact.correct(texts) == want
+            decided_by_cap = 0
+            for t, w in zip(texts, want):
+                rounds, capped = remote.engine.rounds, remote.engine.capped_sentences
+                got = remote.correct_one(t)
+                assert remote.engine.rounds - rounds <= MAX_SPELL_SEARCH_ROUNDS + 1
+                if remote.engine.capped_sentences == capped:
+                    assert got == w
+                else:
+                    decided_by_cap += 1
+            assert decided_by_cap <= len(texts) // 2
     finally:
         cluster.stop()
+
+
+def test_a_long_text_costs_a_few_rounds_whatever_its_length(model):
+    """Regression: the search asked one round per token position (~16 for 20 words)."""
+    text = " ".join(_typo(s) for s in SENTENCES[60:70])
+    assert len(tokenize(text)) > 60
+    with Speller(model, max_rounds=MAX_SPELL_SEARCH_ROUNDS) as sp:
+        before = sp.engine.rounds
+        sp.correct_one(text)
+        assert sp.engine.rounds - before <= MAX_SPELL_SEARCH_ROUNDS + 1
 
 
 def test_backoff_model_corrects_and_keeps_spans(arpa_speller):

@@ -44,6 +44,7 @@ class ArrayLMEngine(LMEngine):
     def __init__(self, lm, *, cache_pairs: int = DECODER_LM_CACHE_PAIRS, float32: bool | None = None):
         client = as_client(lm)
         self._start_afresh(max(int(client.order) - 1, 1))
+        self.capped_sentences = 0  # sentences a search decided with estimates left (search.py; the Speller counts)
         super().__init__(client, cache_pairs=cache_pairs, float32=float32)  # interns NULL_STATE, START_STATE
 
     def _start_afresh(self, W: int) -> None:
@@ -53,6 +54,7 @@ class ArrayLMEngine(LMEngine):
         self._hashed = True
         self._n_states = 0
         self._slot: dict[int, int] = {}
+        self._next_memo: dict[int, int] = {}  # (state << 32 | word) -> next state
         self._c_log10 = np.zeros(1024)
         self._c_next = np.zeros(1024, np.int64)
         self._c_state = np.zeros(1024, np.int64)
@@ -90,11 +92,29 @@ class ArrayLMEngine(LMEngine):
     def context(self, state: int) -> tuple[int, ...]:
         return tuple(self._rows[state, :self._lens[state]].tolist()) if self.width else ()
 
+    def context_rows(self, states) -> tuple[np.ndarray, np.ndarray]:
+        """The contexts of states: left-aligned word-id rows (-1 past the end), lengths."""
+        states = np.asarray(states, np.int64)
+        return self._rows[states].astype(np.int64), self._lens[states].astype(np.int64)
+
     def next_states(self, states, words) -> np.ndarray:
-        """The state after each (state, word), without the model."""
+        """The state after each (state, word), without the model. Pairs named before come
+        from a dict (the few-round search names the same pairs in every pass)."""
         states = np.asarray(states, np.int64)
         if not self.width:
             return np.zeros(len(states), np.int64)
+        words = np.asarray(words, np.int64)
+        keys = ((states << _WORD_BITS) | words).tolist()
+        got = np.fromiter(map(self._next_memo.get, keys, repeat(-1)), np.int64, len(keys))
+        miss = np.flatnonzero(got < 0)
+        if len(miss):
+            got[miss] = self._name_next(states[miss], words[miss])
+            if len(self._next_memo) > self.cache_pairs:
+                self._next_memo.clear()
+            self._next_memo.update(zip([keys[i] for i in miss.tolist()], got[miss].tolist()))
+        return got
+
+    def _name_next(self, states: np.ndarray, words: np.ndarray) -> np.ndarray:
         rows = self._rows[states].copy()
         lens = self._lens[states]
         w = np.asarray(words, np.int32)

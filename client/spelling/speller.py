@@ -5,13 +5,18 @@
 
 A text is one sentence of the search (<s> text </s>): tokenized (text.py), given its
 candidate lattice (lattice.py), and all texts of a call are searched together
-(search.py), so a call costs at most (tokens of its longest text + 1) model rounds. The
+(search.py). Over a remote backend (a cluster) a call costs at most
+MAX_SPELL_SEARCH_ROUNDS + 1 model rounds (the search's, then one for the confidences,
+which the search's later rounds ask ahead for their best paths: when the path stands,
+the confidences cost no round), whatever the length or number of its texts; over an in-process model (`max_rounds`
+"auto" -> 0) the search asks a round at each step that needs one, which costs less CPU
+there (a round is a function call; the few-round search redoes steps). The
 corrected text is the input with each changed span replaced; every other character
 (whitespace included) is kept as it was.
 
 Confidence of a change: the posterior of its replacement among every candidate for the
 same span (the original included), the rest of the sentence fixed to the best path, from
-the full LM score plus lam * log10 P(typed | intended) (search.rescore_spans). The
+the full LM score plus lam * log10 P(typed | intended) (rescore.rescore_spans). The
 alternatives are the next candidates by that posterior.
 
 Bad input: a text that is no str, holds a lone surrogate (not UTF-8 text), is longer
@@ -27,15 +32,20 @@ import os
 import re
 import threading
 
+import numpy as np
+
 from client.beam import as_client
 from client.spelling.engine import ArrayLMEngine
 from client.spelling.lattice import CandidateGenerator
-from client.spelling.search import BeamSearch, rescore_spans
+from client.spelling.rescore import rescore_pairs, rescore_spans
+from client.spelling.search import BeamSearch
 from client.spelling.text import tokenize
 from client.spelling.types import MERGE, ORIGINAL, Alternative, Arc, Change, Correction, Token
+from ngram.backend import LocalBackend
 from ngram.errors import InvalidQueryError
 from ngram.limits import (DEFAULT_SPELL_ALTERNATIVES, DEFAULT_SPELL_BEAM, DEFAULT_SPELL_LAMBDA,
-                          DEFAULT_SPELL_PRUNE_LOG10, MAX_SPELL_BATCH_TEXTS, MAX_SPELL_TEXT_CHARS, MAX_SPELL_TOKENS)
+                          DEFAULT_SPELL_PRUNE_LOG10, MAX_SPELL_BATCH_TEXTS, MAX_SPELL_SEARCH_ROUNDS,
+                          MAX_SPELL_TEXT_CHARS, MAX_SPELL_TOKENS)
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_RESCORED_VARIANTS = 32  # candidates of one changed span whose posterior is computed (best error first)
@@ -50,13 +60,17 @@ class Speller:
 
     def __init__(self, lm, *, lam: float = DEFAULT_SPELL_LAMBDA, beam: int = DEFAULT_SPELL_BEAM,
                  prune_log10: float | None = DEFAULT_SPELL_PRUNE_LOG10,
-                 alternatives: int = DEFAULT_SPELL_ALTERNATIVES, generator=None, **generator_options):
+                 alternatives: int = DEFAULT_SPELL_ALTERNATIVES, max_rounds: int | None | str = "auto",
+                 generator=None, **generator_options):
         self._owns_client = isinstance(lm, (str, os.PathLike))  # a Client or backend passed in stays open
         self.client = as_client(lm)
         try:
             self.lam, self.beam, self.prune_log10 = float(lam), int(beam), prune_log10
             self.alternatives = int(alternatives)
-            BeamSearch(None, lam=lam, beam=beam, prune_log10=prune_log10)  # checks the settings
+            if max_rounds == "auto":  # a round of an in-process model is a call: take one per step
+                max_rounds = 0 if isinstance(self.client.backend, LocalBackend) else MAX_SPELL_SEARCH_ROUNDS
+            self.max_rounds = max_rounds
+            BeamSearch(None, lam=lam, beam=beam, prune_log10=prune_log10, max_rounds=max_rounds)  # checks them
             if generator is None:
                 generator = CandidateGenerator(self.client.backend, **generator_options)
             self.generator = generator
@@ -94,17 +108,32 @@ class Speller:
                     zip(todo, self.generator.arcs_batch([tokens[i] for i in todo]))]
         engine = self.engine
         engine.trim()  # bounds the states a long-running speller holds
-        found = BeamSearch(engine, lam=self.lam, beam=self.beam, prune_log10=self.prune_log10).search(
-            lattices, [len(tokens[i]) for i in todo])
+        search = BeamSearch(engine, lam=self.lam, beam=self.beam, prune_log10=self.prune_log10,
+                            max_rounds=self.max_rounds)
+
+        def changed_spans(paths):
+            """The changed spans of every text's path, for rescore_spans."""
+            spans, where = [], []
+            for j, i in enumerate(todo):
+                for k, arc in enumerate(paths[j]):
+                    start, end = tokens[i][arc.first].start, tokens[i][arc.last - 1].end
+                    if " ".join(arc.words) != texts[i][start:end]:
+                        spans.append((j, k, _variants(arc, lattices[j], texts[i], start, end)))
+                        where.append((j, start, end, " ".join(arc.words)))
+            return spans, where
+
+        def prefetch(paths):  # the confidences' pairs, asked with the search's later rounds
+            spans, _ = changed_spans(paths)
+            if not spans:
+                return np.zeros(0, np.int64), np.zeros(0, np.int64)
+            return rescore_pairs(engine, paths, spans)[:2]
+
+        found = search.search(lattices, [len(tokens[i]) for i in todo], prefetch=prefetch)
+        engine.capped_sentences += search.capped
         paths = [r.arcs for r in found]
-        # the changed spans of every text, rescored together in one round
-        spans, where = [], []
-        for j, i in enumerate(todo):
-            for k, arc in enumerate(paths[j]):
-                start, end = tokens[i][arc.first].start, tokens[i][arc.last - 1].end
-                if " ".join(arc.words) != texts[i][start:end]:
-                    spans.append((j, k, _variants(arc, lattices[j], texts[i], start, end)))
-                    where.append((j, start, end, " ".join(arc.words)))
+        # the changed spans of every text, rescored together (in one round, or none when
+        # the search's last round asked their pairs)
+        spans, where = changed_spans(paths)
         posteriors = rescore_spans(engine, self.lam, paths, spans) if spans else []
         changes: dict[int, list[Change]] = {}
         for (j, start, end, replacement), variants in zip(where, posteriors):
