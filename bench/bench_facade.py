@@ -159,7 +159,7 @@ def main() -> None:
         "max_abs_diff_from_kenlm": max_diff,
         "layouts": {"model dir (default)": "compressed", "ARPA file (default)": "decoded"},
         "how": f"one process, {REPS} alternating replays of the recorded sequence, a fresh model each",
-        "note": "measured on a shared, loaded 2-core machine",
+        "load_average": os.getloadavg(),  # the machine's load when the run ended
     })
 
 

@@ -24,3 +24,20 @@ def sample_lines(n: int, source: Path = TRAIN_SAMPLE) -> list[bytes]:
 
 def sample_text(n: int) -> bytes:
     return b"\n".join(sample_lines(n))
+
+
+KENLM_TEST_MODELS = ["kenlm-test", "kenlm-test_nounk", "kenlm-toy0", "kenlm-toy1"]  # ARPA_DIR/<name>.arpa
+
+
+def open_kenlm_test_models(tmp_path_factory) -> dict:
+    """{(name, quantization): Model} of every KenLM test ARPA file imported in one shard,
+    exact ("none") and 8-bit; the caller closes them."""
+    from ngram.arpa import import_arpa
+    from ngram.model import Model
+    out = {}
+    for name in KENLM_TEST_MODELS:
+        for q in ("none", "8"):
+            d = tmp_path_factory.mktemp(f"{name}-{q}") / "m"
+            import_arpa(ARPA_DIR / f"{name}.arpa", d, num_shards=1, quantization=q)
+            out[name, q] = Model.open(d)
+    return out

@@ -8,12 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ngram.arpa import import_arpa
 from ngram.decoded_trie import DecodedTrie, _key_shape, _pack, _ranks, available_memory_bytes, check_fits
 from ngram.kernels import decoded_table as DT
 from ngram.model import Model
 from reference_builder import build_model_inmemory
-from sample_corpus import ARPA_DIR
+from sample_corpus import KENLM_TEST_MODELS, open_kenlm_test_models
 
 
 def _table(pairs, parent_ids, vocab, load, scale=7):
@@ -88,18 +87,12 @@ def test_fingerprints_of_wide_keys_are_exact(seed, load):
         assert (DT.find_child(words, meta, 2, *q) >= 0) == (q in keys)
 
 
-NAMES = ["kenlm-test", "kenlm-test_nounk", "kenlm-toy0", "kenlm-toy1"]
+NAMES = KENLM_TEST_MODELS
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    out = {}
-    for name in NAMES:
-        for q in ("none", "8"):
-            d = tmp_path_factory.mktemp(f"{name}-{q}") / "m"
-            import_arpa(ARPA_DIR / f"{name}.arpa", d, num_shards=1, quantization=q)
-            m = Model.open(d)
-            out[name, q] = (m, m.shards[0])
+    out = {k: (m, m.shards[0]) for k, m in open_kenlm_test_models(tmp_path_factory).items()}
     yield out
     for m, _ in out.values():
         m.close()

@@ -9,27 +9,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ngram.arpa import import_arpa
 from ngram.backoff_scoring import stream_log10
 from ngram.decoded_trie import DecodedTrie
 from ngram.kernels.backoff import stream_rows
 from ngram.kernels.sentence import score_stream_compressed, score_stream_decoded
-from ngram.model import Model
-from sample_corpus import ARPA_DIR
+from sample_corpus import KENLM_TEST_MODELS, open_kenlm_test_models
 
-ARPA = ARPA_DIR
-NAMES = ["kenlm-test", "kenlm-test_nounk", "kenlm-toy0", "kenlm-toy1"]
+NAMES = KENLM_TEST_MODELS
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    out = {}
-    for name in NAMES:
-        for q in ("none", "8"):
-            d = tmp_path_factory.mktemp(f"{name}-{q}") / "m"
-            import_arpa(ARPA / f"{name}.arpa", d, num_shards=1, quantization=q)
-            m = Model.open(d)
-            out[name, q] = (m, m.shards[0], DecodedTrie.from_shard(m.shards[0]))
+    out = {k: (m, m.shards[0], DecodedTrie.from_shard(m.shards[0]))
+           for k, m in open_kenlm_test_models(tmp_path_factory).items()}
     return out
 
 

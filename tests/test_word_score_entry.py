@@ -14,13 +14,8 @@ from ngram.backend import open_backend
 from ngram.context_states import BAD_KEY, NO_KEY, TABLE, ContextTable, WordEntry
 from ngram.errors import InvalidArgumentError
 from ngram.kernels import word_score_entry as K
-from ngram.limits import MAX_ORDER
 from ngram.sentence_scoring import SentenceScorer
 from sample_corpus import ARPA_DIR
-
-
-def test_context_width_is_max_order_minus_one():
-    assert K.CONTEXT_WIDTH == MAX_ORDER - 1
 
 
 @settings(max_examples=30, deadline=None)

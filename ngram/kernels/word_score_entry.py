@@ -25,10 +25,11 @@ from llvmlite import ir
 from numba import carray, njit, types
 from numba.extending import intrinsic
 
+from ..limits import MAX_ORDER
 from .word_score import word_id, word_score_compressed, word_score_decoded
 
 ENTRY = dict(nogil=False, cache=True)  # see the module doc
-CONTEXT_WIDTH = 15  # ngram.limits.MAX_ORDER - 1 (tests/test_word_score_entry.py checks it)
+CONTEXT_WIDTH = MAX_ORDER - 1  # the longest context any model may have
 
 # the model handle (int64[M_FIELDS])
 (M_KIND, M_A_PTR, M_A_ROWS, M_A_COLS, M_B_PTR, M_B_ROWS, M_B_COLS, M_VOCAB, M_ORDER, M_CACHE_PTR, M_CACHE_ROWS,
